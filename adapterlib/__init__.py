@@ -1,0 +1,34 @@
+"""adapterlib: bottleneck adapters (Houlsby et al. 2019) and AdapterFusion (Pfeiffer et al. 2021) on transformers.
+
+    import adapterlib as al
+    model, tokenizer = al.load_model("minilm-l6", task_format="single", num_labels=2)
+    al.add_adapter(model, "sst2", al.AdapterConfig.houlsby(size=64))
+    al.set_trainable(model, "adapters", adapter="sst2")
+    al.count_parameters(model).trainable_pct
+    al.save_adapter(model, "sst2", "out/sst2"); al.load_adapter(fresh_model, "out/sst2")
+"""
+__version__ = "0.1.0"
+
+from .architectures import ARCHITECTURES, UnsupportedArchitectureError
+from .config import AdapterConfig
+from .io import AdapterLoadError, load_adapter, read_adapter_config, save_adapter
+from .model import (
+    AdapterError,
+    active_adapter,
+    adapter_configs,
+    adapter_sites,
+    adapters_removed,
+    add_adapter,
+    delete_adapter,
+    set_active_adapter,
+)
+from .models import ModelNotAvailableError, load_model
+from .params import ParamCount, count_parameters
+from .regimes import REGIMES, set_trainable, trainable_parameter_names
+
+__all__ = [
+    "ARCHITECTURES", "AdapterConfig", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
+    "REGIMES", "UnsupportedArchitectureError", "active_adapter", "adapter_configs", "adapter_sites",
+    "adapters_removed", "add_adapter", "count_parameters", "delete_adapter", "load_adapter", "load_model",
+    "read_adapter_config", "save_adapter", "set_active_adapter", "set_trainable", "trainable_parameter_names",
+]

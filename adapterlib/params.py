@@ -1,0 +1,58 @@
+"""Parameter accounting as the papers report it: exact integers, percentages of the base model, N-task totals."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import PreTrainedModel
+
+from .regimes import base_prefix, is_added
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """``base``: the pre-trained encoder (embeddings, layers, pooler); ``added``: adapters and fusion layers;
+    ``head``: task head outside the encoder; ``trainable``: what the current regime trains;
+    ``trainable_base``: the part of ``trainable`` that is base-model weights (LayerNorms, top layers...)."""
+
+    total: int
+    base: int
+    added: int
+    head: int
+    trainable: int
+    trainable_base: int
+
+    @property
+    def trainable_pct(self) -> float:
+        """Trained parameters per task as a percentage of the base model (Houlsby's "trained params / task")."""
+        return 100.0 * self.trainable / self.base
+
+    def total_multiple(self, n_tasks: int) -> float:
+        """Parameters to store for ``n_tasks`` tasks, as a multiple of the base model (Houlsby's "total params").
+
+        Frozen base weights are stored once and shared; everything trained is stored once per task. Full
+        fine-tuning gives n_tasks * (1 + head/base): the paper rounds that to n_tasks (e.g. 9.0x for GLUE).
+        """
+        if n_tasks < 1:
+            raise ValueError(f"n_tasks must be >= 1, got {n_tasks}")
+        shared = self.base - self.trainable_base
+        return (shared + n_tasks * self.trainable) / self.base
+
+
+def count_parameters(model: PreTrainedModel) -> ParamCount:
+    """Count ``model``'s parameters by role; see ParamCount."""
+    prefix = base_prefix(model)
+    total = base = added = head = trainable = trainable_base = 0
+    for name, parameter in model.named_parameters():
+        n = parameter.numel()
+        total += n
+        in_base = not is_added(name) and name.startswith(prefix)
+        if is_added(name):
+            added += n
+        elif in_base:
+            base += n
+        else:
+            head += n
+        if parameter.requires_grad:
+            trainable += n
+            trainable_base += n if in_base else 0
+    return ParamCount(total, base, added, head, trainable, trainable_base)

@@ -1,0 +1,94 @@
+"""Training regimes: which parameters a run trains. Everything else is frozen.
+
+| regime      | trained                                                        | paper                              |
+|-------------|----------------------------------------------------------------|------------------------------------|
+| `full`      | every parameter                                                | full fine-tuning                   |
+| `adapters`  | the named adapter + the task head (+ every LayerNorm if the    | Houlsby (with LayerNorms);         |
+|             | adapter's config says `train_layernorms`, as Houlsby's does)   | AdapterFusion ST-A (without)       |
+| `top_k`     | the top k Transformer layers + the task head                   | Houlsby's variable fine-tuning     |
+| `layernorm` | every LayerNorm + the task head                                | Houlsby Fig. 4 "LayerNorm only"    |
+| `head`      | the task head                                                  | AdapterFusion Table 1 "Head"       |
+
+The task head is every parameter outside the base encoder (e.g. `classifier`, `qa_outputs`) plus the encoder's
+pooler when it has one: the pooler only feeds the classifier, and is trained with it in every regime.
+"""
+from __future__ import annotations
+
+from torch import nn
+from transformers import PreTrainedModel
+
+from .architectures import insertion_points, transformer_layers
+from .model import SITE_ATTRIBUTE, AdapterError, active_adapter, adapter_configs, adapter_parameter_names
+
+REGIMES = ("full", "adapters", "top_k", "layernorm", "head")
+
+
+def base_prefix(model: PreTrainedModel) -> str:
+    """Parameter-name prefix of the base encoder inside ``model`` ("" when ``model`` is the base encoder)."""
+    return "" if model.base_model is model else f"{model.base_model_prefix}."
+
+
+def is_added(name: str) -> bool:
+    """True for parameters adapterlib added (adapters, fusion), which are not part of the base model."""
+    return f".{SITE_ATTRIBUTE}." in f".{name}"
+
+
+def head_parameter_names(model: PreTrainedModel) -> set[str]:
+    prefix = base_prefix(model)
+    names = {n for n, _ in model.named_parameters() if not is_added(n)}
+    return {n for n in names if (prefix and not n.startswith(prefix)) or n.startswith(f"{prefix}pooler.")}
+
+
+def layernorm_parameter_names(model: PreTrainedModel) -> set[str]:
+    prefix = base_prefix(model)
+    return {
+        f"{prefix}{module_name}.{p}" if module_name else p
+        for module_name, module in model.base_model.named_modules()
+        if isinstance(module, nn.LayerNorm)
+        for p, _ in module.named_parameters(recurse=False)
+    }
+
+
+def top_layer_parameter_names(model: PreTrainedModel, k: int) -> set[str]:
+    layers = transformer_layers(model)
+    if not isinstance(k, int) or not 1 <= k <= len(layers):
+        raise ValueError(f"top_k needs an int k in 1..{len(layers)}, got {k!r}")
+    prefix = base_prefix(model) + insertion_points(model).layers
+    starts = tuple(f"{prefix}.{i}." for i in range(len(layers) - k, len(layers)))
+    return {n for n, _ in model.named_parameters() if n.startswith(starts) and not is_added(n)}
+
+
+def trainable_parameter_names(
+    model: PreTrainedModel, regime: str, *, adapter: str | None = None, k: int | None = None
+) -> set[str]:
+    """The exact set of parameter names ``regime`` trains."""
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; choose from {', '.join(REGIMES)}")
+    if regime == "full":
+        return {n for n, _ in model.named_parameters()}
+    head = head_parameter_names(model)
+    if regime == "head":
+        return head
+    if regime == "layernorm":
+        return head | layernorm_parameter_names(model)
+    if regime == "top_k":
+        if k is None:
+            raise ValueError("regime 'top_k' needs k")
+        return head | top_layer_parameter_names(model, k)
+    adapter = adapter or active_adapter(model)
+    if adapter is None:
+        raise AdapterError("regime 'adapters' needs an adapter name (the model has no single active adapter)")
+    names = head | adapter_parameter_names(model, adapter)
+    if adapter_configs(model)[adapter].train_layernorms:
+        names |= layernorm_parameter_names(model)
+    return names
+
+
+def set_trainable(
+    model: PreTrainedModel, regime: str, *, adapter: str | None = None, k: int | None = None
+) -> PreTrainedModel:
+    """Freeze everything but what ``regime`` trains (see the table above); returns ``model``."""
+    trainable = trainable_parameter_names(model, regime, adapter=adapter, k=k)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name in trainable)
+    return model

@@ -1,0 +1,47 @@
+"""Shared fixtures: random tiny models (unit tests only) and the real MiniLM-L6 weights from the registry package."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: no network retries in tests
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForMultipleChoice,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    MPNetConfig,
+    RobertaConfig,
+)
+
+TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, vocab_size=1000,
+            max_position_embeddings=64)
+CONFIGS = {"bert": BertConfig, "roberta": RobertaConfig, "mpnet": MPNetConfig}
+HEADS = {"seq": AutoModelForSequenceClassification, "mc": AutoModelForMultipleChoice, "qa": AutoModelForQuestionAnswering}
+
+
+def tiny_model(model_type: str = "bert", head: str = "seq", seed: int = 0, **overrides):
+    """A randomly initialised tiny model (unit tests only: no task is ever run on random weights)."""
+    torch.manual_seed(seed)
+    num_labels = 2 if head == "qa" else 3  # QA heads emit start and end logits
+    config = CONFIGS[model_type](**{**TINY, "num_labels": num_labels, **overrides})
+    return HEADS[head].from_config(config).eval()
+
+
+def token_batch(batch: int = 2, length: int = 12, seed: int = 0, vocab: int = 1000) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(5, vocab, (batch, length), generator=g)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """Loader for the real MiniLM-L6 weights (fresh copy on each call)."""
+    import adapterlib as al
+
+    def load(task_format: str = "single", num_labels: int = 2, **overrides):
+        model, tokenizer = al.load_model("minilm-l6", task_format=task_format, num_labels=num_labels, **overrides)
+        return model.eval(), tokenizer
+
+    return load
