@@ -11,6 +11,16 @@ __version__ = "0.1.0"
 
 from .architectures import ARCHITECTURES, UnsupportedArchitectureError
 from .config import AdapterConfig
+from .fusion import (
+    FusionConfig,
+    add_fusion,
+    delete_fusion,
+    fused_adapters,
+    fusion_regularization,
+    load_fusion,
+    recording_fusion_attention,
+    save_fusion,
+)
 from .io import AdapterLoadError, load_adapter, read_adapter_config, save_adapter
 from .model import (
     AdapterError,
@@ -27,7 +37,8 @@ from .params import ParamCount, count_parameters
 from .regimes import REGIMES, set_trainable, trainable_parameter_names
 
 __all__ = [
-    "ARCHITECTURES", "AdapterConfig", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
+    "ARCHITECTURES", "AdapterConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
+    "fusion_regularization", "load_fusion", "recording_fusion_attention", "save_fusion", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
     "REGIMES", "UnsupportedArchitectureError", "active_adapter", "adapter_configs", "adapter_sites",
     "adapters_removed", "add_adapter", "count_parameters", "delete_adapter", "load_adapter", "load_model",
     "read_adapter_config", "save_adapter", "set_active_adapter", "set_trainable", "trainable_parameter_names",

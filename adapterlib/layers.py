@@ -72,14 +72,16 @@ class AdapterSite(nn.Module):
         if self.active == name:
             self.active = None
 
-    def adapter_update(self, name: str, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor:
-        """The update adapter ``name`` adds to the LayerNorm input, given z and z + x."""
+    def adapter_input(self, name: str, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor:
+        """What adapter ``name`` reads, given z and z + x: z (houlsby) or LayerNorm(z + x) (pfeiffer)."""
         if self.placements[name] == "houlsby":
-            hidden = sublayer_output
-        else:  # pfeiffer: read the output of the original Add & Norm. F.layer_norm, not the module: its hook is ours.
-            ln = self._layer_norm[0]
-            hidden = F.layer_norm(layer_norm_input, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
-        return self.adapters[name](hidden)
+            return sublayer_output
+        ln = self._layer_norm[0]  # F.layer_norm, not the module: the module's pre-hook is ours
+        return F.layer_norm(layer_norm_input, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+    def adapter_update(self, name: str, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor:
+        """The update adapter ``name`` adds to the LayerNorm input."""
+        return self.adapters[name](self.adapter_input(name, sublayer_output, layer_norm_input))
 
     def forward(self, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor | None:
         """The update to add at this site, or None when no adapter acts here."""

@@ -8,6 +8,7 @@
 | `top_k`     | the top k Transformer layers + the task head                   | Houlsby's variable fine-tuning     |
 | `layernorm` | every LayerNorm + the task head                                | Houlsby Fig. 4 "LayerNorm only"    |
 | `head`      | the task head                                                  | AdapterFusion Table 1 "Head"       |
+| `fusion`    | the fusion layers + the task head (adapters and base frozen)  | AdapterFusion                      |
 
 The task head is every parameter outside the base encoder (e.g. `classifier`, `qa_outputs`) plus the encoder's
 pooler when it has one: the pooler only feeds the classifier, and is trained with it in every regime.
@@ -20,7 +21,7 @@ from transformers import PreTrainedModel
 from .architectures import insertion_points, transformer_layers
 from .model import SITE_ATTRIBUTE, AdapterError, active_adapter, adapter_configs, adapter_parameter_names
 
-REGIMES = ("full", "adapters", "top_k", "layernorm", "head")
+REGIMES = ("full", "adapters", "top_k", "layernorm", "head", "fusion")
 
 
 def base_prefix(model: PreTrainedModel) -> str:
@@ -71,6 +72,11 @@ def trainable_parameter_names(
         return head
     if regime == "layernorm":
         return head | layernorm_parameter_names(model)
+    if regime == "fusion":
+        fusion = {n for n, _ in model.named_parameters() if f".{SITE_ATTRIBUTE}.fusion." in n}
+        if not fusion:
+            raise AdapterError("regime 'fusion' needs a fusion layer: add_fusion(model, [adapters]) first")
+        return head | fusion
     if regime == "top_k":
         if k is None:
             raise ValueError("regime 'top_k' needs k")

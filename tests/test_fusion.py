@@ -1,0 +1,110 @@
+"""AdapterFusion layer (issue 6, library part)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+import adapterlib as al
+from conftest import tiny_model, token_batch
+
+NAMES = ("mnli", "qqp", "sst")
+
+
+def _with_adapters(placement: str, seed: int = 0):
+    model = tiny_model(seed=seed)
+    for i, name in enumerate(NAMES):
+        torch.manual_seed(100 + i)
+        cfg = (al.AdapterConfig.houlsby(size=8, init_std=0.3) if placement == "houlsby"
+               else al.AdapterConfig.pfeiffer(reduction_factor=8, init_std=0.3))
+        al.add_adapter(model, name, cfg)
+    return model
+
+
+@pytest.mark.parametrize("placement", ["houlsby", "pfeiffer"])
+def test_one_hot_fusion_with_identity_value_equals_single_adapter(placement):
+    model = _with_adapters(placement)
+    x = token_batch()
+    last_hidden = lambda: model(input_ids=x, output_hidden_states=True).hidden_states[-1]
+    alone = {}
+    for name in NAMES:
+        al.set_active_adapter(model, name)
+        alone[name] = last_hidden()
+    assert (alone["mnli"] - alone["qqp"]).abs().max() > 1e-2  # the adapters really differ
+    al.add_fusion(model, NAMES, al.FusionConfig(value_noise=0.0))
+    for i, name in enumerate(NAMES):
+        for _, layer in al.fusion.fusion_layers(model):
+            layer.forced_attention = torch.nn.functional.one_hot(torch.tensor(i), len(NAMES)).float()
+        torch.testing.assert_close(last_hidden(), alone[name], atol=1e-5, rtol=0)
+
+
+def test_learned_attention_is_a_distribution_and_recorded():
+    model = _with_adapters("pfeiffer")
+    al.add_fusion(model, NAMES)
+    x = token_batch(batch=3, length=7)
+    with al.recording_fusion_attention(model) as layers:
+        model(input_ids=x)
+        assert sorted(layers) == [(0, "feed_forward"), (1, "feed_forward")]
+        for layer in layers.values():
+            att = layer.last_attention
+            assert att.shape == (3, 7, len(NAMES))
+            torch.testing.assert_close(att.sum(-1), torch.ones(3, 7))
+    assert all(layer.last_attention is None for layer in layers.values())
+
+
+def test_fusion_parameter_count_on_bert_base():
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(num_labels=2))
+    for name in NAMES[:2]:
+        al.add_adapter(model, name, al.AdapterConfig.pfeiffer(reduction_factor=16))
+    adapters_only = al.count_parameters(model).added
+    al.add_fusion(model, NAMES[:2])
+    assert al.count_parameters(model).added - adapters_only == 12 * 3 * (768 * 768 + 768)  # 21,261,312: "about 21M"
+
+
+def test_fusion_regime_trains_fusion_and_head_only_and_regularizer_pulls_value_to_identity():
+    model = _with_adapters("pfeiffer").train()
+    al.add_fusion(model, NAMES, al.FusionConfig(value_noise=0.0))
+    assert al.fusion_regularization(model).item() == 0.0
+    al.set_trainable(model, "fusion")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".adapter_site.fusion." in n or n.startswith(("classifier", "bert.pooler")) for n in trainable)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    loss = model(input_ids=token_batch(), labels=torch.tensor([0, 1])).loss
+    loss.backward()
+    optimizer.step()
+    reg = al.fusion_regularization(model)
+    assert reg.item() > 0 and reg.requires_grad
+
+
+def test_fusion_errors():
+    model = tiny_model()
+    al.add_adapter(model, "a", al.AdapterConfig.houlsby(size=4))
+    al.add_adapter(model, "b", al.AdapterConfig.pfeiffer(reduction_factor=8))
+    with pytest.raises(al.AdapterError, match="different placements"):
+        al.add_fusion(model, ["a", "b"])
+    with pytest.raises(al.AdapterError, match=r"cannot fuse \['c'\]"):
+        al.add_fusion(model, ["a", "c"])
+    with pytest.raises(al.AdapterError, match="needs a fusion layer"):
+        al.set_trainable(model, "fusion")
+
+
+def test_save_load_fusion(tmp_path):
+    model = _with_adapters("pfeiffer")
+    al.add_fusion(model, NAMES)
+    with torch.no_grad():
+        for _, layer in al.fusion.fusion_layers(model):
+            layer.value.weight.add_(0.1 * torch.randn_like(layer.value.weight))
+    x = token_batch()
+    expected = model(input_ids=x).logits
+    for name in NAMES:
+        al.save_adapter(model, name, tmp_path / name)
+    al.save_fusion(model, tmp_path / "fusion")
+
+    fresh = tiny_model()
+    with pytest.raises(al.AdapterLoadError, match="needs adapters"):
+        al.load_fusion(fresh, tmp_path / "fusion")
+    for name in NAMES:
+        al.load_adapter(fresh, tmp_path / name)
+    assert al.load_fusion(fresh, tmp_path / "fusion") == NAMES
+    torch.testing.assert_close(fresh(input_ids=x).logits, expected, atol=0, rtol=0)
