@@ -1,0 +1,65 @@
+"""The papers' numbers as tidy pandas frames, so every result of ours can stand beside the paper's.
+
+Sources (copied verbatim into ``adapterlib/paper_numbers/``): Houlsby et al. 2019 Table 1 (GLUE test, BERT-large) and
+Table 2 (17 additional tasks, BERT-base); Pfeiffer et al. 2021 Table 1 (dev, BERT-base); numbers from the papers'
+text and figures in ``in_text_claims.csv``.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+_METHOD_NAMES = {  # paper column -> our method name
+    "full_finetune": "full", "adapters_8-256": "adapters_best_size", "adapters_64": "adapters_64",
+    "finetune": "full", "variable_finetune": "top_k", "adapters": "adapters", "automl_no_bert": "no_bert_baseline",
+    "Head": "head", "Full": "full", "ST-A": "st_a", "MT-A": "mt_a", "F_w_ST-A": "fusion_st_a",
+    "F_w_MT-A": "fusion_mt_a", "ST-A_Houlsby": "st_a_houlsby",
+}
+
+
+def _read(name: str) -> pd.DataFrame:
+    with (resources.files("adapterlib") / "paper_numbers" / name).open() as f:
+        return pd.read_csv(f, comment="#")
+
+
+def houlsby_glue() -> pd.DataFrame:
+    """Houlsby Table 1: one row per (method, paper_task) with paper_score; params columns per method."""
+    wide = _read("houlsby_table1_glue_test.csv")
+    tasks = [c for c in wide.columns if c not in ("method", "total_params_x", "trained_params_per_task_pct")]
+    tidy = wide.melt(id_vars=["method", "total_params_x", "trained_params_per_task_pct"], value_vars=tasks,
+                     var_name="paper_task", value_name="paper_score")
+    tidy["method"] = tidy["method"].map(_METHOD_NAMES)
+    return tidy.rename(columns={"trained_params_per_task_pct": "paper_trained_pct",
+                                "total_params_x": "paper_total_params_x"})
+
+
+def houlsby_additional() -> pd.DataFrame:
+    """Houlsby Table 2: one row per (method, paper_task) with paper_score and paper_sem (when given)."""
+    wide = _read("houlsby_table2_additional_tasks.csv").rename(columns={"dataset": "paper_task"})
+    rows = []
+    for column in ("automl_no_bert", "finetune", "variable_finetune", "adapters"):
+        part = wide[["paper_task", column]].rename(columns={column: "paper_score"})
+        part["paper_sem"] = wide.get(f"{column}_sem")
+        part["method"] = _METHOD_NAMES[column]
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True)
+
+
+def fusion_table1() -> pd.DataFrame:
+    """AdapterFusion Table 1: one row per (method, paper_task) with paper_score (dev accuracy)."""
+    wide = _read("fusion_table1_dev.csv")
+    tidy = wide.melt(id_vars=["task", "train_size_bucket"], var_name="method", value_name="paper_score")
+    tidy["method"] = tidy["method"].map(_METHOD_NAMES)
+    return tidy.rename(columns={"task": "paper_task"})
+
+
+def claims() -> pd.DataFrame:
+    """Numbers from the papers' text and figures, one row per claim id."""
+    return _read("in_text_claims.csv").set_index("claim")
+
+
+def paper_score(table: pd.DataFrame, paper_task: str | None, method: str) -> float:
+    """The paper's number for (task, method) in one of the frames above, or NaN when the paper has none."""
+    hit = table[(table["paper_task"] == paper_task) & (table["method"] == method)]["paper_score"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
