@@ -26,7 +26,7 @@ from transformers import PreTrainedModel
 
 from .io import AdapterLoadError, base_fingerprint
 from .layers import AdapterSite
-from .model import AdapterError, adapter_configs, adapter_sites
+from .model import AdapterError, adapter_configs, adapter_sites, registry
 from .regimes import base_prefix
 
 FUSION_CONFIG_FILE = "fusion_config.json"
@@ -105,23 +105,24 @@ def add_fusion(model: PreTrainedModel, adapters: Sequence[str], config: FusionCo
     for site in adapter_sites(model):
         if all(a in site.adapters for a in adapters):
             site.fusion = AdapterFusionLayer(hidden_size, adapters, config).to(device)
-    model.__dict__["fusion_config"] = (tuple(adapters), config)
+    registry(model)["fusion"] = (tuple(adapters), config)
     return model
 
 
 def delete_fusion(model: PreTrainedModel) -> None:
     for site, _ in list(fusion_layers(model)):
         site.fusion = None
-    model.__dict__.pop("fusion_config", None)
+    registry(model)["fusion"] = None
 
 
 def fused_adapters(model: PreTrainedModel) -> tuple[str, ...]:
-    return model.__dict__.get("fusion_config", ((), None))[0]
+    entry = registry(model)["fusion"]
+    return entry[0] if entry else ()
 
 
 def fusion_regularization(model: PreTrainedModel) -> torch.Tensor | None:
     """lambda * sum over fusion layers of ||V - I||^2 (None when the model has no fusion)."""
-    entry = model.__dict__.get("fusion_config")
+    entry = registry(model)["fusion"]
     if entry is None or entry[1].regularization == 0:
         return None
     terms = []
@@ -149,7 +150,7 @@ def recording_fusion_attention(model: PreTrainedModel) -> Iterator[dict[tuple[in
 
 def save_fusion(model: PreTrainedModel, directory: str | Path) -> Path:
     """Write the fusion layers and the names of the adapters they fuse (save the adapters with save_adapter)."""
-    entry = model.__dict__.get("fusion_config")
+    entry = registry(model)["fusion"]
     if entry is None:
         raise AdapterError("model has no fusion layer to save")
     params = {n: p for n, p in model.named_parameters() if ".adapter_site.fusion." in n}

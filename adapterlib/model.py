@@ -20,9 +20,17 @@ class AdapterError(ValueError):
     """Bad adapter name, unknown adapter, or an adapter that does not fit the model."""
 
 
+def registry(model: PreTrainedModel) -> dict:
+    """adapterlib's bookkeeping for ``model``: adapter configs and the fusion set-up.
+
+    Kept on the base encoder, so task models that share one encoder (multi-task adapters) share it too.
+    """
+    return model.base_model.__dict__.setdefault("_adapterlib", {"adapters": {}, "fusion": None})
+
+
 def adapter_configs(model: PreTrainedModel) -> dict[str, AdapterConfig]:
     """Name -> config of every adapter added to ``model`` (insertion order)."""
-    return model.__dict__.setdefault("adapter_configs", {})
+    return registry(model)["adapters"]
 
 
 def adapter_sites(model: PreTrainedModel) -> Iterator[AdapterSite]:
