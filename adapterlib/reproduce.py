@@ -9,16 +9,12 @@ import argparse
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from .results import REPO, results_dir
+
 NOTEBOOKS_DIR = REPO / "notebooks"
-RESULTS_DIR = REPO / "results"
 
 # Dependency order: later notebooks reuse the runs of earlier ones from the run store.
 NOTEBOOKS: tuple[str, ...] = ("00_quickstart",)
-
-
-def results_dir(profile: str) -> Path:
-    return RESULTS_DIR / profile
 
 
 def run_notebooks(profile: str, only: list[str] | None = None) -> list[Path]:
@@ -31,7 +27,6 @@ def run_notebooks(profile: str, only: list[str] | None = None) -> list[Path]:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(NOTEBOOKS)}")
     selected = [n for n in NOTEBOOKS if not only or n in only]
     out_dir = results_dir(profile)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in tqdm(selected, desc=f"notebooks ({profile})", unit="nb"):
         start = time.time()

@@ -1,0 +1,39 @@
+"""The notebooks' output contract: tidy CSVs and PNG+SVG figures under ``results/<profile>/``.
+
+Every table row puts our score beside the paper's and says what produced it (model, data, scale), because our
+model (MiniLM-L6, a sentence encoder) and data (offline stand-ins) differ from the papers'.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "results"
+TABLE_COLUMNS = ("task", "paper_task", "method", "metric", "score", "paper_score", "trained_params", "trained_pct")
+
+
+def results_dir(profile: str) -> Path:
+    path = RESULTS_DIR / profile
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_table(df: pd.DataFrame, profile: str, name: str) -> Path:
+    """Write ``df`` as ``results/<profile>/<name>.csv`` after checking it has the documented columns."""
+    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"table {name!r} lacks the documented columns {missing}")
+    ordered = list(TABLE_COLUMNS) + [c for c in df.columns if c not in TABLE_COLUMNS]
+    path = results_dir(profile) / f"{name}.csv"
+    df[ordered].to_csv(path, index=False, float_format="%.4g")
+    return path
+
+
+def save_figure(fig, profile: str, name: str) -> list[Path]:
+    """Write a matplotlib figure as PNG (for the README and notebooks) and SVG (for papers and zooming)."""
+    paths = [results_dir(profile) / f"{name}.{ext}" for ext in ("png", "svg")]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if path.suffix == ".svg" else None)
+    return paths
