@@ -1,0 +1,110 @@
+"""Task suites of Houlsby et al. 2019 and AdapterFusion (hub), and real offline stand-ins (registry packages).
+
+    from adapterlib.tasks import list_tasks, load_task
+    for task in list_tasks("glue_offline"):
+        dd = load_task(task.name, max_train=2000)   # DatasetDict: train / validation / test (+ extra test splits)
+
+Offline tasks are built once into $ADAPTERLIB_CACHE/tasks/<name> (`prepare`), then load from arrow in well
+under a second. Paper tasks go through `datasets.load_dataset` and fail with a one-line TaskError offline.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import datasets
+
+from .registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
+from .sources import cache_dir
+
+__all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "SUITES",
+           "OFFLINE_SUITES", "PAPER_SUITES"]
+
+
+def task_dir(name: str) -> Path:
+    return cache_dir() / "tasks" / name
+
+
+def task_meta(name: str) -> dict | None:
+    """Build record of a prepared offline task (sizes, drops, label counts), or None if not prepared."""
+    from .offline import BUILD_VERSION
+
+    path = task_dir(name) / "meta.json"
+    if not path.exists():
+        return None
+    meta = json.loads(path.read_text())
+    return meta if meta.get("build_version") == BUILD_VERSION else None
+
+
+def _build(task: Task) -> dict:
+    from .offline import build
+
+    out = task_dir(task.name)
+    tmp = out.with_name(out.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    meta = build(task, tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return meta
+
+
+def prepare(suite: str | None = None, *, tasks: list[str] | None = None) -> None:
+    """Download, check, extract and build (idempotent). suite=None: every offline suite. A paper suite
+    pre-downloads its hub datasets into the datasets cache (needs the hub)."""
+    from tqdm.auto import tqdm
+
+    if tasks is not None:
+        todo = [get_task(n) for n in tasks]
+    elif suite is None:
+        todo = [t for s in OFFLINE_SUITES for t in list_tasks(s)]
+    else:
+        todo = list_tasks(suite)
+    todo = list({t.name: t for t in todo if not t.local_only}.values())
+    for task in tqdm(todo, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+        if task.offline:
+            if task_meta(task.name) is None:
+                _build(task)
+        else:
+            load_task(task.name)
+
+
+def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
+    """Seeded subsample of n rows, stratified by label where there is a discrete label."""
+    if n is None or n >= len(ds):
+        return ds
+    rng = random.Random(seed)
+    order = list(range(len(ds)))
+    rng.shuffle(order)
+    discrete = "label" in ds.column_names and ds.features["label"].dtype.startswith("int")
+    if not discrete:
+        return ds.select(sorted(order[:n]))
+    labels = ds["label"][:]  # a plain list: indexing the lazy Column row by row is slow
+    by_label = defaultdict(list)
+    for i in order:
+        by_label[labels[i]].append(i)
+    # rank within its label / label size: taking the n smallest keeps the label proportions
+    rank = {i: (k + 0.5) / len(idx) for idx in by_label.values() for k, i in enumerate(idx)}
+    keep = sorted(order, key=rank.__getitem__)[:n]  # stable: ties keep the shuffled order
+    return ds.select(sorted(keep))
+
+
+def load_task(name: str, *, max_train: int | None = None, max_eval: int | None = None, seed: int = 0,
+              path: str | Path | None = None) -> datasets.DatasetDict:
+    """Splits train / validation / test (+ extra test splits). max_train caps train and max_eval caps every
+    other split (seeded, label-stratified); nothing is capped unless asked. `path` loads a local copy of a
+    paper task that is not on the hub (e.g. Argument mining)."""
+    task = get_task(name)
+    if task.offline:
+        if task_meta(name) is None:
+            print(f"adapterlib: preparing {name} (first use)", file=sys.stderr)
+            _build(task)
+        dd = datasets.load_from_disk(str(task_dir(name)))
+    else:
+        from .hub import load_hub_task
+
+        dd = load_hub_task(task, path)
+    return datasets.DatasetDict({s: _cap(d, max_train if s == "train" else max_eval, seed) for s, d in dd.items()})
