@@ -1,0 +1,159 @@
+"""Declarative grids as in the papers: a dict of lists expands into runs; selection on dev, report on test.
+
+    configs = expand(GRIDS["houlsby_glue"], task=["rt_polarity", "vitaminc"], regime=["full", "adapters"], seed=[0, 1])
+    report = run_grid(configs, RunStore())                      # skips what the store already has
+    table = select_best(report.frame, by=["task", "regime"])   # hparams chosen on dev, test mean +- std / s.e.m.
+
+A grid key is a RunConfig field (``lr``, ``epochs``, ``seed``, ``top_k``...), ``adapter`` (AdapterConfig values), or
+an AdapterConfig field (``size``, ``reduction_factor``, ``init_std``...) applied to the run's adapter (default:
+``AdapterConfig.houlsby()``). As in the papers, one grid serves every method: keys that do not apply to a run's
+regime (adapter keys without adapters, ``top_k`` outside top_k, ``fusion`` outside fusion) are dropped for that
+run; a value may also be given per regime (a dict: regime -> values).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import AdapterConfig
+from .store import RunStore
+from .train import RunConfig
+
+# The papers' grids. Houlsby et al. 2019: GLUE (BERT-large) and the additional tasks (BERT-base), variable
+# fine-tuning of the top k layers; Pfeiffer et al. 2021: ST-A and fusion at a fixed lr, best epoch on dev.
+GRIDS: dict[str, dict[str, list]] = {
+    "houlsby_glue": {"lr": [3e-5, 3e-4, 3e-3], "epochs": [3, 20], "size": [8, 64, 256]},
+    "houlsby_additional": {"lr": [1e-5, 3e-5, 1e-4, 3e-3], "epochs": [20, 50, 100], "size": [2, 4, 8, 16, 32, 64],
+                           "top_k": [1, 2, 3, 5, 7, 9, 11, 12]},
+    "fusion_st_a": {"adapter": [AdapterConfig.pfeiffer()], "reduction_factor": [16], "lr": [1e-4], "epochs": [30]},
+    "fusion_full": {"lr": [2e-5], "epochs": [10]},  # AdapterFusion's Full and Head baselines
+    "fusion": {"lr": [5e-5], "epochs": [10]},
+}
+ADAPTER_KEYS = {f.name for f in dataclasses.fields(AdapterConfig)}
+RUN_KEYS = {f.name for f in dataclasses.fields(RunConfig)}
+APPLIES = {"adapter": "adapters", "top_k": "top_k", "fusion": "fusion", **{k: "adapters" for k in ADAPTER_KEYS}}
+HPARAMS = ("lr", "epochs", "size", "reduction_factor", "init_std", "top_k")
+
+
+def expand(grid: Mapping[str, Any] | None = None, **axes: Any) -> list[RunConfig]:
+    """Every combination of ``grid`` and ``axes`` as RunConfigs, in a stable order and without duplicates.
+
+    A value is a list or tuple of values (``fusion=[run_ids]``: one fusion of those adapters), a scalar (one
+    value, e.g. ``task="rte"``), or a dict from regime to either
+    (e.g. ``lr={"full": [1e-4], "adapters": [1e-3, 3e-3]}``: learning rates per method). Bad keys or values
+    fail here, before any training."""
+    merged = {**(grid or {}), **axes}
+    unknown = set(merged) - RUN_KEYS - ADAPTER_KEYS
+    if unknown:
+        raise ValueError(f"unknown grid keys {sorted(unknown)}; RunConfig fields: {sorted(RUN_KEYS)}, "
+                         f"AdapterConfig fields: {sorted(ADAPTER_KEYS)}")
+    configs: dict[str, RunConfig] = {}
+    for regime in _values(merged.get("regime", "adapters")):
+        axes_here = {}
+        for key, value in merged.items():
+            if isinstance(value, Mapping) and key != "model_kwargs":  # per regime (model_kwargs is itself a dict)
+                if regime not in value:
+                    raise ValueError(f"grid key {key!r} gives values per regime {sorted(value)} but not for {regime!r}")
+                value = value[regime]
+            if APPLIES.get(key, regime) == regime:
+                axes_here[key] = _values(value)
+        axes_here["regime"] = [regime]
+        for values in itertools.product(*axes_here.values()):
+            point = dict(zip(axes_here, values))
+            adapter_updates = {k: point.pop(k) for k in list(point) if k in ADAPTER_KEYS}
+            if regime == "adapters":
+                point["adapter"] = dataclasses.replace(point.get("adapter") or AdapterConfig.houlsby(), **adapter_updates)
+            cfg = RunConfig(**point)
+            configs.setdefault(cfg.run_id, cfg)
+    return list(configs.values())
+
+
+def _values(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple, range)) else [value]
+
+
+@dataclass
+class GridReport:
+    """``frame``: the tidy results of the grid's runs (RunStore.to_frame); counts of what this call did."""
+
+    frame: pd.DataFrame
+    trained: int
+    skipped: int
+    failed: int
+
+    def __str__(self) -> str:
+        return (f"{self.trained + self.skipped} runs: {self.skipped} already in the store, {self.trained} trained"
+                f" ({self.failed} failed)")
+
+
+def run_grid(configs: Sequence[RunConfig], store: RunStore, *, progress: bool = True, **run_kwargs: Any) -> GridReport:
+    """Run every config not yet in ``store`` (see RunStore.run for ``run_kwargs``); print and return the counts."""
+    trained = skipped = failed = 0
+    for cfg in tqdm(configs, desc="grid", unit="run", disable=not progress):
+        done = store.get(cfg)
+        if done is not None and (done.status == "ok" or not run_kwargs.get("retry_failed")):
+            skipped += 1
+            continue
+        result = store.run(cfg, progress=progress, **run_kwargs)
+        trained += 1
+        failed += result.status != "ok"
+    report = GridReport(store.to_frame(c.run_id for c in configs), trained, skipped, failed)
+    print(f"grid: {report}", file=sys.stderr)
+    return report
+
+
+def select_best(
+    frame: pd.DataFrame,
+    by: Sequence[str] = ("task", "regime"),
+    hparams: Sequence[str] = HPARAMS,
+    *,
+    dev: str = "validation",
+    report: str = "test",
+    seeds: str = "mean",
+) -> pd.DataFrame:
+    """Model selection on ``dev``, scores on ``report``, one row per ``by`` group.
+
+    ``seeds="mean"``: choose the hparams with the best dev score averaged over seeds; report the mean, std and
+    s.e.m. over those seeds (Houlsby Table 2, AdapterFusion). ``seeds="best"``: choose the single best run,
+    seeds included (Houlsby Table 1: best of 5 seeds on dev); ``score`` is that run's, std/sem over its seeds.
+    Failed runs never win. Output columns: ``by``, chosen ``hparams``, ``dev_score``, ``score``, ``std``,
+    ``sem``, ``n_seeds``, ``trainable``, ``trainable_pct``, ``run_ids``.
+    """
+    if seeds not in ("mean", "best"):
+        raise ValueError(f"seeds must be 'mean' or 'best', got {seeds!r}")
+    if frame.empty:
+        return pd.DataFrame()
+    by, hparams = list(by), [h for h in hparams if h in frame.columns and h not in by]
+    setting = by + hparams
+    runs = frame[frame["split"] == dev][["run_id", *setting, "seed", "score", "trainable", "trainable_pct"]]
+    runs = runs.rename(columns={"score": "dev_score"}).merge(
+        frame[frame["split"] == report][["run_id", "score"]], on="run_id", how="left")
+    runs = runs.dropna(subset=["dev_score"]).sort_values([*setting, "seed"], na_position="first")
+    runs["setting_id"] = runs.groupby(setting, dropna=False, sort=True).ngroup()
+    stats = runs.groupby("setting_id").agg(
+        dev_mean=("dev_score", "mean"), score_mean=("score", "mean"), std=("score", "std"),
+        n_seeds=("seed", "nunique"), run_ids=("run_id", lambda s: sorted(s)))
+    stats["sem"] = stats["std"] / np.sqrt(stats["n_seeds"])
+    runs = runs.join(stats, on="setting_id").reset_index(drop=True)
+    if seeds == "mean":
+        winners = runs.loc[runs.groupby(by, dropna=False, sort=True)["dev_mean"].idxmax()]
+        winners = winners.assign(dev_score=winners["dev_mean"], score=winners["score_mean"])
+    else:
+        winners = runs.loc[runs.groupby(by, dropna=False, sort=True)["dev_score"].idxmax()]
+    columns = [*setting, "dev_score", "score", "std", "sem", "n_seeds", "trainable", "trainable_pct", "run_ids"]
+    return winners[columns].reset_index(drop=True)
+
+def seed_summary(frame: pd.DataFrame, by: Sequence[str], *, split: str = "test") -> pd.DataFrame:
+    """Mean, std, s.e.m. and count of ``score`` over seeds for each ``by`` group on one split."""
+    rows = frame[frame["split"] == split]
+    summary = rows.groupby(list(by), dropna=False, sort=True)["score"].agg(["mean", "std", "count"]).reset_index()
+    summary["sem"] = summary["std"] / np.sqrt(summary["count"])
+    return summary

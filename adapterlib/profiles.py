@@ -1,0 +1,201 @@
+"""Named presets of model, tasks, data caps, grids and seeds: the one knob every notebook takes (``profile``).
+
+| profile | model | tasks | scale |
+|---|---|---|---|
+| ``smoke`` | MiniLM-L6, first 2 layers | a few offline tasks per suite, one per task format | 64 train examples, 1 epoch: every notebook in about a minute (what the tests run) |
+| ``cpu`` | MiniLM-L6 | the offline suites | 512 train / 256 eval examples, grids cut to the papers' best points: all notebooks of both papers well under an hour on 2 cores |
+| ``paper`` | BERT-large (Houlsby GLUE), BERT-base (the rest) | the papers' hub suites | the papers' grids, seeds, lengths; needs the hub and GPUs |
+
+The cpu budget (about 0.55 s per adapter step and 0.8 s per full fine-tuning step of 32 examples x 48 tokens on 2
+cores; longer inputs cost proportionally more): a run of 512 examples x 3 epochs is 48 steps, about 30-45 s with
+its evaluations; about 80 such runs (plus a few SQuAD runs at 256 tokens) fit in the hour. The cpu grids therefore
+keep one learning rate per method, taken from the papers' own grids where MiniLM does well at this scale (lr 3e-4
+for full fine-tuning, 3e-3 for adapters: both values of Houlsby's grid), and the papers' sweeps thinned out.
+
+    profile = get_profile("cpu", seeds=(0, 1, 2))          # overrides fail at once if unknown or bad
+    configs = profile.configs("houlsby_glue", profile.task_names("glue"), regime=["full", "adapters"])
+    report = run_grid(configs, profile.store())
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import AdapterConfig
+from .grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
+from .models import PAPER_MODELS
+from .store import RunStore
+from .tasks import SUITES, get_task, list_tasks
+from .train import RunConfig
+
+ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
+
+
+@dataclass(frozen=True)
+class Profile:
+    """``suites``: role -> task suite; ``tasks``: role -> the suite's tasks this profile uses (missing: all);
+    ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table, BERT-base elsewhere);
+    ``grids``: named grids (see ``grid.expand``) for this scale; ``max_length`` applies to every task format but
+    span_qa, which uses ``qa_max_length`` and ``doc_stride``."""
+
+    name: str
+    description: str
+    models: Mapping[str, str]
+    suites: Mapping[str, str]
+    max_train: int | None
+    max_eval: int | None
+    max_length: int
+    qa_max_length: int
+    doc_stride: int
+    batch_size: int
+    seeds: tuple[int, ...]
+    grids: Mapping[str, Mapping[str, Any]]
+    tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        problems = []
+        for key in ("max_train", "max_eval"):
+            value = getattr(self, key)
+            if value is not None and not (_is_int(value) and value >= 1):
+                problems.append(f"{key} must be None or an int >= 1, got {value!r}")
+        for key in ("max_length", "qa_max_length", "doc_stride", "batch_size"):
+            if not (_is_int(getattr(self, key)) and getattr(self, key) >= 1):
+                problems.append(f"{key} must be an int >= 1, got {getattr(self, key)!r}")
+        if not self.doc_stride < self.qa_max_length:
+            problems.append(f"doc_stride ({self.doc_stride}) must be below qa_max_length ({self.qa_max_length})")
+        if not self.seeds or not all(_is_int(s) for s in self.seeds):
+            problems.append(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
+        for role in set(self.suites) | set(self.models) | set(self.tasks):
+            if role not in ROLES:
+                problems.append(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+        for role, suite in self.suites.items():
+            if suite not in SUITES:
+                problems.append(f"suite for {role!r} must be one of {SUITES}, got {suite!r}")
+            elif role in self.tasks:
+                known = {t.name for t in list_tasks(suite)}
+                problems += [f"task {t!r} is not in suite {suite!r}" for t in self.tasks[role] if t not in known]
+        for grid_name, grid in self.grids.items():
+            unknown = set(grid) - RUN_KEYS - ADAPTER_KEYS
+            if unknown:
+                problems.append(f"grid {grid_name!r} has unknown keys {sorted(unknown)}")
+        if problems:
+            raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
+
+    def task_names(self, role: str) -> list[str]:
+        """The tasks this profile runs for ``role`` ("glue", "additional", "squad", "fusion")."""
+        if role not in self.suites:
+            raise ValueError(f"unknown role {role!r}; profile {self.name!r} has {sorted(self.suites)}")
+        return list(self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])])
+
+    def run_config(self, task: str, regime: str = "adapters", *, role: str | None = None, **fields: Any) -> RunConfig:
+        """One run at this profile's scale; ``fields`` override any RunConfig field."""
+        return RunConfig(**{**self._defaults(task, role), "regime": regime, **fields})
+
+    def configs(
+        self, grid: str | Mapping[str, Any], tasks: Sequence[str], *, role: str | None = None, **axes: Any
+    ) -> list[RunConfig]:
+        """``grid`` (a name in ``grids``, or a grid) x ``tasks`` x ``axes`` (default ``seed``: ``seeds``) at this
+        profile's scale."""
+        if isinstance(grid, str):
+            if grid not in self.grids:
+                raise ValueError(f"unknown grid {grid!r}; profile {self.name!r} has {sorted(self.grids)}")
+            grid = self.grids[grid]
+        axes.setdefault("seed", list(self.seeds))
+        return [cfg for task in tasks for cfg in expand({**self._defaults(task, role), **grid}, task=task, **axes)]
+
+    def _defaults(self, task: str, role: str | None) -> dict[str, Any]:
+        qa = get_task(task).format == "span_qa"
+        model_role = role or ("squad" if qa else next((r for r in ROLES if task in self.task_names(r)), "glue"))
+        return {"model": self.models.get(model_role, self.models["glue"]), "max_train": self.max_train,
+                "max_eval": self.max_eval, "batch_size": self.batch_size,
+                "max_length": self.qa_max_length if qa else self.max_length, "doc_stride": self.doc_stride,
+                "model_kwargs": dict(self.model_kwargs)}
+
+    def store(self) -> RunStore:
+        """The shared run store of this profile (``runs/<name>/``, or ``$ADAPTERLIB_RUNS/<name>/``)."""
+        return RunStore(profile=self.name)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+OFFLINE_SUITES = {"glue": "glue_offline", "additional": "additional_offline", "squad": "squad_offline",
+                  "fusion": "fusion_offline"}
+ST_A = AdapterConfig.pfeiffer()
+
+# Per-scale grids under the papers' names (GRIDS) plus the sweeps of single figures.
+_CPU_GRIDS: dict[str, dict[str, Any]] = {
+    # Houlsby Table 1: lr and epochs fixed at a point of the paper's grid, size from the paper's {8, 64, 256}.
+    "houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [3], "size": [8, 64, 256]},
+    # Houlsby Table 2: sizes from {2..64}, variable fine-tuning of the top k of MiniLM's 6 layers.
+    "houlsby_additional": {"lr": {"full": [3e-4], "top_k": [3e-4], "adapters": [3e-3]}, "epochs": [3],
+                           "size": [2, 8, 64], "top_k": [1, 3]},
+    # Houlsby Fig. 4: adapter sizes 2^0..2^9 thinned, top-k layers, LayerNorm only.
+    "size_sweep": {"lr": {"adapters": [3e-3], "top_k": [3e-4], "layernorm": [3e-3]}, "epochs": [3],
+                   "size": [1, 4, 16, 64, 256], "top_k": [1, 2, 4, 6]},
+    # Houlsby Fig. 5 (SQuAD): full fine-tuning vs adapter sizes.
+    "squad": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [2], "size": [2, 64]},
+    # Houlsby Fig. 6 right and Fig. 7: init std and learning-rate sweeps of size-64 adapters.
+    "init_std": {"lr": [3e-3], "epochs": [3], "size": [64], "init_std": [1e-7, 1e-4, 1e-2, 1e-1, 1.0]},
+    "lr_sweep": {"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3], "epochs": [3], "size": [64]},
+    # AdapterFusion: ST-A (Pfeiffer, rf 16), Head, Full, fusion; Table 3 reduction factors.
+    "fusion_st_a": {"adapter": [ST_A], "reduction_factor": [16], "lr": [3e-3], "epochs": [3]},
+    "fusion_full": {"lr": {"full": [3e-4], "head": [3e-3]}, "epochs": [3]},
+    "fusion": {"lr": [1e-3], "epochs": [3]},
+    "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [3e-3], "epochs": [3]},
+}
+_PAPER_GRIDS: dict[str, dict[str, Any]] = {
+    **GRIDS,
+    "size_sweep": {"lr": [3e-5, 3e-4, 3e-3], "epochs": [3, 20], "size": [2 ** i for i in range(10)],
+                   "top_k": [1, 2, 3, 5, 7, 9, 11, 12]},
+    "squad": {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "epochs": [2, 3], "size": [2, 4, 8, 16, 32, 64]},
+    "init_std": {"lr": [3e-4], "epochs": [3], "size": [64], "init_std": [10.0 ** -i for i in range(7, -1, -1)]},
+    "lr_sweep": {"lr": [2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3], "epochs": [3], "size": [64]},
+    "fusion_full": {"lr": {"full": [2e-5], "head": [1e-4]}, "epochs": [10]},
+    "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [1e-4], "epochs": [30]},
+}
+_SMOKE_GRIDS = {name: {**grid, "epochs": [1], **({"top_k": [1, 2]} if "top_k" in grid else {})}
+                for name, grid in _CPU_GRIDS.items()}  # smoke keeps 2 layers
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", description="pipeline check: MiniLM-L6's first 2 layers, tiny slices, 1 epoch",
+        models={"glue": "minilm-l6"}, suites=OFFLINE_SUITES, max_train=64, max_eval=32, max_length=64,
+        qa_max_length=128, doc_stride=64, batch_size=16, seeds=(0,), grids=_SMOKE_GRIDS,
+        tasks={"glue": ("rt_polarity", "epistemic_reasoning", "vader_movie"),
+               "additional": ("sms_spam", "intent_recognition"), "squad": ("squad_v1_dev",),
+               "fusion": ("socialiqa_bb", "presuppositions_nli", "uci_sentiment")},
+        model_kwargs={"num_hidden_layers": 2}),
+    "cpu": Profile(
+        name="cpu", description="MiniLM-L6 on the offline suites at reduced scale: under an hour on 2 CPU cores",
+        models={"glue": "minilm-l6"}, suites=OFFLINE_SUITES, max_train=512, max_eval=256, max_length=128,
+        qa_max_length=256, doc_stride=96, batch_size=32, seeds=(0,), grids=_CPU_GRIDS),
+    "paper": Profile(
+        name="paper", description="the papers' models, hub task suites, grids and seeds (needs the hub and GPUs)",
+        models={"glue": PAPER_MODELS["houlsby"], "additional": PAPER_MODELS["houlsby_additional"],
+                "squad": PAPER_MODELS["houlsby_additional"], "fusion": PAPER_MODELS["fusion"]},
+        suites={"glue": "houlsby_glue", "additional": "houlsby_additional", "squad": "squad_paper",
+                "fusion": "fusion_paper"},
+        max_train=None, max_eval=None, max_length=128, qa_max_length=384, doc_stride=128, batch_size=32,
+        seeds=(0, 1, 2, 3, 4), grids=_PAPER_GRIDS),
+}
+
+
+def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
+    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's).
+    Fails at once, before any training, on an unknown profile, an unknown field or a bad value."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown profile override(s) {sorted(unknown)}; overridable: {', '.join(sorted(known))}")
+    profile = PROFILES[name]
+    if "grids" in overrides:
+        overrides["grids"] = {**profile.grids, **overrides["grids"]}
+    return dataclasses.replace(profile, **overrides)

@@ -1,0 +1,212 @@
+"""The run store: every finished run recorded once, so notebooks share runs and a rerun only trains what is missing.
+
+One directory per run id under the store root (default ``runs/<profile>/`` in the repo, or
+``$ADAPTERLIB_RUNS/<profile>/``)::
+
+    <run_id>/record.json        config, metrics per split, params, wall time, versions, git revision, file sizes
+    <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
+    <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
+    <run_id>/trained.safetensors  other regimes: the trained parameters (full fine-tuning: only if asked)
+
+A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
+written, so a killed run leaves no half-written run directory. A record that does not parse, does not hash to its
+directory name, or whose files are missing or truncated is reported and redone, never read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from . import __version__
+from .io import load_adapter
+from .model import delete_adapter
+from .results import REPO
+from .train import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
+                    make_accelerator, train_and_evaluate)
+
+RECORD = "record.json"
+SCHEMA = 1
+RUNS_ENV = "ADAPTERLIB_RUNS"
+
+
+def default_root(profile: str = "cpu") -> Path:
+    return Path(os.environ.get(RUNS_ENV) or REPO / "runs") / profile
+
+
+@cache
+def environment() -> dict[str, Any]:
+    """Library versions and the git revision (with a "-dirty" suffix for uncommitted changes), for the record."""
+    import accelerate
+    import datasets
+    import transformers
+
+    versions = {"adapterlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+                "datasets": datasets.__version__, "accelerate": accelerate.__version__,
+                "python": platform.python_version()}
+    try:
+        git = ["git", "-C", str(REPO)]
+        revision = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout
+        revision += "-dirty" if dirty.strip() else ""
+    except (OSError, subprocess.CalledProcessError):
+        revision = None
+    return {"versions": versions, "git_revision": revision, "host": platform.node()}
+
+
+class RunStore:
+    """Finished runs by run id. ``run(cfg)`` returns the recorded result or trains, records and returns it."""
+
+    def __init__(self, root: str | Path | None = None, *, profile: str = "cpu") -> None:
+        self.root = Path(root) if root is not None else default_root(profile)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def get(self, run: RunConfig | str) -> RunResult | None:
+        """The recorded result, or None if the run is missing or its record is corrupt or partial."""
+        record = self._read(run.run_id if isinstance(run, RunConfig) else run)
+        return None if record is None else RunResult.from_dict(record)
+
+    def _read(self, run_id: str) -> dict[str, Any] | None:
+        if not self.run_dir(run_id).exists():
+            return None
+        try:
+            record = json.loads((self.run_dir(run_id) / RECORD).read_text())
+            problem = self._problem(run_id, record)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            problem = f"unreadable record ({type(err).__name__}: {err})"
+        if problem:
+            warnings.warn(f"run store: ignoring corrupt run {self.run_dir(run_id)} ({problem}); it will be redone",
+                          stacklevel=3)
+            return None
+        return record
+
+    def _problem(self, run_id: str, record: dict[str, Any]) -> str | None:
+        """Why ``record`` cannot be trusted, or None."""
+        if record.get("schema") != SCHEMA:
+            return f"schema {record.get('schema')!r}, expected {SCHEMA}"
+        if record.get("run_id") != run_id or RunConfig.from_dict(record["config"]).run_id != run_id:
+            return "its config does not hash to the run id"
+        for name, size in record["files"].items():
+            path = self.run_dir(run_id) / name
+            if not path.is_file() or path.stat().st_size != size:
+                return f"{name} is missing or truncated"
+        return None
+
+    def run(
+        self, cfg: RunConfig, *, retry_failed: bool = False, save_full_weights: bool = False, progress: bool = True
+    ) -> RunResult:
+        """The result of ``cfg``: from the store if recorded, else trained now and recorded.
+
+        A failed run (NaN/inf loss) is recorded too and returned with status "failed"; being deterministic it is
+        not retried unless ``retry_failed``. Under ``torchrun`` every process trains and the main one writes."""
+        done = self.get(cfg)
+        if done is not None and (done.status == "ok" or not retry_failed):
+            return done
+        state = make_accelerator()
+        tmp = self.root / f".{cfg.run_id}.tmp-{os.getpid()}"
+        if state.is_main_process:
+            for stale in self.root.glob(f".{cfg.run_id}.tmp-*"):  # left by killed runs
+                shutil.rmtree(stale, ignore_errors=True)
+        try:
+            result = train_and_evaluate(cfg, save_to=tmp, save_full_weights=save_full_weights,
+                                        adapter_dir=self.adapter_dir, progress=progress)
+        except TrainingDivergedError as err:
+            result = err.result
+            print(f"run store: {err}", file=sys.stderr)
+        if state.is_main_process:
+            self._commit(result, tmp)
+        state.wait_for_everyone()
+        return result
+
+    def _commit(self, result: RunResult, tmp: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
+        record = {"schema": SCHEMA, **result.to_dict(), "files": files, **environment(),
+                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        (tmp / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        final = self.run_dir(result.run_id)
+        if final.exists():  # a corrupt or failed record being redone
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+
+    def adapter_dir(self, run_id: str) -> Path:
+        """Where a finished adapter run keeps its adapter (for fusion and for reuse), with a clear error if not."""
+        result = self.get(run_id)
+        if result is None or result.status != "ok" or result.config["regime"] != "adapters":
+            raise ValueError(f"run {run_id!r} is not a finished adapter run in {self.root}: train it first")
+        return self.run_dir(run_id) / ADAPTER_DIR
+
+    def load_trained(self, run: RunConfig | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        """The model of a finished run with its best epoch's trained weights (e.g. for ablations, fusion
+        attention read-outs). Full fine-tuning runs need ``save_full_weights=True`` when they ran."""
+        run_id = run.run_id if isinstance(run, RunConfig) else run
+        result = self.get(run_id)
+        if result is None or result.status != "ok":
+            raise ValueError(f"run {run_id!r} is not a finished run in {self.root}")
+        cfg = RunConfig.from_dict(result.config)
+        model, tokenizer = build_model(cfg, self.adapter_dir)
+        if cfg.regime == "adapters":
+            delete_adapter(model, cfg.task)
+            load_adapter(model, self.run_dir(run_id) / ADAPTER_DIR)
+            return model.eval(), tokenizer
+        weights = self.run_dir(run_id) / TRAINED_WEIGHTS
+        if not weights.is_file():
+            raise ValueError(f"run {run_id!r} kept no weights (full fine-tuning keeps them only with save_full_weights)")
+        missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+        if unexpected:
+            raise ValueError(f"{weights} does not fit the model of {run_id}: unexpected {unexpected[:3]}")
+        return model.eval(), tokenizer
+
+    def run_ids(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def results(self, run_ids: Iterable[str] | None = None) -> list[RunResult]:
+        """Every valid recorded result (or those of ``run_ids`` that are recorded), in run-id order."""
+        found = (self.get(run_id) for run_id in (self.run_ids() if run_ids is None else sorted(set(run_ids))))
+        return [r for r in found if r is not None]
+
+    def to_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """One row per run and evaluated split (a failed run: one row without split), see ``results_frame``."""
+        return results_frame(self.results(run_ids))
+
+
+CONFIG_COLUMNS = ("task", "regime", "model", "top_k", "lr", "epochs", "batch_size", "max_length", "seed",
+                  "max_train", "max_eval", "keep_best_epoch")
+ADAPTER_COLUMNS = ("placement", "size", "reduction_factor", "non_linearity", "init_std")
+PARAM_COLUMNS = ("trainable", "total", "base", "added", "head", "trainable_pct")
+
+
+def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:
+    """Tidy frame of run results: config columns, adapter columns (NaN without adapter), ``n_fused``, ``split``,
+    ``score`` and every metric of that split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``."""
+    rows = []
+    for r in results:
+        cfg, adapter = r.config, r.config.get("adapter") or {}
+        base = {"run_id": r.run_id, "status": r.status, **{c: cfg.get(c) for c in CONFIG_COLUMNS},
+                **{c: adapter.get(c) for c in ADAPTER_COLUMNS}, "n_fused": len(cfg.get("fusion") or ()),
+                **{c: r.params.get(c) for c in PARAM_COLUMNS}, "best_epoch": r.best_epoch, "wall_time": r.wall_time,
+                "examples_per_s": r.examples_per_s, "error": r.error}
+        rows.extend([{**base, "split": split, **metrics} for split, metrics in sorted(r.metrics.items())]
+                    or [{**base, "split": None, "score": float("nan")}])
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    first = ["run_id", "task", "regime", "split", "score"]
+    return frame[first + [c for c in frame.columns if c not in first]].reset_index(drop=True)

@@ -1,0 +1,130 @@
+"""Grids, selection on dev, seed statistics, kill-and-rerun, and profiles."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+import adapterlib as al
+from adapterlib.grid import GRIDS, expand, run_grid, seed_summary, select_best
+from adapterlib.profiles import get_profile
+from adapterlib.store import RunStore, results_frame
+from adapterlib.train import RunConfig, RunResult
+
+TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=16, epochs=1, batch_size=16, max_length=48)
+TIMING = ["wall_time", "examples_per_s"]
+
+
+# ---------------------------------------------------------------- expansion
+def test_houlsby_grid_expands_per_method_as_in_the_paper():
+    configs = expand(GRIDS["houlsby_glue"], task="rt_polarity", regime=["full", "adapters"])
+    full = [c for c in configs if c.regime == "full"]
+    adapters = [c for c in configs if c.regime == "adapters"]
+    assert len(full) == 3 * 2 and len(adapters) == 3 * 2 * 3  # size does not apply to full fine-tuning
+    assert {c.adapter.size for c in adapters} == {8, 64, 256} and all(c.adapter.placement == "houlsby" for c in adapters)
+    assert len({c.run_id for c in configs}) == len(configs)
+
+
+def test_grid_values_per_regime_adapter_bases_and_errors():
+    configs = expand({"lr": {"full": [1e-4], "adapters": [1e-3, 3e-3]}, "reduction_factor": [2, 16]},
+                     task="rt_polarity", regime=["full", "adapters"], adapter=al.AdapterConfig.pfeiffer(), epochs=2)
+    assert sorted((c.regime, c.lr, c.adapter and c.adapter.reduction_factor) for c in configs) == [
+        ("adapters", 1e-3, 2), ("adapters", 1e-3, 16), ("adapters", 3e-3, 2), ("adapters", 3e-3, 16), ("full", 1e-4, None)]
+    assert expand(GRIDS["fusion_st_a"], task="rte")[0].adapter == al.AdapterConfig.pfeiffer(reduction_factor=16)
+    with pytest.raises(ValueError, match="unknown grid keys"):
+        expand({"learning_rate": [1e-3]}, task="rt_polarity")
+    with pytest.raises(ValueError, match="not for 'top_k'"):
+        expand({"lr": {"full": [1e-4]}}, task="rt_polarity", regime="top_k", top_k=1)
+    with pytest.raises(ValueError, match="lr must be"):
+        expand({"lr": [3e-4, -1.0]}, task="rt_polarity", regime="full")
+
+
+# ---------------------------------------------------------------- selection
+def fake_result(task: str, size: int, lr: float, seed: int, dev: float, test: float) -> RunResult:
+    cfg = RunConfig(task, adapter=al.AdapterConfig.houlsby(size), lr=lr, seed=seed)
+    return RunResult(cfg.run_id, cfg.to_dict(), "ok", {"validation": {"score": dev}, "test": {"score": test}}, 1,
+                     [], {"trainable": size, "total": 1000, "trainable_pct": size / 10}, 1.0, 1.0)
+
+
+def test_selection_on_dev_reports_test_mean_std_and_sem_over_seeds():
+    results = [fake_result("rt_polarity", 8, 1e-3, s, dev, test) for s, dev, test in [(0, 80, 70), (1, 80, 74)]]
+    results += [fake_result("rt_polarity", 64, 1e-3, s, dev, test) for s, dev, test in [(0, 90, 60), (1, 60, 62)]]
+    frame = results_frame(results)
+    mean = select_best(frame, by=["task", "regime"], seeds="mean").iloc[0]
+    assert (mean["size"], mean["dev_score"], mean["score"], mean["n_seeds"]) == (8, 80, 72, 2)
+    assert mean["std"] == pytest.approx(math.sqrt(8)) and mean["sem"] == pytest.approx(2.0)
+    best = select_best(frame, by=["task", "regime"], seeds="best").iloc[0]
+    assert (best["size"], best["dev_score"], best["score"]) == (64, 90, 60)  # the single best dev run
+    per_size = select_best(frame, by=["task", "size"])
+    assert list(per_size["score"]) == [72, 61]
+    summary = seed_summary(frame, ["size"])
+    assert list(summary["mean"]) == [72, 61] and list(summary["count"]) == [2, 2]
+
+
+# ---------------------------------------------------------------- running, killing, rerunning
+GRID_SCRIPT = """
+import sys
+from adapterlib.grid import expand, run_grid
+from adapterlib.store import RunStore
+import adapterlib as al
+configs = expand({{"lr": [1e-3, 3e-3, 1e-2]}}, task="rt_polarity", size=8, **{tiny!r})
+run_grid(configs, RunStore(sys.argv[1]), progress=False)
+"""
+
+
+def test_killed_grid_reruns_only_what_is_missing_and_gives_the_same_table(tmp_path, capsys):
+    configs = expand({"lr": [1e-3, 3e-3, 1e-2]}, task="rt_polarity", size=8, **TINY)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", GRID_SCRIPT.format(tiny=TINY), str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (killed.is_dir() and any(not p.name.startswith(".") for p in killed.iterdir())):
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    finished = [p for p in killed.iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(finished) < 3, "the grid was not killed mid-run"
+
+    resumed = run_grid(configs, RunStore(killed), progress=False)
+    assert (resumed.skipped, resumed.trained, resumed.failed) == (len(finished), 3 - len(finished), 0)
+    assert f"{len(finished)} already in the store" in capsys.readouterr().err
+    again = run_grid(configs, RunStore(killed), progress=False)
+    assert (again.skipped, again.trained) == (3, 0)
+    uninterrupted = run_grid(configs, RunStore(tmp_path / "clean"), progress=False)
+    pd.testing.assert_frame_equal(resumed.frame.drop(columns=TIMING), uninterrupted.frame.drop(columns=TIMING))
+    pd.testing.assert_frame_equal(again.frame, resumed.frame)
+
+
+# ---------------------------------------------------------------- profiles
+def test_profiles_fail_at_once_on_unknown_names_and_bad_values():
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; choose from smoke, cpu, paper"):
+        get_profile("gpu")
+    with pytest.raises(ValueError, match="unknown profile override"):
+        get_profile("cpu", max_trian=10)
+    with pytest.raises(ValueError, match="max_eval must be"):
+        get_profile("cpu", max_eval=-1)
+    with pytest.raises(ValueError, match="not in suite"):
+        get_profile("cpu", tasks={"glue": ("rt_polarity", "sms_spam")})
+    with pytest.raises(ValueError, match="unknown keys"):
+        get_profile("cpu", grids={"mine": {"sizes": [8]}})
+
+
+def test_profiles_expand_into_valid_runs_at_their_scale():
+    cpu = get_profile("cpu", seeds=(0, 1))
+    configs = cpu.configs("houlsby_glue", cpu.task_names("glue"), regime=["full", "adapters"])
+    assert len(configs) == len(cpu.task_names("glue")) * (1 + 3) * 2
+    assert {c.model for c in configs} == {"minilm-l6"} and {c.max_train for c in configs} == {cpu.max_train}
+    squad = cpu.configs("squad", ["squad_v1_dev"], regime=["full", "adapters"])
+    assert {c.max_length for c in squad} == {cpu.qa_max_length}
+    paper = get_profile("paper")
+    assert {c.model for c in paper.configs("houlsby_glue", ["rte"], regime="full")} == {"bert-large-uncased"}
+    assert {c.model for c in paper.configs("fusion_st_a", ["rte"], role="fusion")} == {"bert-base-uncased"}
+    smoke = get_profile("smoke")
+    for name in smoke.grids:
+        grid = smoke.grids[name]
+        regimes = list(grid["lr"]) if isinstance(grid["lr"], dict) else ["adapters"]
+        assert smoke.configs(name, smoke.task_names("glue")[:1], regime=regimes)

@@ -1,0 +1,131 @@
+"""The run store: record once, skip on rerun, detect corrupt records, keep adapter weights, restore trained models."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import adapterlib as al
+import adapterlib.store as store_module
+from adapterlib.store import RECORD, RunStore, default_root
+from adapterlib.tasks import load_task
+from adapterlib.train import RunConfig, evaluate
+
+TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=24, epochs=2, batch_size=16, max_length=64)
+ADAPTER_RUN = RunConfig("rt_polarity", adapter=al.AdapterConfig.pfeiffer(reduction_factor=32), lr=3e-3, **TINY)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A store holding one finished adapter run (trained once for the whole module)."""
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    return store, store.run(ADAPTER_RUN, progress=False)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the store trained a run it already had")
+
+    monkeypatch.setattr(store_module, "train_and_evaluate", fail)
+
+
+def copy_store(store: RunStore, tmp_path) -> RunStore:
+    import shutil
+
+    shutil.copytree(store.root, tmp_path / "copy")
+    return RunStore(tmp_path / "copy")
+
+
+def test_a_finished_run_is_recorded_once_with_its_adapter_and_environment(filled, no_training):
+    store, result = filled
+    record = json.loads((store.run_dir(ADAPTER_RUN.run_id) / RECORD).read_text())
+    assert record["run_id"] == ADAPTER_RUN.run_id and record["status"] == "ok"
+    assert set(record["versions"]) >= {"adapterlib", "torch", "transformers", "datasets"}
+    assert "adapter/adapter.safetensors" in record["files"] and "git_revision" in record
+    assert store.run(ADAPTER_RUN) == result == store.get(ADAPTER_RUN)  # no retraining (no_training)
+    assert store.adapter_dir(ADAPTER_RUN.run_id).joinpath("adapter_config.json").is_file()
+
+
+def test_restored_model_reproduces_the_best_epoch_dev_score(filled):
+    store, result = filled
+    model, tokenizer = store.load_trained(ADAPTER_RUN.run_id)
+    dev = load_task("rt_polarity", max_eval=TINY["max_eval"])["validation"]
+    assert evaluate(model, tokenizer, "rt_polarity", dev, max_length=64) == result.metrics["validation"]
+
+
+@pytest.mark.parametrize("damage", ["truncate_json", "edit_config", "truncate_weights", "delete_record"])
+def test_corrupt_or_partial_records_are_detected_and_redone(filled, tmp_path, damage):
+    store = copy_store(filled[0], tmp_path)
+    run_dir = store.run_dir(ADAPTER_RUN.run_id)
+    record_path, weights = run_dir / RECORD, run_dir / "adapter" / "adapter.safetensors"
+    if damage == "truncate_json":
+        record_path.write_text(record_path.read_text()[:100])
+    elif damage == "edit_config":
+        record = json.loads(record_path.read_text())
+        record["config"]["lr"] = 0.5
+        record_path.write_text(json.dumps(record))
+    elif damage == "truncate_weights":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    else:
+        record_path.unlink()
+    with pytest.warns(UserWarning, match="corrupt run"):
+        assert store.get(ADAPTER_RUN) is None
+        assert store.to_frame().empty
+
+
+def test_redone_run_replaces_the_corrupt_one(filled, tmp_path, monkeypatch):
+    store = copy_store(filled[0], tmp_path)
+    (store.run_dir(ADAPTER_RUN.run_id) / RECORD).write_text("{")
+    (store.root / f".{ADAPTER_RUN.run_id}.tmp-999").mkdir()  # left by a killed run
+    fake = filled[1]
+    monkeypatch.setattr(store_module, "train_and_evaluate",
+                        lambda cfg, save_to, **kw: (save_to.mkdir(parents=True), fake)[1])
+    with pytest.warns(UserWarning, match="corrupt run"):
+        assert store.run(ADAPTER_RUN) == fake
+    assert store.get(ADAPTER_RUN) == fake
+    assert [p.name for p in store.root.iterdir()] == [ADAPTER_RUN.run_id]  # stale temporary directory removed
+
+
+def test_failed_runs_are_recorded_and_not_retried(tmp_path, monkeypatch):
+    import adapterlib.train as train
+
+    def poisoned(cfg, adapter_dir=None):
+        model, tokenizer = build(cfg, adapter_dir)
+        with torch.no_grad():
+            model.classifier.weight.fill_(float("inf"))
+        return model, tokenizer
+
+    build = train.build_model
+    monkeypatch.setattr(train, "build_model", poisoned)
+    store = RunStore(tmp_path)
+    cfg = RunConfig("rt_polarity", regime="head", **TINY)
+    failed = store.run(cfg, progress=False)
+    assert failed.status == "failed" and "non-finite" in failed.error
+    assert store.get(cfg).status == "failed"
+    frame = store.to_frame()
+    assert len(frame) == 1 and frame.loc[0, "status"] == "failed" and frame["score"].isna().all()
+
+
+def test_head_only_and_top_k_runs_keep_their_trained_weights_full_runs_do_not_by_default(tmp_path):
+    store = RunStore(tmp_path)
+    top = RunConfig("rt_polarity", regime="top_k", top_k=1, lr=1e-4, **{**TINY, "epochs": 1})
+    full = RunConfig("rt_polarity", regime="full", lr=1e-4, **{**TINY, "epochs": 1})
+    store.run(top, progress=False)
+    store.run(full, progress=False)
+    model, _ = store.load_trained(top)
+    assert model.bert.encoder.layer[1].output.dense.weight.shape[0] == 384
+    with pytest.raises(ValueError, match="kept no weights"):
+        store.load_trained(full)
+    frame = store.to_frame()
+    assert set(frame["split"]) == {"validation", "test"} and len(frame) == 4
+    assert {"run_id", "task", "regime", "lr", "seed", "score", "accuracy", "trainable", "trainable_pct",
+            "wall_time"} <= set(frame.columns)
+
+
+def test_default_root_is_per_profile_and_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("ADAPTERLIB_RUNS", raising=False)
+    assert default_root("smoke").parts[-2:] == ("runs", "smoke")
+    monkeypatch.setenv("ADAPTERLIB_RUNS", str(tmp_path))
+    assert default_root("cpu") == tmp_path / "cpu"

@@ -1,0 +1,164 @@
+"""The runner: encoding per task format, RunConfig validation and hashing, training on real MiniLM weights and
+real task data (2 layers, tiny caps: these check the mechanics; learning is shown on the full model elsewhere)."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+
+import adapterlib as al
+from adapterlib.encoding import collate, encode, length_sorted_batches, qa_answers
+from adapterlib.tasks import get_task, load_task
+from adapterlib.train import RunConfig, TrainingDivergedError, build_model, evaluate, train_and_evaluate
+
+TINY_RUN = dict(model_kwargs={"num_hidden_layers": 2}, max_train=48, max_eval=24, epochs=2, batch_size=16,
+                max_length=64)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(minilm):
+    return minilm(num_hidden_layers=1)[1]
+
+
+# ---------------------------------------------------------------- encoding (synthetic rows: unit checks only)
+def test_pair_and_regression_encoding_and_dynamic_padding(tokenizer):
+    rows = Dataset.from_dict({"text": ["a short one", "a much longer premise sentence here"],
+                              "text_pair": ["hypothesis", "another"], "label": [0, 2]})
+    features = encode(get_task("vitaminc"), rows, tokenizer, 64, train=True)
+    assert [f["labels"] for f in features] == [0, 2]
+    assert set(features[0]["token_type_ids"]) == {0, 1}  # two segments
+    batch = collate(features, tokenizer.pad_token_id)
+    longest = max(len(f["input_ids"]) for f in features)
+    assert batch["input_ids"].shape == (2, longest)  # padded to the batch, not to max_length
+    assert batch["attention_mask"].sum().item() == sum(len(f["input_ids"]) for f in features)
+    regression = encode(get_task("vader_movie"), Dataset.from_dict({"text": ["ok"], "label": [1.5]}), tokenizer, 64, train=True)
+    assert regression[0]["labels"] == 1.5 and collate(regression, 0)["labels"].dtype == torch.float32
+
+
+def test_multiple_choice_pairs_context_and_question_with_each_choice(tokenizer):
+    rows = Dataset.from_dict({"text": ["Tom went out."], "question": ["Why?"], "choices": [["to eat", "to sleep", "x"]],
+                              "label": [1]})
+    (feature,) = encode(get_task("socialiqa_bb"), rows, tokenizer, 64, train=True)
+    assert len(feature["input_ids"]) == 3
+    decoded = tokenizer.decode(feature["input_ids"][1])
+    assert "tom went out. why?" in decoded and "to sleep" in decoded
+    assert collate([feature], 0)["input_ids"].shape[:2] == (1, 3)
+
+
+def test_squad_windows_point_at_the_answer_and_postprocessing_recovers_it(tokenizer):
+    context = " ".join(f"word{i}" for i in range(60)) + " The answer is Paris France today. " + "filler " * 40
+    start = context.index("Paris")
+    rows = Dataset.from_dict({"id": ["q"], "title": ["t"], "context": [context], "question": ["Where?"],
+                              "answers": [{"text": ["Paris France"], "answer_start": [start]}]})
+    task = get_task("squad_v1_dev")
+    train = encode(task, rows, tokenizer, 64, train=True, doc_stride=32)
+    assert len(train) > 2  # the context is split into overlapping windows
+    hits = [f for f in train if f["start_positions"] > 0]
+    assert hits and all(f["end_positions"] >= f["start_positions"] for f in hits)
+    answer = tokenizer.decode(hits[0]["input_ids"][hits[0]["start_positions"]:hits[0]["end_positions"] + 1])
+    assert answer == "paris france"
+    evals = encode(task, rows, tokenizer, 64, train=False, doc_stride=32)
+    outputs = []
+    for f, t in zip(evals, train):  # logits peaked where the train labels say the answer is
+        logits = np.zeros((2, len(f["input_ids"])), dtype=np.float32)
+        if t["start_positions"] > 0:
+            logits[0, t["start_positions"]], logits[1, t["end_positions"]] = 10, 10
+        outputs.append(logits)
+    assert qa_answers(rows, evals, outputs) == ["Paris France"]
+
+
+def test_length_sorted_batches_cover_every_feature_once():
+    features = [{"input_ids": [1] * n} for n in (5, 1, 9, 3, 7)]
+    batches = length_sorted_batches(features, 2)
+    assert sorted(i for b in batches for i in b) == list(range(5))
+    assert batches[0] == [2, 4]  # longest first
+
+
+# ---------------------------------------------------------------- RunConfig
+@pytest.mark.parametrize("bad, message", [
+    (dict(regime="nope"), "regime must be one of"),
+    (dict(regime="adapters"), "adapter config is required"),
+    (dict(regime="full", adapter=al.AdapterConfig.houlsby()), "only there"),
+    (dict(regime="top_k"), "top_k is required"),
+    (dict(regime="full", lr=0.0), "lr must be"),
+    (dict(regime="full", epochs=0), "epochs must be"),
+    (dict(regime="full", batch_size=2.5), "batch_size must be"),
+    (dict(regime="full", max_train=0), "max_train must be"),
+    (dict(regime="full", warmup_ratio=1.0), "warmup_ratio"),
+    (dict(task="no_such_task", regime="full"), "unknown task"),
+])
+def test_bad_run_configs_fail_before_training(bad, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{"task": "rt_polarity", **bad})
+
+
+def test_run_id_is_a_stable_hash_of_the_whole_config():
+    cfg = RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(64), lr=1e-3)
+    assert cfg.run_id.startswith("rt_polarity-adapters-")
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg and RunConfig.from_dict(cfg.to_dict()).run_id == cfg.run_id
+    assert RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(8), lr=1e-3).run_id != cfg.run_id
+    code = ("import adapterlib as al; from adapterlib.train import RunConfig; "
+            "print(RunConfig('rt_polarity', adapter=al.AdapterConfig.houlsby(64), lr=1e-3).run_id)")
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other_process.stdout.strip() == cfg.run_id  # no hash randomisation, no object ids
+
+
+# ---------------------------------------------------------------- training (real weights, real data)
+def test_same_seed_same_result_and_every_regime_trains_only_its_parameters():
+    cfg = RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(16), lr=3e-3, **TINY_RUN)
+    first, second = train_and_evaluate(cfg, progress=False), train_and_evaluate(cfg, progress=False)
+    assert first.metrics == second.metrics and first.history == second.history
+    assert first.status == "ok" and set(first.metrics) == {"validation", "test"} and len(first.history) == 2
+    assert first.metrics["validation"] == first.history[first.best_epoch - 1]["validation"]
+    other_seed = train_and_evaluate(RunConfig(**{**cfg.to_dict(), "seed": 1}), progress=False)
+    assert other_seed.history != first.history
+    full = train_and_evaluate(RunConfig("rt_polarity", regime="full", **TINY_RUN), progress=False)
+    assert 0 < first.params["trainable"] < full.params["trainable"] == full.params["total"]
+    assert first.examples_per_s > 0 and first.wall_time > 0
+
+
+@pytest.mark.parametrize("task, regime, extra", [
+    ("vader_movie", "layernorm", {}),
+    ("socialiqa_bb", "top_k", {"top_k": 1}),
+    ("squad_v1_dev", "head", {"max_length": 96, "doc_stride": 32}),
+])
+def test_every_task_format_trains_and_reports_its_metric(task, regime, extra):
+    result = train_and_evaluate(RunConfig(task, regime=regime, lr=1e-3, **{**TINY_RUN, "epochs": 1, **extra}), progress=False)
+    metric = {"vader_movie": "spearman", "socialiqa_bb": "accuracy", "squad_v1_dev": "f1"}[task]
+    assert all(metric in m and math.isfinite(m["score"]) for m in result.metrics.values())
+    if task == "squad_v1_dev":
+        assert {"test", "test_nyt", "test_reddit"} <= set(result.metrics)  # the shift sets are reported too
+
+
+def test_nan_loss_stops_the_run_with_a_clear_error(monkeypatch):
+    import adapterlib.train as train
+
+    def poisoned(cfg, adapter_dir=None):
+        model, tokenizer = build(cfg, adapter_dir)
+        with torch.no_grad():
+            model.classifier.weight.fill_(float("nan"))
+        return model, tokenizer
+
+    build = train.build_model
+    monkeypatch.setattr(train, "build_model", poisoned)
+    with pytest.raises(TrainingDivergedError, match="non-finite loss") as caught:
+        train_and_evaluate(RunConfig("rt_polarity", regime="head", **TINY_RUN), progress=False)
+    assert caught.value.result.status == "failed" and caught.value.result.history == []
+
+
+def test_evaluate_with_adapters_removed_equals_the_bare_model():
+    """The notebooks' ablation path: a model evaluated with its adapters switched off in every layer."""
+    cfg = RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(16, init_std=0.5), lr=3e-3, **TINY_RUN)
+    model, tokenizer = build_model(cfg)
+    dev = load_task("rt_polarity", max_eval=24)["validation"]
+    with_adapters = evaluate(model, tokenizer, "rt_polarity", dev, max_length=64)
+    with al.adapters_removed(model, layers=range(2)):
+        without = evaluate(model, tokenizer, "rt_polarity", dev, max_length=64)
+    al.set_active_adapter(model, None)
+    assert without == evaluate(model, tokenizer, "rt_polarity", dev, max_length=64)
+    assert set(with_adapters) == {"accuracy", "score"}
