@@ -7,6 +7,8 @@ Hugging Face hub id (the paper profile), which fails offline with a message sayi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 TASK_FORMATS = {
     "single": AutoModelForSequenceClassification,
@@ -70,6 +73,19 @@ def model_path(name: str) -> str:
     return str(path)
 
 
+@contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(
     name: str = "minilm-l6", task_format: str = "single", num_labels: int = 2, **config_overrides: Any
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -88,7 +104,8 @@ def load_model(
     try:
         config = AutoConfig.from_pretrained(path, num_labels=num_labels, **config_overrides)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = TASK_FORMATS[task_format].from_pretrained(path, config=config)
+        with _quiet_load_report():  # the fresh task head is always "MISSING" from the checkpoint: expected
+            model = TASK_FORMATS[task_format].from_pretrained(path, config=config)
     except OSError as err:
         if local:
             raise ModelNotAvailableError(f"cannot load model from {path}: {err}") from err

@@ -93,7 +93,7 @@ class Profile:
 
     def run_config(self, task: str, regime: str = "adapters", *, role: str | None = None, **fields: Any) -> RunConfig:
         """One run at this profile's scale; ``fields`` override any RunConfig field."""
-        return RunConfig(**{**self._defaults(task, role), "regime": regime, **fields})
+        return RunConfig(**{**self._defaults(task, role), "task": task, "regime": regime, **fields})
 
     def configs(
         self, grid: str | Mapping[str, Any], tasks: Sequence[str], *, role: str | None = None, **axes: Any

@@ -1,0 +1,115 @@
+"""Paper claims checked against our numbers: each notebook records what it measured for the claims it covers, and
+``SUMMARY.md`` is generated from those records, never written by hand.
+
+A claim is a row of ``paper_numbers/in_text_claims.csv`` (or a table-level claim a notebook states, e.g. "adapters
+within 0.4 points of full fine-tuning"). A notebook computes our number from its own CSV and calls ``check`` with a
+verdict rule; ``save_claims`` writes ``results/<profile>/claims/<notebook>.csv``.
+
+    checks = [al.claims.check("glue_gap", ours=gap, verdict=al.claims.within(gap, 0.4, holds=1.0, partly=3.0),
+                              basis="mean test score of full minus adapters_best_size over 5 tasks", csv="houlsby_table1")]
+    al.claims.save_claims(checks, profile, "houlsby_table1_glue")
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .reference import claims as paper_claims
+from .results import results_dir
+
+VERDICTS = ("holds", "partly", "does not hold", "not measured")
+CLAIM_COLUMNS = ("claim", "paper", "source", "description", "paper_value", "our_value", "verdict", "basis", "csv")
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One claim, the paper's number, ours, and the verdict at our scale. ``basis`` says how ours was computed
+    (which rows of which CSV); ``csv`` names the table under ``results/<profile>/`` it comes from."""
+
+    claim: str
+    paper: str
+    source: str
+    description: str
+    paper_value: float
+    our_value: float
+    verdict: str
+    basis: str
+    csv: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+def check(
+    claim: str,
+    ours: float,
+    verdict: str,
+    basis: str,
+    csv: str,
+    *,
+    paper_value: float | None = None,
+    description: str | None = None,
+    paper: str | None = None,
+    source: str | None = None,
+) -> ClaimCheck:
+    """A check of ``claim``: an id of ``in_text_claims.csv`` (paper value and description come from there) or a new
+    id with ``paper_value``, ``description``, ``paper`` and ``source`` given. A NaN ``ours`` is "not measured"."""
+    known = paper_claims()
+    if claim in known.index:
+        row = known.loc[claim]
+        paper_value = row["value"] if paper_value is None else paper_value
+        description, paper, source = (description or row["description"], paper or row["paper"],
+                                      source or row["source"])
+    elif None in (paper_value, description, paper, source):
+        raise ValueError(f"claim {claim!r} is not in in_text_claims.csv: give paper_value, description, paper, source")
+    if ours is None or (isinstance(ours, float) and math.isnan(ours)):
+        verdict = "not measured"
+    return ClaimCheck(claim, str(paper), str(source), str(description), float(paper_value),
+                      float("nan") if ours is None else float(ours), verdict, basis, csv)
+
+
+def within(value: float, target: float, *, holds: float, partly: float) -> str:
+    """"holds" if ``value`` is at most ``holds`` away from ``target``, "partly" if at most ``partly``, else "does not
+    hold" (e.g. a gap to full fine-tuning against the paper's gap)."""
+    distance = abs(value - target)
+    return "holds" if distance <= holds else "partly" if distance <= partly else "does not hold"
+
+
+def at_most(value: float, bound: float, *, slack: float) -> str:
+    """"holds" if ``value <= bound``, "partly" if ``value <= bound + slack``, else "does not hold"."""
+    return "holds" if value <= bound else "partly" if value <= bound + slack else "does not hold"
+
+
+def at_least(value: float, bound: float, *, slack: float) -> str:
+    """"holds" if ``value >= bound``, "partly" if ``value >= bound - slack``, else "does not hold"."""
+    return "holds" if value >= bound else "partly" if value >= bound - slack else "does not hold"
+
+
+def save_claims(checks: Sequence[ClaimCheck], profile: str, notebook: str) -> Path:
+    """Write ``results/<profile>/claims/<notebook>.csv`` (one row per check) and return its path."""
+    if not checks:
+        raise ValueError(f"{notebook}: no claims to save")
+    directory = results_dir(profile) / "claims"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{notebook}.csv"
+    frame = pd.DataFrame([asdict(c) for c in checks], columns=list(CLAIM_COLUMNS))
+    frame.to_csv(path, index=False, float_format="%.4g")
+    return path
+
+
+def load_claims(profile: str) -> pd.DataFrame:
+    """Every notebook's claim checks for ``profile``, with a ``notebook`` column."""
+    directory = results_dir(profile) / "claims"
+    frames = [pd.read_csv(p).assign(notebook=p.stem) for p in sorted(directory.glob("*.csv"))]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*CLAIM_COLUMNS, "notebook"])
+
+
+def describe(checks: Sequence[ClaimCheck]) -> str:
+    """Markdown lines for a notebook's closing cell: one per claim, paper vs ours and the verdict."""
+    return "\n".join(f"- **{c.verdict}** — {c.description} (paper, {c.source}: {c.paper_value:g}; "
+                     f"ours: {c.our_value:.4g}; {c.basis})" for c in checks)
