@@ -1,0 +1,90 @@
+"""Every notebook runs end to end under the smoke profile (through `adapterlib reproduce`, as users run it) and honours
+the output contract; the committed cpu results have the documented columns and SUMMARY.md agrees with them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from adapterlib.claims import CLAIM_COLUMNS, VERDICTS
+from adapterlib.reproduce import NOTEBOOKS, NOTEBOOKS_DIR, run_notebooks
+from adapterlib.results import REPO, RESULTS_ENV, TABLE_COLUMNS
+from adapterlib.store import RUNS_ENV
+from adapterlib.summary import SUMMARY, render_summary
+
+NON_TABLE_CSV = ("benchmarks",)  # the benchmark table has its own columns (library, config, seq_len, ...)
+
+
+def _tables(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.glob("*.csv")) if not p.stem.startswith(NON_TABLE_CSV)]
+
+
+def test_every_notebook_is_listed_parameterised_and_stored_without_outputs():
+    on_disk = {p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")}
+    assert on_disk == set(NOTEBOOKS), f"notebooks/ and reproduce.NOTEBOOKS differ: {on_disk ^ set(NOTEBOOKS)}"
+    for name in NOTEBOOKS:
+        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1 and 'profile = "cpu"' in tagged[0].source, name
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{name} is stored with outputs"
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory) -> Path:
+    """Run every notebook once under smoke, with the results and the run store in a temporary directory."""
+    root = tmp_path_factory.mktemp("smoke")
+    saved = {k: os.environ.get(k) for k in (RESULTS_ENV, RUNS_ENV)}
+    os.environ[RESULTS_ENV], os.environ[RUNS_ENV] = str(root / "results"), str(root / "runs")
+    try:
+        run_notebooks("smoke")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    return root / "results" / "smoke"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_under_smoke_and_writes_its_outputs(smoke_results, name):
+    executed = nbformat.read(smoke_results / f"{name}.ipynb", as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    claims = pd.read_csv(smoke_results / "claims" / f"{name}.csv")
+    assert list(claims.columns) == list(CLAIM_COLUMNS) and set(claims["verdict"]) <= set(VERDICTS)
+    figures = {p.stem for p in smoke_results.glob("*.png")}
+    assert figures == {p.stem for p in smoke_results.glob("*.svg")}, "every figure in PNG and SVG"
+
+
+def test_smoke_tables_have_the_documented_columns_and_the_summary_covers_every_claim(smoke_results):
+    tables = _tables(smoke_results)
+    assert tables
+    for path in tables:
+        frame = pd.read_csv(path)
+        assert list(frame.columns[: len(TABLE_COLUMNS)]) == list(TABLE_COLUMNS), path.name
+        assert len(frame) and frame["score"].notna().any(), f"{path.name} has no scores"
+    summary = (smoke_results / SUMMARY).read_text()
+    claims = pd.concat([pd.read_csv(p) for p in (smoke_results / "claims").glob("*.csv")])
+    assert all(description in summary for description in claims["description"])
+
+
+COMMITTED = REPO / "results" / "cpu"
+
+
+def test_committed_cpu_results_are_complete_and_have_the_documented_columns():
+    assert {p.stem for p in COMMITTED.glob("*.ipynb")} == set(NOTEBOOKS)
+    for path in _tables(COMMITTED):
+        assert list(pd.read_csv(path).columns[: len(TABLE_COLUMNS)]) == list(TABLE_COLUMNS), path.name
+    for name in NOTEBOOKS:
+        assert (COMMITTED / "claims" / f"{name}.csv").is_file(), name
+
+
+def test_committed_summary_is_exactly_what_the_committed_claims_generate(monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(REPO / "results"))
+    assert (COMMITTED / SUMMARY).read_text() == render_summary("cpu")

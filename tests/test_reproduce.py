@@ -1,0 +1,57 @@
+"""The reproduce command's input checks, the claim records and the summary generated from them (no notebook runs)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from adapterlib import claims
+from adapterlib.cli import main
+from adapterlib.results import RESULTS_ENV
+from adapterlib.summary import render_summary, write_run_info
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["reproduce", "--profile", "smoke", "--only", "table9"], "unknown notebook(s) ['table9']"),
+])
+def test_reproduce_rejects_bad_input_in_one_line_before_running(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_unknown_profile_is_refused_by_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--profile", "gpu"])
+    assert "invalid choice: 'gpu'" in capsys.readouterr().err
+
+
+def test_claim_checks_take_the_papers_number_and_refuse_unknown_ones():
+    c = claims.check("glue_gap", 2.0, claims.within(2.0, 0.4, holds=1.0, partly=3.0), "full - adapters", "t1")
+    assert (c.paper_value, c.verdict, c.paper) == (0.4, "partly", "houlsby")
+    assert claims.check("glue_gap", float("nan"), "holds", "b", "t1").verdict == "not measured"
+    with pytest.raises(ValueError, match="not in in_text_claims.csv"):
+        claims.check("made_up", 1.0, "holds", "b", "t1")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        claims.check("glue_gap", 1.0, "maybe", "b", "t1")
+    assert [claims.at_most(v, 0.75, slack=0.1) for v in (0.7, 0.8, 0.9)] == ["holds", "partly", "does not hold"]
+    assert [claims.at_least(v, 10, slack=2) for v in (11, 9, 7)] == ["holds", "partly", "does not hold"]
+
+
+def test_summary_lists_every_claim_with_both_numbers_and_the_run_information(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    checks = [claims.check("glue_gap", 2.5, "partly", "mean full - adapters over 5 tasks", "t1"),
+              claims.check("t3_rf2", 61.25, "does not hold", "mean over 6 tasks", "t3")]
+    claims.save_claims(checks[:1], "cpu", "houlsby_table1_glue")
+    claims.save_claims(checks[1:], "cpu", "fusion_table3_reduction")
+    write_run_info("cpu", {"git_revision": "abc123", "versions": {"torch": "2.13.0"}, "machine": "x86_64",
+                           "notebooks": {"houlsby_table1_glue": 60.0, "fusion_table3_reduction": 30.0}})
+    text = render_summary("cpu")
+    assert "`abc123`" in text and "torch 2.13.0" in text and "1.5 min" in text
+    assert "1 partly, 1 does not hold" in text.replace("0 holds, ", "")
+    for c in checks:
+        assert f"| {c.paper_value:.4g} | {c.our_value:.4g} | **{c.verdict}** |" in text
+    loaded = claims.load_claims("cpu")
+    assert set(loaded["notebook"]) == {"houlsby_table1_glue", "fusion_table3_reduction"}
+    assert not math.isnan(pd.to_numeric(loaded["our_value"]).sum())
