@@ -1,4 +1,9 @@
-"""The `adapterlib` command: `adapterlib data list|prepare`, `adapterlib reproduce`."""
+"""The `adapterlib` command: `adapterlib data list|prepare`, `adapterlib reproduce`, `adapterlib grid`.
+
+`adapterlib grid` fills the run store with one of a profile's grids outside the notebooks, e.g. on several GPUs:
+``accelerate launch --multi_gpu -m adapterlib.cli grid --profile paper --grid houlsby_glue --role glue
+--regime full adapters``; the notebooks then find those runs done and only tabulate them.
+"""
 from __future__ import annotations
 
 import argparse
@@ -13,12 +18,35 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_data_commands(subparsers)
     add_reproduce_command(subparsers)
+    add_grid_command(subparsers)
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
     except (ValueError, RuntimeError) as err:  # our own clear errors: one line, no traceback
         print(f"adapterlib: error: {err}", file=sys.stderr)
         return 2
+
+
+def add_grid_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("grid", help="run one of a profile's grids into its run store (accelerate launch-able)")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--grid", required=True, help="a grid name of the profile (see adapterlib/profiles.py)")
+    p.add_argument("--role", required=True, help="which suite: glue, additional, squad or fusion")
+    p.add_argument("--regime", nargs="+", default=["adapters"], help="regimes to run (default: adapters)")
+    p.add_argument("--tasks", nargs="+", help="a subset of the role's tasks (default: all of the profile's)")
+    p.set_defaults(func=_run_grid)
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    from .grid import run_grid
+    from .profiles import get_profile
+    from .train import make_accelerator
+
+    profile = get_profile(args.profile)
+    configs = profile.configs(args.grid, args.tasks or profile.task_names(args.role), role=args.role,
+                              regime=args.regime)
+    report = run_grid(configs, profile.store(), progress=make_accelerator().is_main_process)
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":
