@@ -66,18 +66,20 @@ class AdapterFusionLayer(nn.Module):
         self.last_attention: torch.Tensor | None = None  # [batch, tokens, N] when record is on
 
     def forward(self, site: AdapterSite, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor:
-        updates = torch.stack(
-            [site.adapter_update(name, sublayer_output, layer_norm_input) for name in self.adapters], dim=-2
-        )  # [batch, tokens, N, d]
-        query_input = site.adapter_input(self.adapters[0], sublayer_output, layer_norm_input)
+        # Every fused adapter has the same placement (add_fusion checks), so they all read the same input h.
+        hidden = site.adapter_input(self.adapters[0], sublayer_output, layer_norm_input)
+        updates = torch.stack([site.adapters[name](hidden) for name in self.adapters], dim=-2)  # [batch, tokens, N, d]
         if self.forced_attention is not None:
             attention = self.forced_attention.to(updates.dtype).expand(updates.shape[:-1])
         else:
-            scores = torch.einsum("btd,btnd->btn", self.query(query_input), self.key(updates))
+            # (Q h) . (K u_n + b_K) = (K^T Q h) . u_n + a term constant in n, which the softmax drops: one d x d
+            # product per token instead of N (same function; b_K has no effect in either form).
+            scores = torch.einsum("btd,btnd->btn", self.query(hidden) @ self.key.weight, updates)
             attention = scores.softmax(dim=-1)
         if self.record:
             self.last_attention = attention.detach()
-        return torch.einsum("btn,btnd->btd", attention, self.value(updates))
+        # sum_n s_n (V u_n + b_V) = V (sum_n s_n u_n) + b_V since the s_n sum to 1: again one product, not N.
+        return self.value(torch.einsum("btn,btnd->btd", attention, updates))
 
 
 def fusion_layers(model: PreTrainedModel) -> Iterator[tuple[AdapterSite, AdapterFusionLayer]]:

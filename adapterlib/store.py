@@ -7,6 +7,7 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
     <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
     <run_id>/trained.safetensors  other regimes: the trained parameters (full fine-tuning: only if asked)
+    <mt_a run_id>/adapters/     MT-A runs (multitask.MultiTaskConfig): one al.save_adapter per task + base.safetensors
 
 A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
 written, so a killed run leaves no half-written run directory. A record that does not parse, does not hash to its
@@ -35,6 +36,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from . import __version__
 from .io import load_adapter
 from .model import delete_adapter
+from .multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
 from .results import REPO
 from .train import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
                     make_accelerator, train_and_evaluate)
@@ -78,10 +80,12 @@ class RunStore:
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
 
-    def get(self, run: RunConfig | str) -> RunResult | None:
+    def get(self, run: RunConfig | MultiTaskConfig | str) -> RunResult | MultiTaskResult | None:
         """The recorded result, or None if the run is missing or its record is corrupt or partial."""
-        record = self._read(run.run_id if isinstance(run, RunConfig) else run)
-        return None if record is None else RunResult.from_dict(record)
+        record = self._read(run if isinstance(run, str) else run.run_id)
+        if record is None:
+            return None
+        return (MultiTaskResult if record.get("kind") == MULTITASK else RunResult).from_dict(record)
 
     def _read(self, run_id: str) -> dict[str, Any] | None:
         if not self.run_dir(run_id).exists():
@@ -101,7 +105,8 @@ class RunStore:
         """Why ``record`` cannot be trusted, or None."""
         if record.get("schema") != SCHEMA:
             return f"schema {record.get('schema')!r}, expected {SCHEMA}"
-        if record.get("run_id") != run_id or RunConfig.from_dict(record["config"]).run_id != run_id:
+        config_type = MultiTaskConfig if record.get("kind") == MULTITASK else RunConfig
+        if record.get("run_id") != run_id or config_type.from_dict(record["config"]).run_id != run_id:
             return "its config does not hash to the run id"
         for name, size in record["files"].items():
             path = self.run_dir(run_id) / name
@@ -110,8 +115,9 @@ class RunStore:
         return None
 
     def run(
-        self, cfg: RunConfig, *, retry_failed: bool = False, save_full_weights: bool = False, progress: bool = True
-    ) -> RunResult:
+        self, cfg: RunConfig | MultiTaskConfig, *, retry_failed: bool = False, save_full_weights: bool = False,
+        progress: bool = True,
+    ) -> RunResult | MultiTaskResult:
         """The result of ``cfg``: from the store if recorded, else trained now and recorded.
 
         A failed run (NaN/inf loss) is recorded too and returned with status "failed"; being deterministic it is
@@ -125,8 +131,11 @@ class RunStore:
             for stale in self.root.glob(f".{cfg.run_id}.tmp-*"):  # left by killed runs
                 shutil.rmtree(stale, ignore_errors=True)
         try:
-            result = train_and_evaluate(cfg, save_to=tmp, save_full_weights=save_full_weights,
-                                        adapter_dir=self.adapter_dir, progress=progress)
+            if isinstance(cfg, MultiTaskConfig):
+                result = train_multitask(cfg, save_to=tmp, progress=progress)
+            else:
+                result = train_and_evaluate(cfg, save_to=tmp, save_full_weights=save_full_weights,
+                                            adapter_dir=self.adapter_dir, progress=progress)
         except TrainingDivergedError as err:
             result = err.result
             print(f"run store: {err}", file=sys.stderr)
@@ -135,7 +144,7 @@ class RunStore:
         state.wait_for_everyone()
         return result
 
-    def _commit(self, result: RunResult, tmp: Path) -> None:
+    def _commit(self, result: RunResult | MultiTaskResult, tmp: Path) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
         record = {"schema": SCHEMA, **result.to_dict(), "files": files, **environment(),
@@ -147,7 +156,14 @@ class RunStore:
         os.replace(tmp, final)
 
     def adapter_dir(self, run_id: str) -> Path:
-        """Where a finished adapter run keeps its adapter (for fusion and for reuse), with a clear error if not."""
+        """Where a finished adapter run keeps its adapter (for fusion and for reuse), with a clear error if not.
+        ``"<MT-A run id>/<task>"`` names the adapter of one task of an MT-A run."""
+        if "/" in run_id:
+            multitask_id, task = run_id.split("/", 1)
+            result = self.get(multitask_id)
+            if not isinstance(result, MultiTaskResult) or result.status != "ok" or task not in result.config["tasks"]:
+                raise ValueError(f"{run_id!r} is not a task of a finished MT-A run in {self.root}: train it first")
+            return self.run_dir(multitask_id) / ADAPTERS_DIR / task
         result = self.get(run_id)
         if result is None or result.status != "ok" or result.config["regime"] != "adapters":
             raise ValueError(f"run {run_id!r} is not a finished adapter run in {self.root}: train it first")
@@ -193,11 +209,13 @@ ADAPTER_COLUMNS = ("placement", "size", "reduction_factor", "non_linearity", "in
 PARAM_COLUMNS = ("trainable", "total", "base", "added", "head", "trainable_pct")
 
 
-def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:
-    """Tidy frame of run results: config columns, adapter columns (NaN without adapter), ``n_fused``, ``split``,
-    ``score`` and every metric of that split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``."""
+def results_frame(results: Iterable[RunResult | MultiTaskResult]) -> pd.DataFrame:
+    """Tidy frame of run results (an MT-A run gives one row set per task, see ``MultiTaskResult.per_task``): config
+    columns, adapter columns (NaN without adapter), ``n_fused``, ``split``, ``score`` and every metric of that
+    split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``."""
     rows = []
-    for r in results:
+    for r in (one for result in results
+              for one in (result.per_task() if isinstance(result, MultiTaskResult) else [result])):
         cfg, adapter = r.config, r.config.get("adapter") or {}
         base = {"run_id": r.run_id, "status": r.status, **{c: cfg.get(c) for c in CONFIG_COLUMNS},
                 **{c: adapter.get(c) for c in ADAPTER_COLUMNS}, "n_fused": len(cfg.get("fusion") or ()),

@@ -30,7 +30,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 from datasets import Dataset
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup, set_seed
 
@@ -42,12 +42,13 @@ from .metrics import compute_metrics
 from .model import add_adapter
 from .models import load_model
 from .params import count_parameters
-from .regimes import REGIMES, head_parameter_names, set_trainable
+from .regimes import REGIMES, head_parameter_names, is_added, set_trainable
 from .tasks import Task, get_task, load_task
 
 TRAINED_WEIGHTS = "trained.safetensors"  # the trained parameters of non-adapter regimes, by model parameter name
 ADAPTER_DIR = "adapter"  # al.save_adapter output (adapter + its LayerNorms + head)
 FUSION_DIR = "fusion"  # al.save_fusion output (the head goes to TRAINED_WEIGHTS)
+SHARED_BASE = "base.safetensors"  # a fine-tuned encoder next to the adapters trained with it (MT-A, see load_shared_base)
 DATA_SEED = 0  # data caps draw the same examples for every run seed: seeds vary the training, not the data
 
 
@@ -200,10 +201,26 @@ def build_model(
     if cfg.regime == "fusion":
         if adapter_dir is None:
             raise ValueError("a fusion run needs adapter_dir (a RunStore) to find the adapters it fuses")
-        names = [load_adapter(model, adapter_dir(run_id), load_layernorms=False, load_head=False) for run_id in cfg.fusion]
+        directories = [adapter_dir(run_id) for run_id in cfg.fusion]
+        load_shared_base(model, directories)
+        names = [load_adapter(model, d, load_layernorms=False, load_head=False) for d in directories]
         add_fusion(model, names)
     set_trainable(model, cfg.regime, adapter=task.name if cfg.adapter else None, k=cfg.top_k)
     return model, tokenizer
+
+
+def load_shared_base(model: PreTrainedModel, adapter_dirs: list[Path]) -> None:
+    """Adapters trained jointly with a fine-tuned encoder (MT-A) keep that encoder beside them, in
+    ``<adapter dir>/../base.safetensors``: fusing them must start from it. Adapters of different bases cannot be fused."""
+    bases = {d.parent / SHARED_BASE if (d.parent / SHARED_BASE).is_file() else None for d in adapter_dirs}
+    if len(bases) > 1:
+        raise ValueError(f"cannot fuse adapters trained on different base weights: {sorted(map(str, bases))}")
+    base = bases.pop()
+    if base is None:
+        return
+    missing, unexpected = model.base_model.load_state_dict(load_file(base), strict=False)
+    if unexpected or any(not is_added(n) for n in missing):
+        raise ValueError(f"{base} does not fit this model (unexpected {unexpected[:3]}, missing {missing[:3]})")
 
 
 def predict(
@@ -257,6 +274,20 @@ def evaluate(
     return _evaluate_features(model, task, dataset, features, batch_size, accelerator)
 
 
+def make_optimizer(
+    trainable: list[tuple[str, torch.nn.Parameter]], lr: float, weight_decay: float, warmup_ratio: float,
+    total_steps: int,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (no weight decay on biases and LayerNorms, as in BERT) with linear warm-up over the first
+    ``warmup_ratio`` of ``total_steps``, then linear decay to zero."""
+    groups = [
+        {"params": [p for _, p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for _, p in trainable if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)  # fused: ~7x faster step than the default on CPU
+    return optimizer, get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total_steps), total_steps)
+
+
 def global_batches(n: int, batch_size: int, generator: torch.Generator, world: int) -> list[list[int]]:
     """One epoch of shuffled global batches; a last batch too small to give every process an example is dropped."""
     order = torch.randperm(n, generator=generator).tolist()
@@ -291,15 +322,10 @@ def train_and_evaluate(
     train_features = featurize(data["train"], True)
     eval_sets = {split: (ds, featurize(ds, False)) for split, ds in data.items() if split != "train"}
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [  # no weight decay on biases and LayerNorms, as in BERT
-        {"params": [p for _, p in trainable if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for _, p in trainable if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, fused=True)  # fused: ~7x faster step than the default on CPU
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = len(global_batches(len(train_features), cfg.batch_size, torch.Generator(), world))
     total_steps = steps_per_epoch * cfg.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(cfg.warmup_ratio * total_steps), total_steps)
+    optimizer, scheduler = make_optimizer(trainable, cfg.lr, cfg.weight_decay, cfg.warmup_ratio, total_steps)
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
     pad_id = _pad_id(model)
 

@@ -1,0 +1,85 @@
+"""MT-A training through the run store: recorded, resumed, per-task rows, and its adapters fused (issue 6)."""
+from __future__ import annotations
+
+import pytest
+from safetensors.torch import load_file
+
+import adapterlib as al
+from adapterlib.grid import select_best
+from adapterlib.multitask import ADAPTERS_DIR, MultiTaskConfig, MultiTaskResult
+from adapterlib.store import RunStore
+from adapterlib.train import SHARED_BASE, RunConfig
+
+SMALL = dict(max_train=32, max_eval=16, batch_size=16, max_length=48, model_kwargs={"num_hidden_layers": 2})
+TASKS = ("presuppositions_nli", "rt_polarity", "winogrande_ni")  # pair (3 labels), single, multiple choice
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    cfg = MultiTaskConfig(tasks=TASKS, epochs=2, **SMALL)
+    return store, cfg, store.run(cfg, progress=False)
+
+
+def test_config_is_hashed_sorted_and_validated():
+    a = MultiTaskConfig(tasks=("rt_polarity", "vitaminc"))
+    b = MultiTaskConfig(tasks=("vitaminc", "rt_polarity"))
+    assert a.run_id == b.run_id and a.run_id.startswith("mt_a-")
+    assert MultiTaskConfig.from_dict(a.to_dict()) == a
+    assert a.adapter_ids == [f"{a.run_id}/rt_polarity", f"{a.run_id}/vitaminc"]
+    assert MultiTaskConfig(tasks=a.tasks, lr=1e-4).run_id != a.run_id
+    for bad in (dict(tasks=("rt_polarity",)), dict(tasks=("rt_polarity", "squad_v1_dev")),
+                dict(tasks=("rt_polarity", "vitaminc"), epochs=0)):
+        with pytest.raises(ValueError):
+            MultiTaskConfig(**bad)
+
+
+def test_multitask_run_is_recorded_per_task_and_resumed(trained):
+    store, cfg, result = trained
+    assert isinstance(result, MultiTaskResult) and result.status == "ok"
+    assert sorted(result.metrics) == sorted(TASKS)
+    for task in TASKS:
+        assert {"validation", "test"} <= set(result.metrics[task])
+        assert 0 <= result.metrics[task]["test"]["score"] <= 100
+    assert len(result.history) == 2 and all(set(h["validation"]) == set(TASKS) for h in result.history)
+    steps = sum(result.history[0]["steps"].values())
+    assert steps == sum(-(-min(32, n) // 16) for n in (32, 32, 32))  # one pass over every task's batches
+    best = result.history[result.best_epoch - 1]["mean_validation_score"]
+    assert best == max(h["mean_validation_score"] for h in result.history)
+    again = store.get(cfg)  # a rerun reads the record
+    assert isinstance(again, MultiTaskResult) and again.metrics == result.metrics
+    assert store.run(cfg, progress=False).wall_time == result.wall_time
+    frame = store.to_frame([cfg.run_id])
+    assert set(frame["regime"]) == {"mt_a"} and sorted(frame["task"].unique()) == sorted(TASKS)
+    assert set(frame["run_id"]) == set(cfg.adapter_ids)
+    chosen = select_best(frame, by=["task", "regime"])
+    assert len(chosen) == len(TASKS)
+    assert (frame["trainable"] > frame["base"]).all()  # the encoder is trained too
+
+
+def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm):
+    store, cfg, _ = trained
+    root = store.run_dir(cfg.run_id) / ADAPTERS_DIR
+    assert (root / SHARED_BASE).is_file()
+    base = load_file(root / SHARED_BASE)
+    fusion = RunConfig(task="presuppositions_nli", regime="fusion", fusion=tuple(cfg.adapter_ids), epochs=1, **SMALL)
+    result = store.run(fusion, progress=False)
+    assert result.status == "ok" and result.params["trainable"] < result.params["total"]
+    model, _ = store.load_trained(fusion)
+    assert al.fused_adapters(model) == TASKS
+    name = "encoder.layer.1.attention.self.query.weight"
+    assert dict(model.base_model.named_parameters())[name].equal(base[name])  # the MT-A encoder, not MiniLM's
+    fresh, _ = minilm("pair", 3, num_hidden_layers=2)
+    assert not dict(fresh.base_model.named_parameters())[name].equal(base[name])
+
+
+def test_fusing_adapters_of_different_bases_fails(trained):
+    store, cfg, _ = trained
+    single = RunConfig(task="rt_polarity", adapter=al.AdapterConfig.pfeiffer(), epochs=1, **SMALL)
+    store.run(single, progress=False)
+    mixed = RunConfig(task="rt_polarity", regime="fusion", fusion=(single.run_id, cfg.adapter_ids[0]), epochs=1,
+                      **SMALL)
+    with pytest.raises(ValueError, match="different base"):
+        store.run(mixed, progress=False)
+    with pytest.raises(ValueError, match="MT-A"):
+        store.adapter_dir(f"{cfg.run_id}/vitaminc")

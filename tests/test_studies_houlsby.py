@@ -1,0 +1,125 @@
+"""The pure parts of the Houlsby study module: table assembly, claim verdicts on hand-built frames, run sharing
+between notebooks, the no-BERT baseline on a real task slice, ablation spans."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adapterlib.profiles import get_profile
+from adapterlib.studies import houlsby
+
+
+def verdicts(checks) -> dict[str, str]:
+    return {c.claim: c.verdict for c in checks}
+
+
+def test_ablation_spans_cover_every_contiguous_span_once():
+    spans = houlsby.ablation_spans(6)
+    assert len(spans) == len(set(spans)) == 6 * 7 // 2
+    assert all(0 <= first <= last < 6 for first, last in spans)
+    assert (0, 5) in spans and (3, 3) in spans and (4, 2) not in spans
+
+
+def test_figure_tasks_prefer_the_mnli_stand_in():
+    assert houlsby.figure_tasks(get_profile("cpu")) == ["vitaminc", "rt_polarity"]
+    assert houlsby.figure_tasks(get_profile("paper")) == ["mnli", "cola"]
+    smoke = houlsby.figure_tasks(get_profile("smoke"))
+    assert len(smoke) == 2 and "vader_movie" not in smoke  # regression tasks have no majority class to ablate to
+
+
+def test_figures_reuse_table1_runs_at_cpu_scale():
+    """Same RunConfig hash = the run store does not retrain: Fig. 3/4/6 read Table 1's runs."""
+    cpu = get_profile("cpu")
+    glue = cpu.task_names("glue")
+    table1 = {c.run_id for c in cpu.configs("houlsby_glue", glue, regime=["full", "adapters"])}
+    fig4 = cpu.configs("size_sweep", ["vitaminc"], regime=["adapters"])
+    assert {c.run_id for c in fig4 if c.adapter.size in (8, 64, 256)} <= table1
+    init = cpu.configs("init_std", ["vitaminc"], role="additional")
+    lr = cpu.configs("lr_sweep", ["vitaminc"], role="additional")
+    assert len({c.run_id for c in init} & table1) == 1 and len({c.run_id for c in lr} & table1) == 1
+
+
+def table1_frame(full: list[float], adapters: list[float], pct: float = 2.0) -> pd.DataFrame:
+    rows = []
+    for i, (f, a) in enumerate(zip(full, adapters)):
+        rows += [{"task": f"t{i}", "paper_task": f"P{i}", "method": "full", "score": f, "trained_pct": 100.0,
+                  "paper_score": 80.0},
+                 {"task": f"t{i}", "paper_task": f"P{i}", "method": "adapters_best_size", "score": a,
+                  "trained_pct": pct, "paper_score": 79.0},
+                 {"task": f"t{i}", "paper_task": f"P{i}", "method": "adapters_64", "score": a - 2,
+                  "trained_pct": pct, "paper_score": 79.0}]
+    rows += [{"task": np.nan, "paper_task": "total", "method": m, "score": np.nan, "trained_pct": np.nan,
+              "paper_score": v} for m, v in (("full", 80.4), ("adapters_best_size", 80.0), ("adapters_64", 79.6))]
+    return pd.DataFrame(rows)
+
+
+def test_table1_claims_verdicts_follow_the_stated_rule():
+    table = table1_frame([80, 70], [79.5, 70])  # gap 0.25
+    checks = {c.claim: c for c in houlsby.claims_table1(table)}
+    assert checks["glue_gap"].verdict == "holds" and math.isclose(checks["glue_gap"].our_value, 0.25)
+    assert checks["t1_adapters64_gap"].verdict == "partly"  # gap 2.25: over 1, within 3
+    assert math.isclose(checks["t1_adapters64_gap"].paper_value, 0.8)
+    assert checks["glue_trained_pct"].verdict == "holds"
+    worse = verdicts(houlsby.claims_table1(table1_frame([80, 70], [75, 64], pct=12.0)))
+    assert worse["glue_gap"] == "does not hold" and worse["glue_trained_pct"] == "does not hold"
+
+
+def test_summary_uses_paper_mean_row_and_our_tasks_only():
+    summary = houlsby.summary(table1_frame([80, 70], [79, 69]), "total").set_index("method")
+    assert summary.loc["full", "n_tasks"] == 2
+    assert summary.loc["full", "score"] == 75 and summary.loc["full", "paper_score_all_tasks"] == 80.4
+    assert summary.loc["adapters_64", "paper_score_same_tasks"] == 79.0
+
+
+def test_size_sweep_claims_on_gaps():
+    rows = [("vitaminc", "MNLI-m", "full", 0.0), ("vitaminc", "MNLI-m", "adapters_64", -0.5),
+            ("vitaminc", "MNLI-m", "top_k_1", -8.0), ("vitaminc", "MNLI-m", "layernorm", -3.0),
+            ("rt_polarity", "SST-2", "full", 0.0), ("rt_polarity", "SST-2", "layernorm", 1.0)]
+    table = pd.DataFrame(rows, columns=["task", "paper_task", "method", "delta"])
+    v = verdicts(houlsby.claims_size_sweep(table))
+    assert v == {"fig4_adapter64": "holds", "fig4_top1": "holds", "fig4_full": "holds",
+                 "fig4_layernorm_drop_mnli": "holds", "fig4_layernorm_drop_cola": "does not hold"}
+
+
+def figure6_frame(single_drop: float, all_removed: float, init_scores: list[float]) -> pd.DataFrame:
+    rows = [{"panel": "ablation", "task": "vitaminc", "first_layer": np.nan, "last_layer": np.nan, "score": 80.0,
+             "n_layers": 2, "majority": 40.0}]
+    for first, last in houlsby.ablation_spans(2):
+        score = all_removed if (first, last) == (0, 1) else 80.0 - single_drop
+        rows.append({"panel": "ablation", "task": "vitaminc", "first_layer": first, "last_layer": last,
+                     "score": score, "n_layers": 2, "majority": 40.0})
+    for std, score in zip((1e-7, 1e-2, 1e-1, 1.0), init_scores):
+        rows.append({"panel": "init_std", "task": "vitaminc", "init_std": std, "score": score})
+    for size, score in ((8, 80.0), (64, 79.5), (256, 76.0)):
+        rows.append({"panel": "size", "task": "vitaminc", "size": size, "score": score})
+    return pd.DataFrame(rows)
+
+
+def test_figure6_claims():
+    v = verdicts(houlsby.claims_figure6(figure6_frame(1.0, 42.0, [80, 80, 70, np.nan])))
+    assert v["fig6_single_layer_max_drop"] == "holds" and v["fig6_all_removed_mnli"] == "holds"
+    assert v["fig6_init_robust_below"] == "holds"  # robust up to 1e-2, degrades (or diverges) above
+    assert (v["sec36_size8"], v["sec36_size64"], v["sec36_size256"]) == ("holds", "holds", "does not hold")
+    v = verdicts(houlsby.claims_figure6(figure6_frame(4.0, 75.0, [80, 80, 80, 80])))
+    assert v["fig6_single_layer_max_drop"] == "partly" and v["fig6_all_removed_mnli"] == "does not hold"
+    assert v["fig6_init_robust_below"] == "partly"  # never degrades: robust two decades beyond the paper's
+
+
+def test_percentiles_across_tasks():
+    table = pd.DataFrame({"suite": "glue", "method": "adapters_8", "regime": "adapters",
+                          "delta": [-3.0, -1.0, 0.0, 1.0, 3.0], "trained_params": [10, 10, 10, 12, 12],
+                          "trained_pct": 1.0})
+    row = houlsby.percentiles(table).iloc[0]
+    assert row["p50"] == 0.0 and row["p20"] == pytest.approx(-1.4) and row["n_tasks"] == 5
+    assert row["trained_params"] == 10
+
+
+def test_no_bert_baseline_learns_spam_on_a_real_slice():
+    result = houlsby.no_bert_baseline("sms_spam", max_train=300, max_eval=100)
+    assert result["score"] > 90  # 87% of the corpus is ham: a working spam filter beats the majority class
+    assert result["C"] in (0.01, 0.1, 1.0, 10.0, 100.0) and result["trained_params"] > 100
+    with pytest.raises(ValueError, match="span_qa"):
+        houlsby.no_bert_baseline("squad_v1_dev")
