@@ -43,8 +43,8 @@ from .models import load_model
 from .params import count_parameters
 from .regimes import is_added, set_trainable
 from .tasks import get_task, load_task
-from .train import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, _evaluate_features, _is_int, _pad_id,
-                    global_batches, make_accelerator, make_optimizer)
+from .train import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, _evaluate_features, _pad_id,
+                    global_batches, make_accelerator, make_optimizer, training_problems)
 
 MULTITASK = "multitask"  # the record kind of MT-A runs in the run store
 REGIME = "mt_a"  # the regime MT-A's per-task rows carry in result frames
@@ -132,16 +132,8 @@ class MultiTaskConfig:
             len(self.tasks) < 2 and f"MT-A needs at least two tasks, got {list(self.tasks)}",
             len(set(self.tasks)) != len(self.tasks) and f"tasks must be distinct, got {list(self.tasks)}",
             *[f"task {t!r} is span_qa, which MT-A does not support" for t, f in formats.items() if f == "span_qa"],
-            not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1) and f"lr must be in (0, 1), got {self.lr!r}",
-            *[not (_is_int(v) and v >= lo) and f"{k} must be an int >= {lo}, got {v!r}"
-              for k, v, lo in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
-                               ("max_length", self.max_length, 16))],
-            not 0 <= self.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
-            not _is_int(self.seed) and f"seed must be an int, got {self.seed!r}",
-            *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
-              for name, cap in (("max_train", self.max_train), ("max_eval", self.max_eval))],
         ]
-        problems = [p for p in problems if p]
+        problems = [p for p in problems if p] + training_problems(self)
         if problems:
             raise ValueError("bad MultiTaskConfig: " + "; ".join(problems))
 

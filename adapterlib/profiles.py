@@ -28,7 +28,7 @@ from .grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from .models import PAPER_MODELS
 from .store import RunStore
 from .tasks import SUITES, get_task, list_tasks
-from .train import RunConfig
+from .train import RunConfig, _is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
 
@@ -118,10 +118,6 @@ class Profile:
     def store(self) -> RunStore:
         """The shared run store of this profile (``runs/<name>/``, or ``$ADAPTERLIB_RUNS/<name>/``)."""
         return RunStore(profile=self.name)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 OFFLINE_SUITES = {"glue": "glue_offline", "additional": "additional_offline", "squad": "squad_offline",

@@ -60,6 +60,24 @@ class TrainingDivergedError(RuntimeError):
         self.result = result
 
 
+def training_problems(cfg: Any) -> list[str]:
+    """What is wrong with the optimisation and data fields every run config has (RunConfig, MultiTaskConfig):
+    lr, epochs, batch_size, max_length, warmup_ratio, weight_decay, max_grad_norm, seed, max_train, max_eval."""
+    problems = [
+        not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 1) and f"lr must be in (0, 1), got {cfg.lr!r}",
+        *[not (_is_int(value) and value >= low) and f"{name} must be an int >= {low}, got {value!r}"
+          for name, value, low in (("epochs", cfg.epochs, 1), ("batch_size", cfg.batch_size, 1),
+                                   ("max_length", cfg.max_length, 16))],
+        not 0 <= cfg.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio!r}",
+        not cfg.weight_decay >= 0 and f"weight_decay must be >= 0, got {cfg.weight_decay!r}",
+        not cfg.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {cfg.max_grad_norm!r}",
+        not _is_int(cfg.seed) and f"seed must be an int, got {cfg.seed!r}",
+        *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
+          for name, cap in (("max_train", cfg.max_train), ("max_eval", cfg.max_eval))],
+    ]
+    return [p for p in problems if p]
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run's result, and nothing else (``run_id`` is its hash).
@@ -105,20 +123,10 @@ class RunConfig:
             self.top_k is not None and not (_is_int(self.top_k) and self.top_k >= 1) and f"top_k must be an int >= 1, got {self.top_k!r}",
             (self.regime == "fusion") != bool(self.fusion)
             and f"fusion (run ids of adapter runs) is required for regime 'fusion' and only there (regime {self.regime!r})",
-            not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1) and f"lr must be in (0, 1), got {self.lr!r}",
-            not (_is_int(self.epochs) and self.epochs >= 1) and f"epochs must be an int >= 1, got {self.epochs!r}",
-            not (_is_int(self.batch_size) and self.batch_size >= 1) and f"batch_size must be an int >= 1, got {self.batch_size!r}",
-            not (_is_int(self.max_length) and self.max_length >= 16) and f"max_length must be an int >= 16, got {self.max_length!r}",
             get_task(self.task).format == "span_qa" and not (_is_int(self.doc_stride) and 0 < self.doc_stride < self.max_length)
             and f"doc_stride must be an int in 1..max_length-1 (span_qa), got {self.doc_stride!r}",
-            not 0 <= self.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
-            not self.weight_decay >= 0 and f"weight_decay must be >= 0, got {self.weight_decay!r}",
-            not self.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {self.max_grad_norm!r}",
-            not _is_int(self.seed) and f"seed must be an int, got {self.seed!r}",
-            *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
-              for name, cap in (("max_train", self.max_train), ("max_eval", self.max_eval))],
         ]
-        problems = [p for p in problems if p]
+        problems = [p for p in problems if p] + training_problems(self)
         if problems:
             raise ValueError(f"bad RunConfig for task {self.task!r}: " + "; ".join(problems))
 
