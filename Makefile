@@ -5,7 +5,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= cpu
 
-.PHONY: setup reproduce test data clean-venv
+.PHONY: setup peers reproduce test data clean-venv
 
 setup: $(VENV)/.installed
 
@@ -23,11 +23,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 data: setup
 	$(VENV)/bin/adapterlib data prepare
 
-reproduce: setup
+# The peer libraries (AdapterHub `adapters`, peft) for the benchmarks notebook, in their own venv: `adapters` pins
+# transformers 4.x. Idempotent; the smoke profile does not measure peers, so it does not need them.
+peers:
+	bash benchmarks/peers.sh
+
+reproduce: setup $(if $(filter smoke,$(PROFILE)),,peers)
 	$(VENV)/bin/adapterlib reproduce --profile $(PROFILE)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) benchmarks/.venv-peers

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
 from .config import AdapterConfig
-from .encoding import collate, encode
+from .encoding import collate, encode, feature_length
 from .io import save_adapter
 from .model import add_adapter, set_active_adapter
 from .models import load_model
@@ -113,6 +113,7 @@ class MultiTaskConfig:
     epochs: int = 3
     batch_size: int = 32
     max_length: int = 128
+    group_batches: int = 4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
@@ -206,10 +207,13 @@ class MultiTaskResult:
                 for task in self.config["tasks"]]
 
 
-def _endless_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[list[int]]:
-    """Shuffled batches of one task's training set, reshuffled after every pass (tasks run out at different times)."""
+def _endless_batches(
+    lengths: list[int], batch_size: int, group_batches: int, generator: torch.Generator
+) -> Iterator[list[int]]:
+    """Batches of one task's training set (``train.global_batches``), redrawn after every pass (tasks run out at
+    different times)."""
     while True:
-        yield from global_batches(n, batch_size, generator, 1)
+        yield from global_batches(lengths, batch_size, generator, 1, group_batches)
 
 
 def train_multitask(
@@ -244,7 +248,8 @@ def train_multitask(
     optimizer, scheduler = make_optimizer(trainable, cfg.lr, cfg.weight_decay, cfg.warmup_ratio,
                                           steps_per_epoch * cfg.epochs)
     generator = torch.Generator().manual_seed(cfg.seed)
-    streams = {n: _endless_batches(sizes[n], cfg.batch_size, generator) for n in tasks}
+    streams = {n: _endless_batches([feature_length(f) for f in train_features[n]], cfg.batch_size, cfg.group_batches,
+                                   generator) for n in tasks}
     pad_id = _pad_id(next(iter(models.values())))
 
     def evaluate_task(name: str, split: str) -> dict[str, float]:
