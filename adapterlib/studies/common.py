@@ -2,16 +2,22 @@
 
 A study selects hyperparameters on dev with ``grid.select_best`` and turns the winners into rows of the documented
 table (``results.TABLE_COLUMNS``) with ``tidy_rows``: one row per task x method, our test score, the paper's score for
-the task it stands in for, and the trained parameters per task.
+the task it stands in for, the trained parameters per task, and the score of always predicting the majority class:
+at small scale a model can sit exactly there, which is not learning.
 """
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from ..profiles import Profile, get_profile
+from ..metrics import compute_metrics
 from ..reference import paper_score
-from ..tasks import get_task
+from ..tasks import get_task, load_task
 
 
 def setup(profile: str, **overrides) -> Profile:
@@ -25,6 +31,20 @@ def setup(profile: str, **overrides) -> Profile:
     return chosen
 
 
+@cache
+def majority_score(task_name: str) -> float:
+    """The task's metric for always predicting the most frequent label of its test split (for multiple choice, the
+    most frequent correct option; for regression a constant, which scores 0); NaN for span QA. Caps are stratified,
+    so this is also the floor of a capped test split."""
+    task = get_task(task_name)
+    if task.format == "span_qa":
+        return math.nan
+    labels = np.asarray(load_task(task_name)["test"]["label"])
+    values, counts = np.unique(labels, return_counts=True)
+    constant = np.full_like(labels, values[counts.argmax()])
+    return compute_metrics(task, constant, labels)["score"]
+
+
 def tidy_rows(
     selected: pd.DataFrame, method: str, paper: pd.DataFrame | None = None, paper_method: str | None = None,
     *, suite: str | None = None,
@@ -33,8 +53,9 @@ def tidy_rows(
 
     ``paper``: a ``reference`` frame (``houlsby_glue()``, ``houlsby_additional()``, ``fusion_table1()``);
     ``paper_method``: the method's name there (default: ``method``); ``suite``: whose paper task a task stands in for
-    when it sits in several suites (rt_polarity is SST-2 in glue_offline, SST in fusion_offline). Tasks without a paper counterpart, or methods
-    the paper does not report, get NaN. Extra columns kept: chosen hyperparameters, dev score, spread over seeds.
+    when it sits in several suites (rt_polarity is SST-2 in glue_offline, SST in fusion_offline). Tasks without a
+    paper counterpart, or methods the paper does not report, get NaN. Extra columns: ``majority`` (see
+    ``majority_score``), chosen hyperparameters, dev score, spread over seeds.
     """
     rows = []
     for _, row in selected.iterrows():
@@ -45,5 +66,20 @@ def tidy_rows(
                                      "std", "sem", "n_seeds") if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
-                     "trained_pct": row["trainable_pct"], **extra})
+                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name), **extra})
     return pd.DataFrame(rows)
+
+
+def majority_note(table: pd.DataFrame, margin: float = 1.0) -> str:
+    """A sentence for a closing cell: which rows score within ``margin`` points of their task's majority-class
+    score, or below it. There the model has not learned the task at this scale, so differences between methods on
+    those rows are noise, not evidence for or against a claim."""
+    rows = table.dropna(subset=["score", "majority"])
+    floor = rows[rows["score"] <= rows["majority"] + margin]
+    if floor.empty:
+        return f"Every score here is more than {margin:g} point above its task's majority-class score."
+    parts = [f"{task} ({', '.join(part['method'])}; majority class {part['majority'].iloc[0]:.1f})"
+             for task, part in floor.groupby("task", sort=False)]
+    return (f"**At the majority-class floor** ({len(floor)} of {len(rows)} rows score within {margin:g} point of "
+            f"always predicting the most frequent label, or below): {'; '.join(parts)}. The model has not learned "
+            "these tasks at this scale, so method differences on them are noise.")

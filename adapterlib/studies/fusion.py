@@ -38,7 +38,7 @@ from ..reference import fusion_table1
 from ..regimes import set_trainable
 from ..tasks import get_task, load_task
 from ..train import DATA_SEED, RunConfig, make_optimizer
-from .common import tidy_rows
+from .common import majority_note, tidy_rows
 
 PAPER = "fusion"
 METHODS = ("head", "full", "st_a", "mt_a", "fusion_st_a", "fusion_mt_a", "st_a_houlsby")  # Table 1's columns
@@ -595,7 +595,7 @@ def describe_table1(table: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
              "|---|---|---|---|---|"]
     lines += [f"| {m} | {r['score']:.2f} | {r['paper_score_same_tasks']:.2f} | {r['paper_score_all_tasks']:.2f} | "
               f"{r['score'] - r['paper_score_same_tasks']:+.2f} |" for m, r in means.iterrows()]
-    return "\n".join(lines) + "\n\n" + _claim_lines(checks)
+    return "\n".join(lines) + "\n\n" + _claim_lines(checks) + "\n\n" + majority_note(table)
 
 
 def plot_table2(rows: pd.DataFrame) -> Figure:

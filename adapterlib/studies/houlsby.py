@@ -31,7 +31,7 @@ from ..reference import claims as paper_claims
 from ..reference import houlsby_additional, houlsby_glue, paper_score
 from ..tasks import get_task, load_task
 from ..train import DATA_SEED, RunConfig, evaluate
-from .common import tidy_rows
+from .common import majority_note, tidy_rows
 
 PAPER = "houlsby"
 GLUE_N_TASKS = 9  # Table 1 prints total parameters for the 9 GLUE tasks
@@ -788,10 +788,11 @@ def claims_figure6(table: pd.DataFrame, csv: str = "houlsby_fig6_ablation") -> l
     return checks
 
 
-def findings(checks: Sequence[ClaimCheck], profile: Profile) -> str:
-    """The closing cell's text: verdict counts and one line per claim, generated from the checks."""
+def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame | None = None) -> str:
+    """The closing cell's text: verdict counts and one line per claim, generated from the checks; with ``table``
+    (one with a ``majority`` column), which of its rows sit at the majority-class floor."""
     counts = pd.Series([c.verdict for c in checks]).value_counts()
     head = (f"**What we found** (profile `{profile.name}`; model {', '.join(sorted(set(profile.models.values())))}, "
             f"train cap {profile.max_train or 'none'}, seeds {list(profile.seeds)}): "
             + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + " of the claims checked here.")
-    return head + "\n\n" + cl.describe(checks)
+    return head + "\n\n" + cl.describe(checks) + ("" if table is None else "\n\n" + majority_note(table))
