@@ -83,6 +83,13 @@ def test_size_sweep_claims_on_gaps():
     assert v == {"fig4_adapter64": "holds", "fig4_top1": "holds", "fig4_full": "holds",
                  "fig4_layernorm_drop_mnli": "holds", "fig4_layernorm_drop_cola": "does not hold"}
 
+    # a task whose full fine-tuning sits at its majority-class score was not learned: its claims are not measured
+    scored = table.assign(score=[50.0, 49.5, 42.0, 47.0, 80.0, 81.0], majority=[49.8] * 4 + [57.0] * 2)
+    v = verdicts(houlsby.claims_size_sweep(scored))
+    assert {v[c] for c in v if c != "fig4_layernorm_drop_cola"} == {"not measured"}
+    assert v["fig4_layernorm_drop_cola"] == "does not hold"  # rt_polarity was learned: judged as before
+    assert "majority class (49.8)" in {c.claim: c.basis for c in houlsby.claims_size_sweep(scored)}["fig4_top1"]
+
 
 def figure6_frame(single_drop: float, all_removed: float, init_scores: list[float]) -> pd.DataFrame:
     rows = [{"panel": "ablation", "task": "vitaminc", "first_layer": np.nan, "last_layer": np.nan, "score": 80.0,

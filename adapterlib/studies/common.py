@@ -70,7 +70,22 @@ def tidy_rows(
     return pd.DataFrame(rows)
 
 
-def majority_note(table: pd.DataFrame, margin: float = 1.0) -> str:
+FLOOR_MARGIN = 1.0  # points above the majority-class score below which a task counts as not learned
+
+
+def floor_reason(table: pd.DataFrame, task: str | None, margin: float = FLOOR_MARGIN) -> str | None:
+    """Why a claim checked on ``task`` cannot be judged from ``table``: full fine-tuning scores within ``margin``
+    points of the task's majority-class score (None if it learned the task, or the table cannot tell)."""
+    if "majority" not in table.columns:
+        return None
+    full = table[(table["task"] == task) & (table["method"] == "full")].dropna(subset=["score", "majority"])
+    if full.empty or full["score"].iloc[0] > full["majority"].iloc[0] + margin:
+        return None
+    return (f"not measured: full fine-tuning scores {full['score'].iloc[0]:.1f} on {task}, within {margin:g} point "
+            f"of always predicting its majority class ({full['majority'].iloc[0]:.1f})")
+
+
+def majority_note(table: pd.DataFrame, margin: float = FLOOR_MARGIN) -> str:
     """A sentence for a closing cell: which rows score within ``margin`` points of their task's majority-class
     score, or below it. There the model has not learned the task at this scale, so differences between methods on
     those rows are noise, not evidence for or against a claim."""

@@ -31,7 +31,7 @@ from ..reference import claims as paper_claims
 from ..reference import houlsby_additional, houlsby_glue, paper_score
 from ..tasks import get_task, load_task
 from ..train import DATA_SEED, RunConfig, evaluate
-from .common import majority_note, tidy_rows
+from .common import floor_reason, majority_note, tidy_rows
 
 PAPER = "houlsby"
 GLUE_N_TASKS = 9  # Table 1 prints total parameters for the 9 GLUE tasks
@@ -503,7 +503,15 @@ def claims_size_sweep(table: pd.DataFrame, csv: str = "houlsby_fig4_size_sweep")
                    else "partly" if drop < 0 else "does not hold")
         checks.append(cl.check(claim, drop, verdict, f"LayerNorm-only minus full fine-tuning on {task} (test); holds "
                                "if within 2 points of the paper's drop, partly if it still loses", csv))
-    return checks
+    on_task = {check.claim: first for check in checks} | {"fig4_layernorm_drop_cola": second}
+    return [_unless_unlearned(check, table, on_task[check.claim]) for check in checks]
+
+
+def _unless_unlearned(check: ClaimCheck, table: pd.DataFrame, task: str | None) -> ClaimCheck:
+    """``check``, or "not measured" with the reason if ``task`` sits at its majority-class floor in ``table``."""
+    reason = floor_reason(table, task)
+    return check if reason is None else dataclasses.replace(check, verdict="not measured",
+                                                            basis=f"{check.basis}; {reason}")
 
 
 # ---------------------------------------------------------------------------------------------------- Fig 5
