@@ -85,6 +85,21 @@ def floor_reason(table: pd.DataFrame, task: str | None, margin: float = FLOOR_MA
             f"of always predicting its majority class ({full['majority'].iloc[0]:.1f})")
 
 
+def floor_tasks(table: pd.DataFrame) -> list[str]:
+    """The tasks of ``table`` whose full fine-tuning sits at the majority-class floor (see ``floor_reason``)."""
+    tasks = table["task"].dropna().unique() if "majority" in table.columns else []
+    return [task for task in tasks if floor_reason(table, task) is not None]
+
+
+def floor_count(table: pd.DataFrame, n_tasks: int) -> str:
+    """A clause for a claim's basis: how many of the ``n_tasks`` averaged sit at the majority-class floor."""
+    tasks = floor_tasks(table)
+    if not tasks:
+        return ""
+    return (f" ({len(tasks)} of these {n_tasks} tasks, {', '.join(tasks)}, have full fine-tuning within "
+            f"{FLOOR_MARGIN:g} point of the majority class: not learned at this scale)")
+
+
 def majority_note(table: pd.DataFrame, margin: float = FLOOR_MARGIN) -> str:
     """A sentence for a closing cell: which rows score within ``margin`` points of their task's majority-class
     score, or below it. There the model has not learned the task at this scale, so differences between methods on

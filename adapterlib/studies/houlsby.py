@@ -31,7 +31,7 @@ from ..reference import claims as paper_claims
 from ..reference import houlsby_additional, houlsby_glue, paper_score
 from ..tasks import get_task, load_task
 from ..train import DATA_SEED, RunConfig, evaluate
-from .common import floor_reason, majority_note, tidy_rows
+from .common import floor_count, floor_reason, majority_note, tidy_rows
 
 PAPER = "houlsby"
 GLUE_N_TASKS = 9  # Table 1 prints total parameters for the 9 GLUE tasks
@@ -207,7 +207,7 @@ def claims_table1(table: pd.DataFrame, csv: str = "houlsby_table1_glue") -> list
     paper_gap64 = _paper_mean(table, "full", "total") - _paper_mean(table, "adapters_64", "total")
     pct = _mean(table, "adapters_best_size", "trained_pct")
     n = int(table.loc[(table["method"] == "full") & table["task"].notna(), "score"].notna().sum())
-    basis = f"mean test score of full minus the adapters over our {n} GLUE-role tasks"
+    basis = f"mean test score of full minus the adapters over our {n} GLUE-role tasks{floor_count(table, n)}"
     return [
         _paper_gap_check("glue_gap", gap, float(paper_claims().loc["glue_gap", "value"]),
                          f"{basis} (size chosen on dev)", csv),
@@ -308,7 +308,7 @@ def claims_table2(table: pd.DataFrame, csv: str = "houlsby_table2_additional") -
     paper = {m: _paper_mean(table, m, total) for m in ("full", "top_k", "adapters", "no_bert_baseline")}
     ours = {m: _mean(table, m) for m in paper}
     n = int(table.loc[(table["method"] == "full") & table["task"].notna(), "score"].notna().sum())
-    basis = f"mean test score over our {n} additional-role tasks"
+    basis = f"mean test score over our {n} additional-role tasks{floor_count(table, n)}"
     vs_baseline = ours["adapters"] - ours["no_bert_baseline"]
     paper_vs_baseline = paper["adapters"] - paper["no_bert_baseline"]
     pct = _mean(table, "adapters", "trained_pct")
