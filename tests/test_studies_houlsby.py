@@ -130,3 +130,15 @@ def test_no_bert_baseline_learns_spam_on_a_real_slice():
     assert result["C"] in (0.01, 0.1, 1.0, 10.0, 100.0) and result["trained_params"] > 100
     with pytest.raises(ValueError, match="span_qa"):
         houlsby.no_bert_baseline("squad_v1_dev")
+
+
+def test_squad_gap_claims_need_a_model_that_learned_squad():
+    def table(full: float, a64: float, a2: float) -> pd.DataFrame:
+        return pd.DataFrame({"split": "test", "metric": "f1", "method": ["full", "adapters_64", "adapters_2"],
+                             "score": [full, a64, a2]})
+
+    learned = verdicts(houlsby.claims_squad(table(85.0, 84.9, 80.0)))
+    assert learned == {"fig5_full": "partly", "fig5_adapter64": "holds", "fig5_adapter2": "does not hold"}
+    unlearned = verdicts(houlsby.claims_squad(table(9.6, 9.3, 8.9)))
+    assert unlearned == {"fig5_full": "does not hold", "fig5_adapter64": "not measured",
+                         "fig5_adapter2": "not measured"}
