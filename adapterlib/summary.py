@@ -49,8 +49,9 @@ def render_summary(profile: str) -> str:
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
         lines += [f"- git revision: `{info.get('git_revision')}`", f"- packages: {versions}",
                   f"- machine: {info.get('machine', '?')}",
-                  f"- notebooks: {len(info.get('notebooks', {}))}, wall time "
-                  f"{sum(info.get('notebooks', {}).values()) / 60:.1f} min", ""]
+                  f"- notebooks: {len(info.get('notebooks', {}))}, wall time of their last execution "
+                  f"{sum(info.get('notebooks', {}).values()) / 60:.1f} min (runs already in the run store are "
+                  "reused, not retrained; the README gives the time of a run from scratch)", ""]
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
     counts = claims["verdict"].value_counts()
