@@ -71,13 +71,11 @@ def training_problems(cfg: Any) -> list[str]:
         not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 1) and f"lr must be in (0, 1), got {cfg.lr!r}",
         *[not (_is_int(value) and value >= low) and f"{name} must be an int >= {low}, got {value!r}"
           for name, value, low in (("epochs", cfg.epochs, 1), ("batch_size", cfg.batch_size, 1),
-                                   ("max_length", cfg.max_length, 16))],
+                                   ("max_length", cfg.max_length, 16), ("group_batches", cfg.group_batches, 1))],
         not 0 <= cfg.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio!r}",
         not cfg.weight_decay >= 0 and f"weight_decay must be >= 0, got {cfg.weight_decay!r}",
         not cfg.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {cfg.max_grad_norm!r}",
         not _is_int(cfg.seed) and f"seed must be an int, got {cfg.seed!r}",
-        not (_is_int(cfg.group_batches) and cfg.group_batches >= 1)
-        and f"group_batches must be an int >= 1, got {cfg.group_batches!r}",
         *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
           for name, cap in (("max_train", cfg.max_train), ("max_eval", cfg.max_eval))],
     ]
