@@ -43,8 +43,8 @@ from .models import load_model
 from .params import count_parameters
 from .regimes import is_added, set_trainable
 from .tasks import get_task, load_task
-from .train import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, _evaluate_features, _pad_id,
-                    global_batches, make_accelerator, make_optimizer, training_problems)
+from .train import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, TrainingSettings, _evaluate_features,
+                    _pad_id, global_batches, make_accelerator, make_optimizer)
 
 MULTITASK = "multitask"  # the record kind of MT-A runs in the run store
 REGIME = "mt_a"  # the regime MT-A's per-task rows carry in result frames
@@ -100,41 +100,28 @@ def task_schedule(
 
 
 @dataclass(frozen=True)
-class MultiTaskConfig:
-    """Everything that determines an MT-A run (``run_id`` is its hash); fields as in ``train.RunConfig``.
+class MultiTaskConfig(TrainingSettings):
+    """Everything that determines an MT-A run (``run_id`` is its hash); the shared fields are
+    ``train.TrainingSettings``.
 
     ``tasks`` are kept sorted, so the same set of tasks is the same run. Defaults: Pfeiffer adapters (reduction
     factor 16, as ST-A) and full fine-tuning's learning rate, since the encoder is trained too."""
 
     tasks: tuple[str, ...]
-    model: str = "minilm-l6"
     adapter: AdapterConfig = field(default_factory=AdapterConfig.pfeiffer)
-    lr: float = 3e-4
-    epochs: int = 3
-    batch_size: int = 32
-    max_length: int = 128
-    group_batches: int = 4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    max_train: int | None = None
-    max_eval: int | None = None
-    keep_best_epoch: bool = True
-    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.adapter, Mapping):
             object.__setattr__(self, "adapter", AdapterConfig.from_dict(dict(self.adapter)))
         object.__setattr__(self, "tasks", tuple(sorted(self.tasks)))
-        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
         formats = {t: get_task(t).format for t in self.tasks}  # TaskError on an unknown task
         problems = [
             len(self.tasks) < 2 and f"MT-A needs at least two tasks, got {list(self.tasks)}",
             len(set(self.tasks)) != len(self.tasks) and f"tasks must be distinct, got {list(self.tasks)}",
             *[f"task {t!r} is span_qa, which MT-A does not support" for t, f in formats.items() if f == "span_qa"],
         ]
-        problems = [p for p in problems if p] + training_problems(self)
+        problems = [p for p in problems if p] + self.training_problems()
         if problems:
             raise ValueError("bad MultiTaskConfig: " + "; ".join(problems))
 

@@ -50,9 +50,22 @@ def default_root(profile: str = "cpu") -> Path:
     return Path(os.environ.get(RUNS_ENV) or REPO / "runs") / profile
 
 
+def git_revision(repo: Path = REPO) -> str | None:
+    """HEAD of ``repo``, with "-dirty" if tracked files differ from it outside ``results/`` (the outputs a reproduce
+    run rewrites itself); None outside a git checkout."""
+    git = ["git", "-C", str(repo)]
+    try:
+        revision = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return revision + ("-dirty" if dirty.strip() else "")
+
+
 @cache
 def environment() -> dict[str, Any]:
-    """Library versions and the git revision (with a "-dirty" suffix for uncommitted changes), for the record."""
+    """Library versions and the git revision (``git_revision``), for the record."""
     import accelerate
     import datasets
     import transformers
@@ -60,13 +73,7 @@ def environment() -> dict[str, Any]:
     versions = {"adapterlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__, "accelerate": accelerate.__version__,
                 "python": platform.python_version()}
-    try:
-        git = ["git", "-C", str(REPO)]
-        revision = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout
-        revision += "-dirty" if dirty.strip() else ""
-    except (OSError, subprocess.CalledProcessError):
-        revision = None
+    revision = git_revision()
     return {"versions": versions, "git_revision": revision, "host": platform.node()}
 
 

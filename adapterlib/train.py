@@ -63,47 +63,16 @@ class TrainingDivergedError(RuntimeError):
         self.result = result
 
 
-def training_problems(cfg: Any) -> list[str]:
-    """What is wrong with the optimisation and data fields every run config has (RunConfig, MultiTaskConfig):
-    lr, epochs, batch_size, max_length, group_batches, warmup_ratio, weight_decay, max_grad_norm, seed, max_train,
-    max_eval."""
-    problems = [
-        not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 1) and f"lr must be in (0, 1), got {cfg.lr!r}",
-        *[not (_is_int(value) and value >= low) and f"{name} must be an int >= {low}, got {value!r}"
-          for name, value, low in (("epochs", cfg.epochs, 1), ("batch_size", cfg.batch_size, 1),
-                                   ("max_length", cfg.max_length, 16), ("group_batches", cfg.group_batches, 1))],
-        not 0 <= cfg.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio!r}",
-        not cfg.weight_decay >= 0 and f"weight_decay must be >= 0, got {cfg.weight_decay!r}",
-        not cfg.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {cfg.max_grad_norm!r}",
-        not _is_int(cfg.seed) and f"seed must be an int, got {cfg.seed!r}",
-        *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
-          for name, cap in (("max_train", cfg.max_train), ("max_eval", cfg.max_eval))],
-    ]
-    return [p for p in problems if p]
+@dataclass(frozen=True, kw_only=True)
+class TrainingSettings:
+    """The model, optimisation and data fields every run config shares (RunConfig, MultiTaskConfig), declared and
+    validated once. Keyword-only, so each config keeps its own leading positional field (``task``, ``tasks``)."""
 
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines a run's result, and nothing else (``run_id`` is its hash).
-
-    ``adapter`` is required for regime "adapters" (and only there); ``top_k`` for "top_k"; ``fusion`` (run ids of
-    finished adapter runs, resolved through the run store) for "fusion". ``max_train``/``max_eval`` cap the splits
-    (seeded, label-stratified). ``keep_best_epoch=False`` reports the last epoch instead of the best dev one.
-    ``model_kwargs`` override the model config (e.g. ``{"num_hidden_layers": 2}``). ``group_batches``: training
-    batches are grouped by length within shuffled windows of this many batches (1: plain shuffling).
-    """
-
-    task: str
-    regime: str = "adapters"
     model: str = "minilm-l6"
-    adapter: AdapterConfig | None = None
-    top_k: int | None = None
-    fusion: tuple[str, ...] = ()
     lr: float = 3e-4
     epochs: int = 3
     batch_size: int = 32
     max_length: int = 128
-    doc_stride: int = 128
     group_batches: int = 4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -115,11 +84,49 @@ class RunConfig:
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+
+    def training_problems(self) -> list[str]:
+        """What is wrong with these fields (the config's ``__post_init__`` raises them with its own)."""
+        problems = [
+            not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1) and f"lr must be in (0, 1), got {self.lr!r}",
+            *[not (_is_int(value) and value >= low) and f"{name} must be an int >= {low}, got {value!r}"
+              for name, value, low in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
+                                       ("max_length", self.max_length, 16), ("group_batches", self.group_batches, 1))],
+            not 0 <= self.warmup_ratio < 1 and f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
+            not self.weight_decay >= 0 and f"weight_decay must be >= 0, got {self.weight_decay!r}",
+            not self.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {self.max_grad_norm!r}",
+            not _is_int(self.seed) and f"seed must be an int, got {self.seed!r}",
+            *[cap is not None and not (_is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
+              for name, cap in (("max_train", self.max_train), ("max_eval", self.max_eval))],
+        ]
+        return [p for p in problems if p]
+
+
+@dataclass(frozen=True)
+class RunConfig(TrainingSettings):
+    """Everything that determines a run's result, and nothing else (``run_id`` is its hash).
+
+    ``adapter`` is required for regime "adapters" (and only there); ``top_k`` for "top_k"; ``fusion`` (run ids of
+    finished adapter runs, resolved through the run store) for "fusion". ``max_train``/``max_eval`` cap the splits
+    (seeded, label-stratified). ``keep_best_epoch=False`` reports the last epoch instead of the best dev one.
+    ``model_kwargs`` override the model config (e.g. ``{"num_hidden_layers": 2}``). ``group_batches``: training
+    batches are grouped by length within shuffled windows of this many batches (1: plain shuffling).
+    """
+
+    task: str
+    regime: str = "adapters"
+    adapter: AdapterConfig | None = None
+    top_k: int | None = None
+    fusion: tuple[str, ...] = ()
+    doc_stride: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         get_task(self.task)  # TaskError (a ValueError) naming the known tasks
         if isinstance(self.adapter, Mapping):
             object.__setattr__(self, "adapter", AdapterConfig.from_dict(dict(self.adapter)))
         object.__setattr__(self, "fusion", tuple(self.fusion))
-        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
         problems = [
             self.regime not in REGIMES and f"regime must be one of {REGIMES}, got {self.regime!r}",
             (self.regime == "adapters") != (self.adapter is not None)
@@ -132,7 +139,7 @@ class RunConfig:
             get_task(self.task).format == "span_qa" and not (_is_int(self.doc_stride) and 0 < self.doc_stride < self.max_length)
             and f"doc_stride must be an int in 1..max_length-1 (span_qa), got {self.doc_stride!r}",
         ]
-        problems = [p for p in problems if p] + training_problems(self)
+        problems = [p for p in problems if p] + self.training_problems()
         if problems:
             raise ValueError(f"bad RunConfig for task {self.task!r}: " + "; ".join(problems))
 

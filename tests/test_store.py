@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import torch
 
 import adapterlib as al
 import adapterlib.store as store_module
-from adapterlib.store import RECORD, RunStore, default_root
+from adapterlib.store import RECORD, RunStore, default_root, git_revision
 from adapterlib.tasks import load_task
 from adapterlib.train import RunConfig, evaluate
 
@@ -129,3 +130,23 @@ def test_default_root_is_per_profile_and_follows_the_environment(monkeypatch, tm
     assert default_root("smoke").parts[-2:] == ("runs", "smoke")
     monkeypatch.setenv("ADAPTERLIB_RUNS", str(tmp_path))
     assert default_root("cpu") == tmp_path / "cpu"
+
+
+def test_git_revision_is_dirty_for_changed_code_but_not_for_rewritten_results(tmp_path):
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "cpu" / "table.csv").write_text("a\n1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "results" / "cpu" / "table.csv").write_text("a\n2\n")  # what a reproduce run does
+    (tmp_path / "untracked.py").write_text("")
+    assert git_revision(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_revision(tmp_path) == head + "-dirty"
+    assert git_revision(tmp_path / "not-a-repo") is None
