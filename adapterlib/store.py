@@ -73,8 +73,7 @@ def environment() -> dict[str, Any]:
     versions = {"adapterlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__, "accelerate": accelerate.__version__,
                 "python": platform.python_version()}
-    revision = git_revision()
-    return {"versions": versions, "git_revision": revision, "host": platform.node()}
+    return {"versions": versions, "git_revision": git_revision(), "host": platform.node()}
 
 
 class RunStore:
