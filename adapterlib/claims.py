@@ -90,6 +90,21 @@ def at_least(value: float, bound: float, *, slack: float) -> str:
     return "holds" if value >= bound else "partly" if value >= bound - slack else "does not hold"
 
 
+def interval_verdict(value: float, interval: tuple[float, float], bound: float, *, at_most: bool) -> str:
+    """For a noisy measurement (e.g. a timing ratio) with a confidence ``interval``: "holds" if ``value`` meets the
+    bound, "partly" if it misses but the bound lies inside the interval (not distinguishable from the target at
+    this noise), "does not hold" if the whole interval misses it."""
+    lo, hi = interval
+    if at_most:
+        return "holds" if value <= bound else "partly" if lo <= bound else "does not hold"
+    return "holds" if value >= bound else "partly" if hi >= bound else "does not hold"
+
+
+def worst(verdicts: Sequence[str]) -> str:
+    """The least favourable of several verdicts (a claim checked in several settings holds only if all hold)."""
+    return max(verdicts, key=VERDICTS.index) if verdicts else "not measured"
+
+
 def save_claims(checks: Sequence[ClaimCheck], profile: str, notebook: str) -> Path:
     """Write ``results/<profile>/claims/<notebook>.csv`` (one row per check) and return its path."""
     if not checks:

@@ -31,6 +31,25 @@ def test_requested_peers_without_their_venv_fail_loudly(bench, tmp_path, monkeyp
         bench.run("smoke", peers=True)
 
 
+def test_median_interval_takes_order_statistics_with_binomial_coverage(bench):
+    assert bench.median_interval([5, 1, 3, 2, 4]) == (1, 5, 1 - 2 / 32)  # n=5: the range, 93.75%
+    low, high, coverage = bench.median_interval(list(range(1, 10)))  # n=9: drop one at each end
+    assert (low, high) == (2, 8) and coverage == pytest.approx(1 - 2 * 10 / 512)
+    assert bench.median_interval([2.0, 1.0]) == (1.0, 2.0, 0.5)  # too few rounds for 90%: the range, and it says so
+
+
+def test_fusion_fit_interval_separates_noise_from_a_bent_line(bench):
+    def frame(times):  # five rounds per N, spread +-2% around the given medians
+        return pd.DataFrame([dict(library="adapterlib", mode="train", config=f"fusion{n}", time_s=t,
+                                  round_times_s=" ".join(str(t * f) for f in (0.98, 0.99, 1.0, 1.01, 1.02)))
+                             for n, t in zip(bench.FUSION_N, times)])
+
+    a, b, r2, low, high = bench.fusion_fit(frame([0.5 + 0.02 * n for n in bench.FUSION_N]), "adapterlib", "train")
+    assert (a, b, r2) == (pytest.approx(0.5), pytest.approx(0.02), pytest.approx(1.0)) and low > 0.99
+    *_, r2, low, high = bench.fusion_fit(frame([0.5 + 0.002 * n * n for n in bench.FUSION_N]), "adapterlib", "train")
+    assert r2 < 0.98 and high < 0.98 and low <= r2  # quadratic cost: the whole interval misses a line
+
+
 @pytest.mark.slow
 def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
     from adapterlib.results import RESULTS_ENV, results_dir

@@ -37,6 +37,12 @@ def test_claim_checks_take_the_papers_number_and_refuse_unknown_ones():
         claims.check("glue_gap", 1.0, "maybe", "b", "t1")
     assert [claims.at_most(v, 0.75, slack=0.1) for v in (0.7, 0.8, 0.9)] == ["holds", "partly", "does not hold"]
     assert [claims.at_least(v, 10, slack=2) for v in (11, 9, 7)] == ["holds", "partly", "does not hold"]
+    # a noisy ratio: a miss whose interval still contains the bound is "partly", a miss by the whole interval is not
+    assert [claims.interval_verdict(v, (v - 0.05, v + 0.05), 0.75, at_most=True) for v in (0.74, 0.78, 0.81)] == [
+        "holds", "partly", "does not hold"]
+    assert [claims.interval_verdict(v, (v - 0.01, v + 0.01), 0.98, at_most=False) for v in (0.99, 0.975, 0.95)] == [
+        "holds", "partly", "does not hold"]
+    assert claims.worst(["holds", "does not hold", "partly"]) == "does not hold" and claims.worst([]) == "not measured"
 
 
 def test_summary_lists_every_claim_with_both_numbers_and_the_run_information(tmp_path, monkeypatch):
