@@ -66,20 +66,21 @@ THREADS = {"smoke": 1, "cpu": None}
 
 
 def groups(profile: str) -> list[Group]:
-    """What each profile measures (cpu: meant for about 6 minutes on 2 idle cores with the peers)."""
+    """What each profile measures (cpu: meant for about 9 minutes on 2 idle cores with the peers)."""
     if profile == "smoke":  # seconds; tiny shapes measure Python overhead more than arithmetic
         return [Group("minilm-l6", "train", 4, 16, TRAIN[:-1], reps=3, memory=True),
                 Group("minilm-l6", "infer", 4, 16, INFER[:-1], reps=3, memory=True)]
     if profile == "cpu":  # fusion at length 32: AdapterHub's fusion over 16 adapters costs ~3x a full step
         core = ("houlsby64", "pfeiffer16")
         return [
-            Group("minilm-l6", "train", 32, 64, TRAIN[:5], reps=5, memory=True),
-            # 3 rounds were too few here: one slow round moved a ratio by 30% (Houlsby at length 128: 1.00x full
-            # with 3 rounds, 0.76x with 5) and bent the fusion line (R^2 0.87 with 3 rounds, 0.997 with 7).
-            Group("minilm-l6", "train", 32, 32, ("full", *core, *FUSION), reps=7, memory=True),
-            Group("minilm-l6", "train", 32, 128, ("full", *core), reps=5, peer_extras=False),
-            Group("minilm-l6", "infer", 32, 64, ("bare", *core), reps=7, memory=True),
-            Group("minilm-l6", "infer", 32, 32, ("bare", *FUSION), reps=7),
+            # Rounds: with 3, one slow round moved a ratio by 30% (Houlsby at length 128: 1.00x full with 3 rounds,
+            # 0.76x with 5) and bent the fusion line (R^2 0.87 with 3 rounds, 0.997 with 7); with 5-7 the intervals of
+            # the medians still spanned 0.5-0.9x. 9-11 rounds (the interval then drops 1-2 extreme rounds at each end) cost about 3 more minutes.
+            Group("minilm-l6", "train", 32, 64, TRAIN[:5], reps=11, memory=True),
+            Group("minilm-l6", "train", 32, 32, ("full", *core, *FUSION), reps=11, memory=True),
+            Group("minilm-l6", "train", 32, 128, ("full", *core), reps=9, peer_extras=False),
+            Group("minilm-l6", "infer", 32, 64, ("bare", *core), reps=11, memory=True),
+            Group("minilm-l6", "infer", 32, 32, ("bare", *FUSION), reps=11),
             Group("bert-base", "train", 32, 32, ("full", "houlsby64"), reps=5, peer_extras=False),
             Group("bert-base", "infer", 32, 32, ("bare", "houlsby64"), reps=5),
         ]
