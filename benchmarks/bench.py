@@ -75,7 +75,8 @@ def groups(profile: str) -> list[Group]:
         return [
             # Rounds: with 3, one slow round moved a ratio by 30% (Houlsby at length 128: 1.00x full with 3 rounds,
             # 0.76x with 5) and bent the fusion line (R^2 0.87 with 3 rounds, 0.997 with 7); with 5-7 the intervals of
-            # the medians still spanned 0.5-0.9x. 9-11 rounds (the interval then drops 1-2 extreme rounds at each end) cost about 3 more minutes.
+            # the medians still spanned 0.5-0.9x. 9-11 rounds (the interval then drops 1-2 extreme rounds at each
+            # end) cost about 3 more minutes.
             Group("minilm-l6", "train", 32, 64, TRAIN[:5], reps=11, memory=True),
             Group("minilm-l6", "train", 32, 32, ("full", *core, *FUSION), reps=11, memory=True),
             Group("minilm-l6", "train", 32, 128, ("full", *core), reps=9, peer_extras=False),
