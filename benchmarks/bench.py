@@ -57,7 +57,7 @@ class Group:
     configs: tuple[str, ...]
     reps: int
     memory: bool = False
-    peer_extras: bool = True  # False: only AdapterHub's equivalents, not the peers' plain model and LoRA (saves time)
+    peer_extras: bool = True  # False: only AdapterHub's equivalents and the peers' baseline, not LoRA (saves time)
 
 
 # torch threads per worker: smoke runs beside other jobs (tests), where two OpenMP threads on two busy cores stall
@@ -204,7 +204,7 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
     pairs = [("ours", c) for c in group.configs]
     if "peers" in workers:
         pairs += [("peers", p) for c in group.configs for p in peer_configs(c)
-                  if group.peer_extras or p.startswith("adapters/")]
+                  if group.peer_extras or p.startswith("adapters/") or p == c]  # p == c: the peers' full / bare
     shape = dict(model=group.model, mode=group.mode, batch=group.batch, seq_len=group.seq_len)
     built = {p: workers[p[0]].call(op="setup", config=p[1], warmup=1, **shape) for p in pairs}
     times: dict[tuple, list[dict]] = {p: [] for p in pairs}
@@ -218,13 +218,13 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
 
     steps = {p: [t["step"] for t in ts] for p, ts in times.items()}
 
-    def paired(p: tuple, q: tuple) -> tuple[float, float, float]:
-        """Median over rounds of time(p) / time(q), with its interval: each round's two steps ran close together,
-        so drifts in background load cancel better than in a ratio of medians."""
-        if p not in steps or q not in steps:
-            return np.nan, np.nan, np.nan
-        ratios = [a / b for a, b in zip(steps[p], steps[q])]
-        return statistics.median(ratios), *median_interval(ratios)[:2]
+    def ratios(p: tuple, q: tuple) -> list[float]:
+        """time(p) / time(q) round by round: each round's two steps ran close together, so drifts in background
+        load cancel better than in a ratio of medians."""
+        return [a / b for a, b in zip(steps[p], steps[q])] if p in steps and q in steps else []
+
+    def median_with_interval(values: list[float]) -> tuple[float, float, float]:
+        return (statistics.median(values), *median_interval(values)[:2]) if values else (np.nan,) * 3
 
     baseline = "full" if group.mode == "train" else "bare"
     rows = []
@@ -240,14 +240,22 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
         for part in ("fwd", "bwd", "opt"):
             row[f"{part}_s"] = statistics.median(t[part] for t in ts) if group.mode == "train" else np.nan
         # time over the same worker's full step / bare model; the same for FLOPs (the arithmetic limit)
-        vs_base = paired((worker, config), base)
-        vs_adapters = paired((worker, config), ("peers", f"adapters/{config}")) if worker == "ours" else (np.nan,) * 3
+        vs_base = median_with_interval(ratios((worker, config), base))
+        peer = ("peers", f"adapters/{config}")
+        vs_adapters = median_with_interval(ratios((worker, config), peer) if worker == "ours" else [])
+        # the same with each library's step over its own base model's (transformers 5.x here, 4.57.6 there), so a
+        # speed difference between the two transformers versions cancels
+        vs_adapters_own_base = median_with_interval(
+            [a / b for a, b in zip(ratios((worker, config), base), ratios(peer, ("peers", baseline)))]
+            if worker == "ours" else [])
         row.update(
             peak_mib=peaks.get((worker, config), np.nan), gflops=info["flops"] / 1e9,
             trainable_params=info["trainable_params"],
             ratio_vs_baseline=vs_base[0], ratio_vs_baseline_lo=vs_base[1], ratio_vs_baseline_hi=vs_base[2],
             ideal_ratio=info["flops"] / built[base]["flops"] if base in built else np.nan,
             ratio_vs_adapters=vs_adapters[0], ratio_vs_adapters_lo=vs_adapters[1], ratio_vs_adapters_hi=vs_adapters[2],
+            ratio_vs_adapters_own_base=vs_adapters_own_base[0], ratio_vs_adapters_own_base_lo=vs_adapters_own_base[1],
+            ratio_vs_adapters_own_base_hi=vs_adapters_own_base[2],
             ratio_ci_coverage=median_interval(step)[2],
         )
         rows.append(row)
@@ -340,7 +348,15 @@ def claims(df: pd.DataFrame) -> list:
                    description)
             return
         verdict = cl.worst([cl.interval_verdict(v, (lo, hi), bound, at_most=True) for v, lo, hi in values.to_numpy()])
+        own = f"{column}_own_base"
+
+        def own_base(r) -> str:  # the ratio over each library's own base model, where both bases were timed
+            v = getattr(r, own, np.nan)
+            return "" if pd.isna(v) else f" (over own base: {v:.3f} [{getattr(r, own + '_lo'):.3f}, " \
+                                         f"{getattr(r, own + '_hi'):.3f}])"
+
         where = ", ".join(f"{r.model} {r.mode} b{r.batch} s{r.seq_len} {r.config}: {v:.3f} [{lo:.3f}, {hi:.3f}]"
+                          f"{own_base(r)}"
                           for r, (v, lo, hi) in zip(rows.loc[values.index].itertuples(), values.to_numpy()))
         target(claim, values[column].max(), verdict, f"{how} [low, high: distribution-free interval of the median over "
                f"the timed rounds, >= 90% coverage from 5 rounds]; {where}", bound, description)

@@ -50,6 +50,37 @@ def test_fusion_fit_interval_separates_noise_from_a_bent_line(bench):
     assert r2 < 0.98 and high < 0.98 and low <= r2  # quadratic cost: the whole interval misses a line
 
 
+class FakeWorker:
+    """Answers the driver's commands with fixed step times: ``speed`` scales every step of this library."""
+
+    def __init__(self, library: str, speed: float) -> None:
+        self.library, self.speed, self.threads = library, speed, 1
+        self.versions = {library: "0", "transformers": "5" if library == "adapterlib" else "4"}
+
+    def call(self, op: str, config: str | None = None, **_) -> dict:
+        name = config.rpartition("/")[2] if config else None
+        if op == "setup":
+            return dict(ok=True, library=self.library if "/" in config or self.library == "adapterlib" else
+                        "transformers", trainable_params=1, flops={"full": 3, "houlsby64": 2}[name])
+        if op == "step":
+            t = self.speed * {"full": 1.0, "houlsby64": 0.8}[name]
+            return dict(ok=True, step=t, fwd=t / 3, bwd=t / 2, opt=t / 6)
+        return dict(ok=True)
+
+
+def test_peer_ratio_over_own_base_cancels_a_slower_base_model(bench):
+    """The peers' whole stack 10% slower: ours/theirs is 0.8/0.88 absolute but exactly 1 over each own base."""
+    import random
+
+    workers = {"ours": FakeWorker("adapterlib", 1.0), "peers": FakeWorker("adapters", 1.1)}
+    group = bench.Group("minilm-l6", "train", 32, 128, ("full", "houlsby64"), reps=5, peer_extras=False)
+    rows = pd.DataFrame(bench.measure(group, workers, random.Random(0))).set_index(["worker", "config"])
+    ours = rows.loc[("ours", "houlsby64")]
+    assert ours.ratio_vs_adapters == pytest.approx(0.8 / 0.88) and ours.ratio_vs_adapters_own_base == pytest.approx(1)
+    assert ours.ratio_vs_baseline == pytest.approx(0.8) and ours.ideal_ratio == pytest.approx(2 / 3)
+    assert ("peers", "full") in rows.index and ("peers", "lora_qv64") not in rows.index  # baseline in, LoRA out
+
+
 @pytest.mark.slow
 def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
     from adapterlib.results import RESULTS_ENV, results_dir
