@@ -240,14 +240,14 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
         for part in ("fwd", "bwd", "opt"):
             row[f"{part}_s"] = statistics.median(t[part] for t in ts) if group.mode == "train" else np.nan
         # time over the same worker's full step / bare model; the same for FLOPs (the arithmetic limit)
-        vs_base = median_with_interval(ratios((worker, config), base))
+        over_base = ratios((worker, config), base)
+        vs_base = median_with_interval(over_base)
         peer = ("peers", f"adapters/{config}")
         vs_adapters = median_with_interval(ratios((worker, config), peer) if worker == "ours" else [])
         # the same with each library's step over its own base model's (transformers 5.x here, 4.57.6 there), so a
         # speed difference between the two transformers versions cancels
         vs_adapters_own_base = median_with_interval(
-            [a / b for a, b in zip(ratios((worker, config), base), ratios(peer, ("peers", baseline)))]
-            if worker == "ours" else [])
+            [a / b for a, b in zip(over_base, ratios(peer, ("peers", baseline)))] if worker == "ours" else [])
         row.update(
             peak_mib=peaks.get((worker, config), np.nan), gflops=info["flops"] / 1e9,
             trainable_params=info["trainable_params"],
@@ -256,7 +256,6 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
             ratio_vs_adapters=vs_adapters[0], ratio_vs_adapters_lo=vs_adapters[1], ratio_vs_adapters_hi=vs_adapters[2],
             ratio_vs_adapters_own_base=vs_adapters_own_base[0], ratio_vs_adapters_own_base_lo=vs_adapters_own_base[1],
             ratio_vs_adapters_own_base_hi=vs_adapters_own_base[2],
-            ratio_ci_coverage=median_interval(step)[2],
         )
         rows.append(row)
     return rows
@@ -344,7 +343,7 @@ def claims(df: pd.DataFrame) -> list:
         its own confidence interval (see interval_verdict)."""
         values = rows[[column, f"{column}_lo", f"{column}_hi"]].dropna() - shift
         if values.empty:
-            target(claim, np.nan, "not measured", "not measured: the peers were not run (peers=False)", bound,
+            target(claim, np.nan, "not measured", f"not measured: no {column} in this run (peers=False?)", bound,
                    description)
             return
         verdict = cl.worst([cl.interval_verdict(v, (lo, hi), bound, at_most=True) for v, lo, hi in values.to_numpy()])

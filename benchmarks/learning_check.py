@@ -7,8 +7,8 @@ The cpu profile trains on 256 examples per task, where the sentence-pair tasks s
 (see results/cpu/houlsby_table1_glue.csv, column `majority`). This runs the cpu profile's Table 1 settings (lr,
 epochs, length, batch) with larger training caps, through the cpu run store (so a rerun only prints), prints each
 test score beside the majority-class score of its task and adds the rows to results/cpu/learning_check.csv.
-Each cap is one seed of a 3-epoch run per method: about 1 s per step of 32 examples on 2 cores (2,000 examples:
-3-6 min a run).
+Each cap is one seed of one run per method (3 epochs unless --epochs): about 1 s per step of 32 examples on 2 cores
+(2,000 examples: 2-5 min a run; VitaminC at 8,000: 14-17 min).
 """
 from __future__ import annotations
 

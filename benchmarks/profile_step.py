@@ -54,9 +54,10 @@ def main() -> None:
             setup.step()
             times[config].append(time.perf_counter() - start)
     for config, steps in times.items():
-        ratio = statistics.median(t / f for t, f in zip(steps, times["full"]))
-        print(f"{config:<32} median step {statistics.median(steps):.3f} s, {ratio:.3f}x full (median over "
-              f"{args.rounds} rounds)")
+        ratios = [t / f for t, f in zip(steps, times["full"])]
+        low, high, coverage = bench.median_interval(ratios)
+        print(f"{config:<32} median step {statistics.median(steps):.3f} s, {statistics.median(ratios):.3f}x full "
+              f"[{low:.3f}, {high:.3f}: {coverage:.0%} interval of the median over {args.rounds} rounds]")
 
 
 if __name__ == "__main__":
