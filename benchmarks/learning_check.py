@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", help="GLUE-role tasks (default: all of the cpu profile's)")
     parser.add_argument("--full-lr", type=float, help="full fine-tuning's learning rate (default: the cpu profile's)")
     parser.add_argument("--adapter-lr", type=float, help="the adapters' learning rate (default: the cpu profile's)")
-    parser.add_argument("--epochs", type=int, help="epochs for both methods (default: the cpu profile's)")
+    parser.add_argument("--epochs", type=int, help="epochs for every method trained (default: the cpu profile's)")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="which regimes to train (default: both)")
     args = parser.parse_args()
