@@ -9,9 +9,9 @@
 """
 __version__ = "0.1.0"
 
-from .architectures import ARCHITECTURES, UnsupportedArchitectureError
-from .config import AdapterConfig
-from .fusion import (
+from adapterlib.core.architectures import ARCHITECTURES, UnsupportedArchitectureError
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.fusion import (
     FusionConfig,
     add_fusion,
     delete_fusion,
@@ -21,8 +21,8 @@ from .fusion import (
     recording_fusion_attention,
     save_fusion,
 )
-from .io import AdapterLoadError, load_adapter, read_adapter_config, save_adapter
-from .model import (
+from adapterlib.core.io import AdapterLoadError, load_adapter, read_adapter_config, save_adapter
+from adapterlib.core.inject import (
     AdapterError,
     active_adapter,
     adapter_configs,
@@ -32,9 +32,9 @@ from .model import (
     delete_adapter,
     set_active_adapter,
 )
-from .models import ModelNotAvailableError, load_model
-from .params import ParamCount, count_parameters
-from .regimes import REGIMES, set_trainable, trainable_parameter_names
+from adapterlib.core.models import ModelNotAvailableError, load_model
+from adapterlib.core.params import ParamCount, count_parameters
+from adapterlib.core.trainable import REGIMES, set_trainable, trainable_parameter_names
 
 __all__ = [
     "ARCHITECTURES", "AdapterConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",

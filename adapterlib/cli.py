@@ -11,8 +11,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .reproduce import add_reproduce_command
-    from .tasks.cli import add_data_commands
+    from adapterlib.reproduce import add_reproduce_command
+    from adapterlib.data.tasks.cli import add_data_commands
 
     parser = argparse.ArgumentParser(prog="adapterlib", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -38,9 +38,9 @@ def add_grid_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_grid(args: argparse.Namespace) -> int:
-    from .grid import run_grid
-    from .profiles import get_profile
-    from .train import make_accelerator
+    from adapterlib.runner.grid import run_grid
+    from adapterlib.runner.profiles import get_profile
+    from adapterlib.runner.single import make_accelerator
 
     profile = get_profile(args.profile)
     configs = profile.configs(args.grid, args.tasks or profile.task_names(args.role), role=args.role,

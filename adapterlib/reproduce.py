@@ -15,9 +15,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .profiles import PROFILES, get_profile
-from .results import REPO, results_dir
-from .summary import read_run_info, write_run_info, write_summary
+from adapterlib.runner.profiles import PROFILES, get_profile
+from adapterlib.reporting.outputs import REPO, results_dir
+from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
 
 NOTEBOOKS_DIR = REPO / "notebooks"
 
@@ -46,8 +46,8 @@ def run_notebooks(profile: str, only: list[str] | None = None, *, kernel: str = 
     import papermill
     from tqdm.auto import tqdm
 
-    from .store import environment
-    from .tasks import prepare
+    from adapterlib.runner.store import environment
+    from adapterlib.data.tasks import prepare
 
     unknown = sorted(set(only or ()) - set(NOTEBOOKS))
     if unknown:

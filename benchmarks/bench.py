@@ -294,7 +294,7 @@ def run(profile: str, peers: bool = True, threads: int | None = None, seed: int 
 
 def save(df: pd.DataFrame, profile: str) -> Path:
     """results/<profile>/benchmarks.csv (the results directory honours $ADAPTERLIB_RESULTS)."""
-    from adapterlib.results import results_dir
+    from adapterlib.reporting.outputs import results_dir
 
     path = results_dir(profile) / f"{CSV}.csv"
     df.to_csv(path, index=False, float_format="%.5g")
@@ -328,7 +328,7 @@ def fusion_fit(df: pd.DataFrame, library: str, mode: str,
 
 def claims(df: pd.DataFrame) -> list:
     """The issue's four targets as claim checks. Each number is the worst case over the measured groups."""
-    from adapterlib import claims as cl
+    from adapterlib.reporting import claims as cl
 
     ours = df[df.library == "adapterlib"]
     train = ours[(ours["mode"] == "train") & (ours.model == "minilm-l6")]
@@ -401,7 +401,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 def findings(df: pd.DataFrame, checks: list) -> str:
     """The closing text: how the run went and each target against the measured number."""
-    from adapterlib import claims as cl
+    from adapterlib.reporting import claims as cl
 
     versions = "; ".join(f"{lib} {v}" for lib, v in
                          df.groupby("library").apply(lambda x: f"{x.version.iloc[0]} (transformers "
@@ -507,8 +507,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         serve_ours()
         return
-    from adapterlib import claims as cl
-    from adapterlib.results import save_figure
+    from adapterlib.reporting import claims as cl
+    from adapterlib.reporting.outputs import save_figure
 
     df = run(args.profile, peers=not args.no_peers, threads=args.threads)
     path = save(df, args.profile)

@@ -18,10 +18,10 @@ import argparse
 import pandas as pd
 
 import adapterlib as al
-from adapterlib.grid import run_grid, select_best
-from adapterlib.profiles import get_profile
-from adapterlib.reference import houlsby_glue
-from adapterlib.results import results_dir, save_table
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.runner.profiles import get_profile
+from adapterlib.reporting.paper import houlsby_glue
+from adapterlib.reporting.outputs import results_dir, save_table
 from adapterlib.studies.common import tidy_rows
 
 CSV = "learning_check"

@@ -83,7 +83,7 @@ def test_peer_ratio_over_own_base_cancels_a_slower_base_model(bench):
 
 @pytest.mark.slow
 def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
-    from adapterlib.results import RESULTS_ENV, results_dir
+    from adapterlib.reporting.outputs import RESULTS_ENV, results_dir
 
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
     df = bench.run("smoke", peers=False, log_dir=tmp_path)

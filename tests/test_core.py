@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
 
 import adapterlib as al
-from adapterlib.regimes import layernorm_parameter_names
+from adapterlib.core.trainable import layernorm_parameter_names
 from conftest import tiny_model, token_batch
 
 BERT_BASE = BertConfig(num_labels=2)  # random init: counts only

@@ -11,8 +11,8 @@ import pytest
 from accelerate import Accelerator
 
 import adapterlib as al
-from adapterlib.tasks import load_task
-from adapterlib.train import RunConfig, build_model, evaluate, train_and_evaluate
+from adapterlib.data.tasks import load_task
+from adapterlib.runner.single import RunConfig, build_model, evaluate, train_and_evaluate
 
 NO_DROPOUT = {"num_hidden_layers": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 # 100 train examples with batch 32: the last global batch (4) splits 2 + 2; 75 eval examples: uneven shards.
@@ -23,12 +23,12 @@ WORKER = """
 import json, sys
 import transformers
 transformers.logging.set_verbosity_error()
-from adapterlib.train import make_accelerator
+from adapterlib.runner.single import make_accelerator
 sys.path.insert(0, {tests!r})
 from test_distributed import CFG, untrained_metrics
 accelerator = make_accelerator()
 untrained = untrained_metrics(accelerator)
-from adapterlib.train import train_and_evaluate
+from adapterlib.runner.single import train_and_evaluate
 result = train_and_evaluate(CFG, progress=False)
 if accelerator.is_main_process:
     json.dump({{"untrained": untrained, "result": result.to_dict()}}, open(sys.argv[1], "w"))

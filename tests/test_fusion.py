@@ -6,6 +6,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 import adapterlib as al
+from adapterlib.core.fusion import fusion_layers
 from conftest import tiny_model, token_batch
 
 NAMES = ("mnli", "qqp", "sst")
@@ -33,7 +34,7 @@ def test_one_hot_fusion_with_identity_value_equals_single_adapter(placement):
     assert (alone["mnli"] - alone["qqp"]).abs().max() > 1e-2  # the adapters really differ
     al.add_fusion(model, NAMES, al.FusionConfig(value_noise=0.0))
     for i, name in enumerate(NAMES):
-        for _, layer in al.fusion.fusion_layers(model):
+        for _, layer in fusion_layers(model):
             layer.forced_attention = torch.nn.functional.one_hot(torch.tensor(i), len(NAMES)).float()
         torch.testing.assert_close(last_hidden(), alone[name], atol=1e-5, rtol=0)
 
@@ -93,7 +94,7 @@ def test_save_load_fusion(tmp_path):
     model = _with_adapters("pfeiffer")
     al.add_fusion(model, NAMES)
     with torch.no_grad():
-        for _, layer in al.fusion.fusion_layers(model):
+        for _, layer in fusion_layers(model):
             layer.value.weight.add_(0.1 * torch.randn_like(layer.value.weight))
     x = token_batch()
     expected = model(input_ids=x).logits

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import adapterlib as al
-from adapterlib.grid import GRIDS, expand, run_grid, seed_summary, select_best
-from adapterlib.profiles import get_profile
-from adapterlib.store import RunStore, results_frame
-from adapterlib.train import RunConfig, RunResult
+from adapterlib.runner.grid import GRIDS, expand, run_grid, seed_summary, select_best
+from adapterlib.runner.profiles import get_profile
+from adapterlib.runner.store import RunStore, results_frame
+from adapterlib.runner.single import RunConfig, RunResult
 
 TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=16, epochs=1, batch_size=16, max_length=48)
 TIMING = ["wall_time", "examples_per_s"]
@@ -68,8 +68,8 @@ def test_selection_on_dev_reports_test_mean_std_and_sem_over_seeds():
 # ---------------------------------------------------------------- running, killing, rerunning
 GRID_SCRIPT = """
 import sys
-from adapterlib.grid import expand, run_grid
-from adapterlib.store import RunStore
+from adapterlib.runner.grid import expand, run_grid
+from adapterlib.runner.store import RunStore
 import adapterlib as al
 configs = expand({{"lr": [1e-3, 3e-3, 1e-2]}}, task="rt_polarity", size=8, **{tiny!r})
 run_grid(configs, RunStore(sys.argv[1]), progress=False)

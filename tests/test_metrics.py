@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from adapterlib.metrics import compute_metrics, normalize_answer, squad_metrics
+from adapterlib.data.metrics import compute_metrics, normalize_answer, squad_metrics
 
 
 @pytest.mark.parametrize("raw, normalised", [

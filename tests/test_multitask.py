@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import adapterlib as al
-from adapterlib.multitask import build_multitask, sampling_weights, task_forward, task_schedule
+from adapterlib.runner.multitask import build_multitask, sampling_weights, task_forward, task_schedule
 
 
 def test_tasks_share_one_encoder_and_train_it_with_their_adapters(minilm):

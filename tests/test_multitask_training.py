@@ -5,10 +5,10 @@ import pytest
 from safetensors.torch import load_file
 
 import adapterlib as al
-from adapterlib.grid import select_best
-from adapterlib.multitask import ADAPTERS_DIR, MultiTaskConfig, MultiTaskResult
-from adapterlib.store import RunStore
-from adapterlib.train import SHARED_BASE, RunConfig
+from adapterlib.runner.grid import select_best
+from adapterlib.runner.multitask import ADAPTERS_DIR, MultiTaskConfig, MultiTaskResult
+from adapterlib.runner.store import RunStore
+from adapterlib.runner.single import SHARED_BASE, RunConfig
 
 SMALL = dict(max_train=32, max_eval=16, batch_size=16, max_length=48, model_kwargs={"num_hidden_layers": 2})
 TASKS = ("presuppositions_nli", "rt_polarity", "winogrande_ni")  # pair (3 labels), single, multiple choice

@@ -9,11 +9,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from adapterlib.claims import CLAIM_COLUMNS, VERDICTS
+from adapterlib.reporting.claims import CLAIM_COLUMNS, VERDICTS
 from adapterlib.reproduce import NOTEBOOKS, NOTEBOOKS_DIR, run_notebooks
-from adapterlib.results import REPO, RESULTS_ENV, TABLE_COLUMNS
-from adapterlib.store import RUNS_ENV
-from adapterlib.summary import SUMMARY, render_summary
+from adapterlib.reporting.outputs import REPO, RESULTS_ENV, TABLE_COLUMNS
+from adapterlib.runner.store import RUNS_ENV
+from adapterlib.reporting.summary import SUMMARY, render_summary
 
 NON_TABLE_CSV = ("benchmarks",)  # the benchmark table has its own columns (library, config, seq_len, ...)
 

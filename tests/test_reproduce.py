@@ -6,10 +6,10 @@ import math
 import pandas as pd
 import pytest
 
-from adapterlib import claims
+from adapterlib.reporting import claims
 from adapterlib.cli import main
-from adapterlib.results import RESULTS_ENV
-from adapterlib.summary import render_summary, write_run_info
+from adapterlib.reporting.outputs import RESULTS_ENV
+from adapterlib.reporting.summary import render_summary, write_run_info
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import adapterlib as al
-import adapterlib.store as store_module
-from adapterlib.store import RECORD, RunStore, default_root, git_revision
-from adapterlib.tasks import load_task
-from adapterlib.train import RunConfig, evaluate
+import adapterlib.runner.store as store_module
+from adapterlib.runner.store import RECORD, RunStore, default_root, git_revision
+from adapterlib.data.tasks import load_task
+from adapterlib.runner.single import RunConfig, evaluate
 
 TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=24, epochs=2, batch_size=16, max_length=64)
 ADAPTER_RUN = RunConfig("rt_polarity", adapter=al.AdapterConfig.pfeiffer(reduction_factor=32), lr=3e-3, **TINY)
@@ -90,7 +90,7 @@ def test_redone_run_replaces_the_corrupt_one(filled, tmp_path, monkeypatch):
 
 
 def test_failed_runs_are_recorded_and_not_retried(tmp_path, monkeypatch):
-    import adapterlib.train as train
+    import adapterlib.runner.single as train
 
     def poisoned(cfg, adapter_dir=None):
         model, tokenizer = build(cfg, adapter_dir)

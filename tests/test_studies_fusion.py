@@ -9,9 +9,9 @@ import pytest
 from transformers import BertConfig
 
 import adapterlib as al
-from adapterlib.profiles import get_profile
+from adapterlib.runner.profiles import get_profile
 from adapterlib.studies import fusion
-from adapterlib.tasks import load_task
+from adapterlib.data.tasks import load_task
 
 
 def _table(scores: dict[str, dict[str, float]], paper: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapterlib.profiles import get_profile
+from adapterlib.runner.profiles import get_profile
 from adapterlib.studies import houlsby
 
 

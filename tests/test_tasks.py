@@ -7,11 +7,11 @@ from collections import Counter
 import datasets
 import pytest
 
-from adapterlib.tasks import TaskError, get_task, list_tasks, load_task, prepare, task_dir, task_meta
-from adapterlib.tasks import hub
-from adapterlib.tasks.cli import add_data_commands
-from adapterlib.tasks.offline import input_key
-from adapterlib.tasks.registry import OFFLINE_SUITES
+from adapterlib.data.tasks import TaskError, get_task, list_tasks, load_task, prepare, task_dir, task_meta
+from adapterlib.data.tasks import hub
+from adapterlib.data.tasks.cli import add_data_commands
+from adapterlib.data.tasks.offline import input_key
+from adapterlib.data.tasks.registry import OFFLINE_SUITES
 
 # Spellings of the reference CSVs in shared/reference/.
 HOULSBY_T1 = ["CoLA", "SST-2", "MRPC", "STS-B", "QQP", "MNLI-m", "MNLI-mm", "QNLI", "RTE"]

@@ -12,9 +12,9 @@ import torch
 from datasets import Dataset
 
 import adapterlib as al
-from adapterlib.encoding import collate, encode, length_sorted_batches, qa_answers
-from adapterlib.tasks import get_task, load_task
-from adapterlib.train import (RunConfig, TrainingDivergedError, build_model, evaluate, global_batches,
+from adapterlib.data.encoding import collate, encode, length_sorted_batches, qa_answers
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.runner.single import (RunConfig, TrainingDivergedError, build_model, evaluate, global_batches,
                               train_and_evaluate)
 
 TINY_RUN = dict(model_kwargs={"num_hidden_layers": 2}, max_train=48, max_eval=24, epochs=2, batch_size=16,
@@ -121,7 +121,7 @@ def test_run_id_is_a_stable_hash_of_the_whole_config():
     assert cfg.run_id.startswith("rt_polarity-adapters-")
     assert RunConfig.from_dict(cfg.to_dict()) == cfg and RunConfig.from_dict(cfg.to_dict()).run_id == cfg.run_id
     assert RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(8), lr=1e-3).run_id != cfg.run_id
-    code = ("import adapterlib as al; from adapterlib.train import RunConfig; "
+    code = ("import adapterlib as al; from adapterlib.runner.single import RunConfig; "
             "print(RunConfig('rt_polarity', adapter=al.AdapterConfig.houlsby(64), lr=1e-3).run_id)")
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == cfg.run_id  # no hash randomisation, no object ids
@@ -166,7 +166,7 @@ def test_every_task_format_trains_and_reports_its_metric(task, regime, extra):
 
 
 def test_nan_loss_stops_the_run_with_a_clear_error(monkeypatch):
-    import adapterlib.train as train
+    import adapterlib.runner.single as train
 
     def poisoned(cfg, adapter_dir=None):
         model, tokenizer = build(cfg, adapter_dir)

@@ -14,10 +14,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from ..profiles import Profile, get_profile
-from ..metrics import compute_metrics
-from ..reference import paper_score
-from ..tasks import get_task, load_task
+from adapterlib.runner.profiles import Profile, get_profile
+from adapterlib.data.metrics import compute_metrics
+from adapterlib.reporting.paper import paper_score
+from adapterlib.data.tasks import get_task, load_task
 
 
 def setup(profile: str, **overrides) -> Profile:

@@ -24,21 +24,21 @@ import torch
 from matplotlib.figure import Figure
 from transformers import BertConfig, BertForSequenceClassification
 
-from .. import claims as cl
-from ..claims import ClaimCheck
-from ..encoding import MODEL_INPUTS, collate, encode, length_sorted_batches
-from ..fusion import add_fusion, recording_fusion_attention
-from ..grid import run_grid, select_best
-from ..model import add_adapter
-from ..models import load_model
-from ..multitask import MultiTaskConfig
-from ..profiles import ST_A, Profile
-from ..reference import claims as paper_claims
-from ..reference import fusion_table1
-from ..regimes import set_trainable
-from ..tasks import get_task, load_task
-from ..train import DATA_SEED, RunConfig, make_optimizer
-from .common import floor_count, majority_note, tidy_rows
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.data.encoding import MODEL_INPUTS, collate, encode, length_sorted_batches
+from adapterlib.core.fusion import add_fusion, recording_fusion_attention
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.core.inject import add_adapter
+from adapterlib.core.models import load_model
+from adapterlib.runner.multitask import MultiTaskConfig
+from adapterlib.runner.profiles import ST_A, Profile
+from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.reporting.paper import fusion_table1
+from adapterlib.core.trainable import set_trainable
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.runner.single import DATA_SEED, RunConfig, make_optimizer
+from adapterlib.studies.common import floor_count, majority_note, tidy_rows
 
 PAPER = "fusion"
 METHODS = ("head", "full", "st_a", "mt_a", "fusion_st_a", "fusion_mt_a", "st_a_houlsby")  # Table 1's columns

@@ -21,17 +21,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import claims as cl
-from ..claims import ClaimCheck
-from ..grid import run_grid, select_best
-from ..model import adapters_removed
-from ..params import ParamCount
-from ..profiles import Profile
-from ..reference import claims as paper_claims
-from ..reference import houlsby_additional, houlsby_glue, paper_score
-from ..tasks import get_task, load_task
-from ..train import DATA_SEED, RunConfig, evaluate
-from .common import floor_count, floor_reason, majority_note, tidy_rows
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.core.inject import adapters_removed
+from adapterlib.core.params import ParamCount
+from adapterlib.runner.profiles import Profile
+from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.reporting.paper import houlsby_additional, houlsby_glue, paper_score
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.runner.single import DATA_SEED, RunConfig, evaluate
+from adapterlib.studies.common import floor_count, floor_reason, majority_note, tidy_rows
 
 PAPER = "houlsby"
 GLUE_N_TASKS = 9  # Table 1 prints total parameters for the 9 GLUE tasks
@@ -245,7 +245,7 @@ def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int |
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from ..metrics import compute_metrics
+    from adapterlib.data.metrics import compute_metrics
 
     spec = get_task(task)
     if spec.format not in ("single", "pair"):

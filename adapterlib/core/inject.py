@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from torch import nn
 from transformers import PreTrainedModel
 
-from .architectures import insertion_points, site_block, transformer_layers
-from .config import AdapterConfig
-from .layers import AdapterSite
+from adapterlib.core.architectures import insertion_points, site_block, transformer_layers
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.bottleneck import AdapterSite
 
 SITE_ATTRIBUTE = "adapter_site"  # each Add & Norm block that carries adapters gets this child module
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")

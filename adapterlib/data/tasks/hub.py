@@ -15,7 +15,7 @@ from pathlib import Path
 
 import datasets
 
-from .registry import OFFLINE_FOR, Task, TaskError, list_tasks
+from adapterlib.data.tasks.registry import OFFLINE_FOR, Task, TaskError, list_tasks
 
 HOLDOUT_FRACTION, HOLDOUT_MAX, HOLDOUT_SEED = 0.1, 5000, 0
 COLUMN_ORDER = ("id", "title", "context", "text", "text_pair", "question", "choices", "answers", "label")

@@ -35,15 +35,15 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from .config import AdapterConfig
-from .encoding import collate, encode, feature_length
-from .io import save_adapter
-from .model import add_adapter, set_active_adapter
-from .models import load_model
-from .params import count_parameters
-from .regimes import is_added, set_trainable
-from .tasks import get_task, load_task
-from .train import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, TrainingSettings, _evaluate_features,
+from adapterlib.core.config import AdapterConfig
+from adapterlib.data.encoding import collate, encode, feature_length
+from adapterlib.core.io import save_adapter
+from adapterlib.core.inject import add_adapter, set_active_adapter
+from adapterlib.core.models import load_model
+from adapterlib.core.params import count_parameters
+from adapterlib.core.trainable import is_added, set_trainable
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.runner.single import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, TrainingSettings, _evaluate_features,
                     _pad_id, global_batches, make_accelerator, make_optimizer)
 
 MULTITASK = "multitask"  # the record kind of MT-A runs in the run store

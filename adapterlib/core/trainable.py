@@ -18,8 +18,8 @@ from __future__ import annotations
 from torch import nn
 from transformers import PreTrainedModel
 
-from .architectures import insertion_points, transformer_layers
-from .model import SITE_ATTRIBUTE, AdapterError, active_adapter, adapter_configs, adapter_parameter_names
+from adapterlib.core.architectures import insertion_points, transformer_layers
+from adapterlib.core.inject import SITE_ATTRIBUTE, AdapterError, active_adapter, adapter_configs, adapter_parameter_names
 
 REGIMES = ("full", "adapters", "top_k", "layernorm", "head", "fusion")
 

@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .claims import VERDICTS, load_claims
-from .results import results_dir
+from adapterlib.reporting.claims import VERDICTS, load_claims
+from adapterlib.reporting.outputs import results_dir
 
 RUN_INFO = "run_info.json"
 SUMMARY = "SUMMARY.md"

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .config import AdapterConfig
-from .store import RunStore
-from .train import RunConfig
+from adapterlib.core.config import AdapterConfig
+from adapterlib.runner.store import RunStore
+from adapterlib.runner.single import RunConfig
 
 # The papers' grids. Houlsby et al. 2019: GLUE (BERT-large) and the additional tasks (BERT-base), variable
 # fine-tuning of the top k layers; Pfeiffer et al. 2021: ST-A and fusion at a fixed lr, best epoch on dev.

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedModel
 
-from .regimes import base_prefix, is_added
+from adapterlib.core.trainable import base_prefix, is_added
 
 
 @dataclass(frozen=True)

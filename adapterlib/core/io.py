@@ -15,11 +15,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
-from . import __version__
-from .architectures import insertion_points
-from .config import AdapterConfig
-from .model import SITE_ATTRIBUTE, AdapterError, add_adapter, adapter_configs, adapter_parameter_names, delete_adapter
-from .regimes import base_prefix, head_parameter_names, layernorm_parameter_names
+from adapterlib import __version__
+from adapterlib.core.architectures import insertion_points
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.inject import SITE_ATTRIBUTE, AdapterError, add_adapter, adapter_configs, adapter_parameter_names, delete_adapter
+from adapterlib.core.trainable import base_prefix, head_parameter_names, layernorm_parameter_names
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter.safetensors"

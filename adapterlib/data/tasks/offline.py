@@ -21,8 +21,8 @@ from pathlib import Path
 
 import datasets
 
-from .registry import Task
-from .sources import bigbench_path, iter_tar_members, read_member, read_nested_tar
+from adapterlib.data.tasks.registry import Task
+from adapterlib.data.tasks.sources import bigbench_path, iter_tar_members, read_member, read_nested_tar
 
 SPLIT_SEED = 0
 FRACTIONS = (0.8, 0.1, 0.1)

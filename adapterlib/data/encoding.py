@@ -22,7 +22,7 @@ import torch
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from .tasks import Task
+from adapterlib.data.tasks import Task
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 LABEL_KEYS = ("labels", "start_positions", "end_positions")

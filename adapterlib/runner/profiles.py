@@ -23,12 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import AdapterConfig
-from .grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
-from .models import PAPER_MODELS
-from .store import RunStore
-from .tasks import SUITES, get_task, list_tasks
-from .train import RunConfig, _is_int
+from adapterlib.core.config import AdapterConfig
+from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
+from adapterlib.core.models import PAPER_MODELS
+from adapterlib.runner.store import RunStore
+from adapterlib.data.tasks import SUITES, get_task, list_tasks
+from adapterlib.runner.single import RunConfig, _is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
 

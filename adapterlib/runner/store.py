@@ -33,12 +33,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from . import __version__
-from .io import load_adapter
-from .model import delete_adapter
-from .multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
-from .results import REPO
-from .train import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
+from adapterlib import __version__
+from adapterlib.core.io import load_adapter
+from adapterlib.core.inject import delete_adapter
+from adapterlib.runner.multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
+from adapterlib.reporting.outputs import REPO
+from adapterlib.runner.single import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
                     make_accelerator, train_and_evaluate)
 
 RECORD = "record.json"

@@ -1,6 +1,6 @@
 """The papers' numbers as tidy pandas frames, so every result of ours can stand beside the paper's.
 
-Sources (copied verbatim into ``adapterlib/paper_numbers/``): Houlsby et al. 2019 Table 1 (GLUE test, BERT-large) and
+Sources (copied verbatim into ``adapterlib/reporting/paper_numbers/``): Houlsby et al. 2019 Table 1 (GLUE test, BERT-large) and
 Table 2 (17 additional tasks, BERT-base); Pfeiffer et al. 2021 Table 1 (dev, BERT-base); numbers from the papers'
 text and figures in ``in_text_claims.csv``.
 """
@@ -19,7 +19,7 @@ _METHOD_NAMES = {  # paper column -> our method name
 
 
 def _read(name: str) -> pd.DataFrame:
-    with (resources.files("adapterlib") / "paper_numbers" / name).open() as f:
+    with (resources.files("adapterlib.reporting") / "paper_numbers" / name).open() as f:
         return pd.read_csv(f, comment="#")
 
 

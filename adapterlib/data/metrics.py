@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from .tasks import Task, get_task
+from adapterlib.data.tasks import Task, get_task
 
 __all__ = ["compute_metrics", "squad_metrics", "normalize_answer"]
 

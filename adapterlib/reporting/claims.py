@@ -5,9 +5,9 @@ A claim is a row of ``paper_numbers/in_text_claims.csv`` (or a table-level claim
 within 0.4 points of full fine-tuning"). A notebook computes our number from its own CSV and calls ``check`` with a
 verdict rule; ``save_claims`` writes ``results/<profile>/claims/<notebook>.csv``.
 
-    checks = [al.claims.check("glue_gap", ours=gap, verdict=al.claims.within(gap, 0.4, holds=1.0, partly=3.0),
+    checks = [claims.check("glue_gap", ours=gap, verdict=claims.within(gap, 0.4, holds=1.0, partly=3.0),
                               basis="mean test score of full minus adapters_best_size over 5 tasks", csv="houlsby_table1")]
-    al.claims.save_claims(checks, profile, "houlsby_table1_glue")
+    claims.save_claims(checks, profile, "houlsby_table1_glue")
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reference import claims as paper_claims
-from .results import results_dir
+from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.reporting.outputs import results_dir
 
 VERDICTS = ("holds", "partly", "does not hold", "not measured")
 CLAIM_COLUMNS = ("claim", "paper", "source", "description", "paper_value", "our_value", "verdict", "basis", "csv")

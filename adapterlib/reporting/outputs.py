@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RESULTS_ENV = "ADAPTERLIB_RESULTS"  # tests point this elsewhere so they never touch the committed results
 TABLE_COLUMNS = ("task", "paper_task", "method", "metric", "score", "paper_score", "trained_params", "trained_pct")
 

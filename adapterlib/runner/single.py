@@ -36,17 +36,17 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup, set_seed
 
-from .config import AdapterConfig
-from .encoding import (MODEL_INPUTS, collate, encode, feature_length, length_sorted_batches, model_outputs, predictions,
+from adapterlib.core.config import AdapterConfig
+from adapterlib.data.encoding import (MODEL_INPUTS, collate, encode, feature_length, length_sorted_batches, model_outputs, predictions,
                        qa_answers, references)
-from .fusion import add_fusion, fusion_regularization, save_fusion
-from .io import load_adapter, save_adapter
-from .metrics import compute_metrics
-from .model import add_adapter
-from .models import load_model
-from .params import count_parameters
-from .regimes import REGIMES, head_parameter_names, is_added, set_trainable
-from .tasks import Task, get_task, load_task
+from adapterlib.core.fusion import add_fusion, fusion_regularization, save_fusion
+from adapterlib.core.io import load_adapter, save_adapter
+from adapterlib.data.metrics import compute_metrics
+from adapterlib.core.inject import add_adapter
+from adapterlib.core.models import load_model
+from adapterlib.core.params import count_parameters
+from adapterlib.core.trainable import REGIMES, head_parameter_names, is_added, set_trainable
+from adapterlib.data.tasks import Task, get_task, load_task
 
 TRAINED_WEIGHTS = "trained.safetensors"  # the trained parameters of non-adapter regimes, by model parameter name
 ADAPTER_DIR = "adapter"  # al.save_adapter output (adapter + its LayerNorms + head)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import list_tasks, prepare, task_meta
-from .registry import SUITES, TaskError
+from adapterlib.data.tasks import list_tasks, prepare, task_meta
+from adapterlib.data.tasks.registry import SUITES, TaskError
 
 
 def sizes(task) -> str:

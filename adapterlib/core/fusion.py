@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel
 
-from .io import AdapterLoadError, base_fingerprint
-from .layers import AdapterSite
-from .model import AdapterError, adapter_configs, adapter_sites, registry
-from .regimes import base_prefix
+from adapterlib.core.io import AdapterLoadError, base_fingerprint
+from adapterlib.core.bottleneck import AdapterSite
+from adapterlib.core.inject import AdapterError, adapter_configs, adapter_sites, registry
+from adapterlib.core.trainable import base_prefix
 
 FUSION_CONFIG_FILE = "fusion_config.json"
 FUSION_WEIGHTS_FILE = "fusion.safetensors"

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .registry import TaskError
+from adapterlib.data.tasks.registry import TaskError
 
 
 def cache_dir() -> Path:

@@ -1,6 +1,6 @@
 """Task suites of Houlsby et al. 2019 and AdapterFusion (hub), and real offline stand-ins (registry packages).
 
-    from adapterlib.tasks import list_tasks, load_task
+    from adapterlib.data.tasks import list_tasks, load_task
     for task in list_tasks("glue_offline"):
         dd = load_task(task.name, max_train=2000)   # DatasetDict: train / validation / test (+ extra test splits)
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import datasets
 
-from .registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
-from .sources import cache_dir
+from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
+from adapterlib.data.tasks.sources import cache_dir
 
 __all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "SUITES",
            "OFFLINE_SUITES", "PAPER_SUITES"]
@@ -31,7 +31,7 @@ def task_dir(name: str) -> Path:
 
 def task_meta(name: str) -> dict | None:
     """Build record of a prepared offline task (sizes, drops, label counts), or None if not prepared."""
-    from .offline import BUILD_VERSION
+    from adapterlib.data.tasks.offline import BUILD_VERSION
 
     path = task_dir(name) / "meta.json"
     if not path.exists():
@@ -41,7 +41,7 @@ def task_meta(name: str) -> dict | None:
 
 
 def _build(task: Task) -> dict:
-    from .offline import build
+    from adapterlib.data.tasks.offline import build
 
     out = task_dir(task.name)
     tmp = out.with_name(out.name + ".building")
@@ -104,7 +104,7 @@ def load_task(name: str, *, max_train: int | None = None, max_eval: int | None =
             _build(task)
         dd = datasets.load_from_disk(str(task_dir(name)))
     else:
-        from .hub import load_hub_task
+        from adapterlib.data.tasks.hub import load_hub_task
 
         dd = load_hub_task(task, path)
     return datasets.DatasetDict({s: _cap(d, max_train if s == "train" else max_eval, seed) for s, d in dd.items()})
