@@ -57,6 +57,20 @@ PAPER_MODELS = {"houlsby": "bert-large-uncased", "houlsby_additional": "bert-bas
                 "fusion": "bert-base-uncased", "fusion_roberta": "roberta-base"}
 
 
+HUB_MODELS = {  # what the set-up text says of the papers' hub models
+    "bert-large-uncased": "BERT-large, uncased (24 layers, hidden 1024, 335M parameters; MLM pre-trained), from the hub",
+    "bert-base-uncased": "BERT-base, uncased (12 layers, hidden 768, 110M parameters; MLM pre-trained), from the hub",
+    "roberta-base": "RoBERTa-base (12 layers, hidden 768, 125M parameters), from the hub",
+}
+
+
+def describe_model(name: str) -> str:
+    """One line on what model ``name`` is, for the generated set-up text of every study."""
+    if name in EMBEDDED:
+        return f"{EMBEDDED[name].description}, embedded in a registry package (no hub needed)"
+    return HUB_MODELS.get(name, f"`{name}` from the Hugging Face hub or a local directory")
+
+
 class ModelNotAvailableError(RuntimeError):
     """The weights cannot be found locally or fetched from the hub."""
 

@@ -1,0 +1,92 @@
+"""The study contract: one paper table or figure = one ``Study`` (declared here) + one notebook of the same name.
+
+A study module declares, in one ``register(Study(...))`` call, what its notebook needs to be run and read:
+which studies' runs it reuses (``depends``: ``reproduce`` orders the notebooks from these), which task suites and
+grids it draws on (the generated set-up text states them), and the names of its outputs. The module's functions
+(``table``, ``plot``, ``claims``, ``findings``...) do the work; the notebook is narrative plus calls.
+
+    STUDY = register(Study("houlsby_table1_glue", paper="houlsby", title="Table 1: GLUE", roles=("glue",),
+                           grids=("houlsby_glue",)))
+    display(Markdown(setup_text(profile, STUDY)))   # in the notebook: model, data and scale of *this* run
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from adapterlib.core.models import describe_model
+from adapterlib.runner.profiles import Profile
+
+PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP",
+          "fusion": "Pfeiffer et al. 2021, AdapterFusion: Non-Destructive Task Composition for Transfer Learning",
+          "benchmarks": "performance against AdapterHub `adapters`, `peft` and the FLOP limit (not a paper table)"}
+
+
+@dataclass(frozen=True)
+class Study:
+    """``name``: the notebook, and the stem of its CSV, figures and claim file. ``depends``: studies whose runs
+    this one reads from the run store (they run first). ``roles``/``grids``: the suites and grids of the profile it
+    uses (for the set-up text)."""
+
+    name: str
+    paper: str
+    title: str
+    roles: tuple[str, ...] = ()
+    grids: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.paper not in PAPERS:
+            raise ValueError(f"study {self.name!r}: paper must be one of {sorted(PAPERS)}, got {self.paper!r}")
+
+
+STUDIES: dict[str, Study] = {}
+
+
+def register(study: Study) -> Study:
+    """Add ``study`` to the registry (its module calls this at import time); returns it."""
+    if study.name in STUDIES:
+        raise ValueError(f"study {study.name!r} is registered twice")
+    STUDIES[study.name] = study
+    return study
+
+
+def order(studies: Iterable[Study]) -> list[Study]:
+    """``studies`` in an order where every study comes after the ones it depends on (registration order kept
+    otherwise); a dependency outside ``studies`` is pulled in, an unknown or circular one is an error."""
+    done: dict[str, Study] = {}
+
+    def visit(study: Study, path: tuple[str, ...]) -> None:
+        if study.name in done:
+            return
+        if study.name in path:
+            raise ValueError(f"studies depend on each other in a circle: {' -> '.join(path + (study.name,))}")
+        for dep in study.depends:
+            if dep not in STUDIES:
+                raise ValueError(f"study {study.name!r} depends on unknown study {dep!r}")
+            visit(STUDIES[dep], path + (study.name,))
+        done[study.name] = study
+
+    for study in studies:
+        visit(study, ())
+    return list(done.values())
+
+
+def setup_text(profile: Profile, study: Study) -> str:
+    """Markdown stating the model, data and scale of this run of ``study``, generated from the profile (so a
+    ``paper`` run says BERT and the hub, a ``cpu`` run MiniLM and the offline stand-ins)."""
+    roles = study.roles or tuple(profile.suites)
+    models = sorted({profile.models.get(role, profile.models["glue"]) for role in roles})
+    offline = any(profile.suites[r].endswith("_offline") for r in roles if r in profile.suites)
+    lines = [f"- **profile** `{profile.name}`: {profile.description}",
+             *[f"- **model** `{m}`: {describe_model(m)}" for m in models],
+             f"- **data**: " + ", ".join(f"{r}: suite `{profile.suites[r]}` ({len(profile.task_names(r))} tasks)"
+                                         for r in roles if r in profile.suites)
+             + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
+                "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),
+             *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
+             f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
+             f"max length {profile.max_length} (QA {profile.qa_max_length}), seeds {list(profile.seeds)}"
+             + (" (one seed: no spread over seeds)" if len(profile.seeds) == 1 else "")
+             + (f", model config overrides {dict(profile.model_kwargs)}" if profile.model_kwargs else "")]
+    return "\n".join(lines)
