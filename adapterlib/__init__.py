@@ -29,6 +29,7 @@ from adapterlib.core.inject import (
     adapter_sites,
     adapters_removed,
     add_adapter,
+    adapter_config_from_dict,
     delete_adapter,
     set_active_adapter,
 )
@@ -40,6 +41,6 @@ __all__ = [
     "ARCHITECTURES", "AdapterConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
     "fusion_regularization", "load_fusion", "recording_fusion_attention", "save_fusion", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
     "REGIMES", "UnsupportedArchitectureError", "active_adapter", "adapter_configs", "adapter_sites",
-    "adapters_removed", "add_adapter", "count_parameters", "delete_adapter", "load_adapter", "load_model",
+    "adapters_removed", "add_adapter", "adapter_config_from_dict", "count_parameters", "delete_adapter", "load_adapter", "load_model",
     "read_adapter_config", "save_adapter", "set_active_adapter", "set_trainable", "trainable_parameter_names",
 ]

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
 
 import adapterlib as al
+from adapterlib.core.inject import adapter_parameter_names
 from adapterlib.core.trainable import layernorm_parameter_names
 from conftest import tiny_model, token_batch
 
@@ -36,8 +37,10 @@ def test_houlsby_adapters_regime_trains_adapters_layernorms_head_only(bert_base)
     al.add_adapter(model, "other", al.AdapterConfig.houlsby(size=8))
     al.set_trainable(model, "adapters", adapter="h64")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    h64 = adapter_parameter_names(model, "h64")
+    assert len(h64) == 12 * 2 * 4  # down and up, weight and bias, at both sites of every layer
     for name in trainable:
-        kind = ("adapter" if ".adapter_site.adapters.h64." in name else
+        kind = ("adapter" if name in h64 else
                 "layernorm" if "LayerNorm" in name else
                 "head" if name.startswith(("classifier.", "bert.pooler.")) else None)
         assert kind is not None, f"unexpected trainable parameter {name}"

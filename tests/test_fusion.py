@@ -6,6 +6,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 import adapterlib as al
+from adapterlib.core.bottleneck import fusion_parameter_names
 from adapterlib.core.fusion import fusion_layers
 from conftest import tiny_model, token_batch
 
@@ -69,7 +70,9 @@ def test_fusion_regime_trains_fusion_and_head_only_and_regularizer_pulls_value_t
     assert al.fusion_regularization(model).item() == 0.0
     al.set_trainable(model, "fusion")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all(".adapter_site.fusion." in n or n.startswith(("classifier", "bert.pooler")) for n in trainable)
+    fusion = fusion_parameter_names(model)
+    assert len(fusion) == 2 * 6  # one layer per feed-forward site: query, key, value, weight and bias
+    assert fusion <= trainable and all(n in fusion or n.startswith(("classifier", "bert.pooler")) for n in trainable)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     loss = model(input_ids=token_batch(), labels=torch.tensor([0, 1])).loss
     loss.backward()

@@ -2,14 +2,17 @@
 
 In every supported family, a Transformer sub-layer (attention or feed-forward) ends in a block that computes
 ``LayerNorm(dropout(z) + x)``: ``z`` the sub-layer's output projection, ``x`` the residual input. An adapter site is
-that block: we read ``dropout(z)`` and add the adapter's update inside the LayerNorm's input (see ``layers.py``).
+that block: we read ``dropout(z)`` and add the adapter's update inside the LayerNorm's input (see ``bottleneck.py``).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from torch import nn
 from transformers import PreTrainedModel
+
+from adapterlib.core.methods import AdapterError
 
 
 class UnsupportedArchitectureError(ValueError):
@@ -49,6 +52,14 @@ def insertion_points(model: PreTrainedModel) -> InsertionPoints:
 def transformer_layers(model: PreTrainedModel) -> nn.ModuleList:
     """The list of Transformer layers of ``model`` (a task model or a bare base model)."""
     return model.base_model.get_submodule(insertion_points(model).layers)
+
+
+def selected_layers(model: PreTrainedModel, indices: tuple[int, ...] | None) -> Iterator[tuple[int, nn.Module]]:
+    """(index, layer) for the Transformer layers an adapter config's ``layers`` picks (None: all of them)."""
+    layers = transformer_layers(model)
+    if indices is not None and max(indices) >= len(layers):
+        raise AdapterError(f"config.layers {indices} out of range for a model with {len(layers)} layers")
+    return ((i, layer) for i, layer in enumerate(layers) if indices is None or i in indices)
 
 
 def site_block(layer: nn.Module, points: InsertionPoints, site: str) -> nn.Module:

@@ -17,7 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adapterlib.core.architectures import insertion_points, selected_layers, site_block
 from adapterlib.core.config import AdapterConfig
+from adapterlib.core.methods import AdapterMethod, MethodSite, method_sites, parameter_names
+
+SITE_ATTRIBUTE = "adapter_site"  # each Add & Norm block that carries bottleneck adapters gets this child module
 
 _ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "swish": nn.SiLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -40,22 +44,17 @@ class BottleneckAdapter(nn.Module):
         return self.up(self.act(self.down(hidden)))
 
 
-class AdapterSite(nn.Module):
-    """All adapters living at one sub-layer of one Transformer layer; at most one is active at a time.
+class AdapterSite(MethodSite):
+    """All bottleneck adapters living at one sub-layer (``kind``) of one Transformer layer.
 
-    ``enabled = False`` removes the site's adapters at evaluation time without touching the weights (Houlsby's
-    ablation). ``fusion`` (an AdapterFusion layer, when one is set) replaces the single active adapter by a learned
-    mix of the updates of several adapters.
+    ``fusion`` (an AdapterFusion layer, when one is set) replaces the single active adapter by a learned mix of the
+    updates of several adapters.
     """
 
     def __init__(self, block: nn.Module, kind: str, layer_index: int) -> None:
-        super().__init__()
+        super().__init__(layer_index)
         self.kind = kind
-        self.layer_index = layer_index
-        self.adapters = nn.ModuleDict()
         self.placements: dict[str, str] = {}
-        self.active: str | None = None
-        self.enabled = True
         self.fusion: nn.Module | None = None
         self._layer_norm = (block.LayerNorm,)  # in a tuple: the base model owns it, we only read it
         self._sublayer_output: torch.Tensor | None = None
@@ -67,10 +66,8 @@ class AdapterSite(nn.Module):
         self.placements[name] = config.placement
 
     def remove(self, name: str) -> None:
-        del self.adapters[name]
+        super().remove(name)
         del self.placements[name]
-        if self.active == name:
-            self.active = None
 
     def adapter_input(self, name: str, sublayer_output: torch.Tensor, layer_norm_input: torch.Tensor) -> torch.Tensor:
         """What adapter ``name`` reads, given z and z + x: z (houlsby) or LayerNorm(z + x) (pfeiffer)."""
@@ -89,7 +86,7 @@ class AdapterSite(nn.Module):
             return None
         if self.fusion is not None:
             return self.fusion(self, sublayer_output, layer_norm_input)
-        if self.active is None or self.active not in self.adapters:
+        if self.acting_adapter() is None:
             return None
         return self.adapter_update(self.active, sublayer_output, layer_norm_input)
 
@@ -102,3 +99,23 @@ class AdapterSite(nn.Module):
             return None
         update = self(sublayer_output, args[0])
         return None if update is None else (args[0] + update, *args[1:])
+
+
+def attach_bottleneck(model: nn.Module, name: str, config: AdapterConfig) -> None:
+    """Add bottleneck adapter ``name`` at the Add & Norm blocks of the sub-layers ``config`` places it at."""
+    points = insertion_points(model)
+    for index, layer in selected_layers(model, config.layers):
+        for kind in config.sites:
+            block = site_block(layer, points, kind)
+            if not hasattr(block, SITE_ATTRIBUTE):
+                setattr(block, SITE_ATTRIBUTE, AdapterSite(block, kind, index))
+            getattr(block, SITE_ATTRIBUTE).add(name, model.config.hidden_size, config)
+
+
+BOTTLENECK = AdapterMethod(key="bottleneck", config_type=AdapterConfig, attach=attach_bottleneck)
+
+
+def fusion_parameter_names(model: nn.Module) -> set[str]:
+    """The parameters of every AdapterFusion layer in ``model`` (the ``fusion`` regime's group)."""
+    return parameter_names(model, (site.fusion for _, site in method_sites(model)
+                                   if isinstance(site, AdapterSite) and site.fusion is not None))

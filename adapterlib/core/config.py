@@ -82,8 +82,10 @@ class AdapterConfig:
             raise ValueError(f"reduction_factor {self.reduction_factor} leaves no bottleneck for hidden size {hidden_size}")
         return m
 
-    def applies_to_layer(self, index: int) -> bool:
-        return self.layers is None or index in self.layers
+    @property
+    def label(self) -> str:
+        """Short text for progress bars and logs, e.g. ``houlsby, 64`` or ``pfeiffer, rf16``."""
+        return f"{self.placement}, {self.size or f'rf{self.reduction_factor}'}"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -25,8 +25,10 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from adapterlib.core.io import AdapterLoadError, base_fingerprint
-from adapterlib.core.bottleneck import AdapterSite
-from adapterlib.core.inject import AdapterError, adapter_configs, adapter_sites, registry
+from adapterlib.core.bottleneck import AdapterSite, fusion_parameter_names
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.inject import adapter_configs, adapter_sites, adapter_state
+from adapterlib.core.methods import AdapterError
 from adapterlib.core.trainable import base_prefix
 
 FUSION_CONFIG_FILE = "fusion_config.json"
@@ -82,8 +84,13 @@ class AdapterFusionLayer(nn.Module):
         return self.value(torch.einsum("btn,btnd->btd", attention, updates))
 
 
+def bottleneck_sites(model: PreTrainedModel) -> Iterator[AdapterSite]:
+    """The sites that can carry a fusion layer: those of bottleneck adapters."""
+    return (site for site in adapter_sites(model) if isinstance(site, AdapterSite))
+
+
 def fusion_layers(model: PreTrainedModel) -> Iterator[tuple[AdapterSite, AdapterFusionLayer]]:
-    for site in adapter_sites(model):
+    for site in bottleneck_sites(model):
         if site.fusion is not None:
             yield site, site.fusion
 
@@ -97,6 +104,9 @@ def add_fusion(model: PreTrainedModel, adapters: Sequence[str], config: FusionCo
         raise AdapterError(f"cannot fuse {missing}: not in the model (it has {sorted(configs) or 'none'})")
     if len(set(adapters)) != len(adapters) or len(adapters) < 1:
         raise AdapterError(f"fuse a list of distinct adapter names, got {list(adapters)}")
+    not_bottleneck = [a for a in adapters if not isinstance(configs[a], AdapterConfig)]
+    if not_bottleneck:
+        raise AdapterError(f"AdapterFusion fuses bottleneck adapters only; {not_bottleneck} are not")
     placements = {configs[a].placement for a in adapters}
     if len(placements) > 1:
         raise AdapterError(f"cannot fuse adapters of different placements {sorted(placements)}")
@@ -104,27 +114,27 @@ def add_fusion(model: PreTrainedModel, adapters: Sequence[str], config: FusionCo
         raise AdapterError("model already has a fusion layer; delete_fusion(model) first")
     hidden_size = model.config.hidden_size
     device = next(model.parameters()).device
-    for site in adapter_sites(model):
+    for site in bottleneck_sites(model):
         if all(a in site.adapters for a in adapters):
             site.fusion = AdapterFusionLayer(hidden_size, adapters, config).to(device)
-    registry(model)["fusion"] = (tuple(adapters), config)
+    adapter_state(model)["fusion"] = (tuple(adapters), config)
     return model
 
 
 def delete_fusion(model: PreTrainedModel) -> None:
     for site, _ in list(fusion_layers(model)):
         site.fusion = None
-    registry(model)["fusion"] = None
+    adapter_state(model)["fusion"] = None
 
 
 def fused_adapters(model: PreTrainedModel) -> tuple[str, ...]:
-    entry = registry(model)["fusion"]
+    entry = adapter_state(model)["fusion"]
     return entry[0] if entry else ()
 
 
 def fusion_regularization(model: PreTrainedModel) -> torch.Tensor | None:
     """lambda * sum over fusion layers of ||V - I||^2 (None when the model has no fusion)."""
-    entry = registry(model)["fusion"]
+    entry = adapter_state(model)["fusion"]
     if entry is None or entry[1].regularization == 0:
         return None
     terms = []
@@ -150,12 +160,17 @@ def recording_fusion_attention(model: PreTrainedModel) -> Iterator[dict[tuple[in
             layer.record, layer.last_attention = False, None
 
 
+def _fusion_parameters(model: PreTrainedModel) -> dict[str, nn.Parameter]:
+    names = fusion_parameter_names(model)
+    return {n: p for n, p in model.named_parameters() if n in names}
+
+
 def save_fusion(model: PreTrainedModel, directory: str | Path) -> Path:
     """Write the fusion layers and the names of the adapters they fuse (save the adapters with save_adapter)."""
-    entry = registry(model)["fusion"]
+    entry = adapter_state(model)["fusion"]
     if entry is None:
         raise AdapterError("model has no fusion layer to save")
-    params = {n: p for n, p in model.named_parameters() if ".adapter_site.fusion." in n}
+    params = _fusion_parameters(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     prefix_len = len(base_prefix(model))
@@ -186,7 +201,7 @@ def load_fusion(model: PreTrainedModel, directory: str | Path) -> tuple[str, ...
         raise AdapterLoadError(f"cannot read {Path(directory) / FUSION_WEIGHTS_FILE}: {err}") from err
     add_fusion(model, adapters, config)
     prefix = base_prefix(model)
-    params = {n: p for n, p in model.named_parameters() if ".adapter_site.fusion." in n}
+    params = _fusion_parameters(model)
     if set(params) != {prefix + k for k in tensors}:
         delete_fusion(model)
         raise AdapterLoadError(f"{directory}: saved fusion weights do not match this model's sites")

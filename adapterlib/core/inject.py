@@ -1,26 +1,48 @@
-"""Adding, activating, removing and temporarily disabling named adapters on a HuggingFace model."""
+"""Adding, activating, removing and temporarily disabling named adapters of any method on a HuggingFace model."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from torch import nn
 from transformers import PreTrainedModel
 
-from adapterlib.core.architectures import insertion_points, site_block, transformer_layers
-from adapterlib.core.config import AdapterConfig
-from adapterlib.core.bottleneck import AdapterSite
+from adapterlib.core.bottleneck import BOTTLENECK
+from adapterlib.core.methods import (
+    METHOD_KEY,
+    AdapterError,
+    AdapterMethod,
+    MethodConfig,
+    MethodSite,
+    method_sites,
+    site_adapter_parameter_names,
+)
 
-SITE_ATTRIBUTE = "adapter_site"  # each Add & Norm block that carries adapters gets this child module
+METHODS: tuple[AdapterMethod, ...] = (BOTTLENECK,)  # every adapter family; a new one is one more entry here
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
-class AdapterError(ValueError):
-    """Bad adapter name, unknown adapter, or an adapter that does not fit the model."""
+def method_of(config: MethodConfig) -> AdapterMethod:
+    """The registered method whose config class ``config`` is."""
+    for method in METHODS:
+        if isinstance(config, method.config_type):
+            return method
+    raise AdapterError(f"{type(config).__name__} is not an adapter config; known: "
+                       f"{', '.join(m.config_type.__name__ for m in METHODS)}")
 
 
-def registry(model: PreTrainedModel) -> dict:
+def adapter_config_from_dict(d: dict[str, Any]) -> MethodConfig:
+    """The config a ``to_dict()`` came from, of the method its ``method`` key names (absent: the bottleneck)."""
+    key = d.get(METHOD_KEY, BOTTLENECK.key)
+    for method in METHODS:
+        if method.key == key:
+            return method.config_from_dict(d)
+    raise ValueError(f"unknown adapter method {key!r}; known: {', '.join(m.key for m in METHODS)}")
+
+
+def adapter_state(model: PreTrainedModel) -> dict:
     """adapterlib's bookkeeping for ``model``: adapter configs and the fusion set-up.
 
     Kept on the base encoder, so task models that share one encoder (multi-task adapters) share it too.
@@ -28,44 +50,30 @@ def registry(model: PreTrainedModel) -> dict:
     return model.base_model.__dict__.setdefault("_adapterlib", {"adapters": {}, "fusion": None})
 
 
-def adapter_configs(model: PreTrainedModel) -> dict[str, AdapterConfig]:
+def adapter_configs(model: PreTrainedModel) -> dict[str, MethodConfig]:
     """Name -> config of every adapter added to ``model`` (insertion order)."""
-    return registry(model)["adapters"]
+    return adapter_state(model)["adapters"]
 
 
-def adapter_sites(model: PreTrainedModel) -> Iterator[AdapterSite]:
-    """Every adapter site of ``model``, in layer order."""
-    for module in model.modules():
-        if isinstance(module, AdapterSite):
-            yield module
+def adapter_sites(model: PreTrainedModel) -> Iterator[MethodSite]:
+    """Every adapter site of ``model`` (of every method), in layer order."""
+    return (site for _, site in method_sites(model))
 
 
-def _require(model: PreTrainedModel, name: str) -> AdapterConfig:
+def _require(model: PreTrainedModel, name: str) -> MethodConfig:
     configs = adapter_configs(model)
     if name not in configs:
         raise AdapterError(f"model has no adapter {name!r}; it has: {sorted(configs) or 'none'}")
     return configs[name]
 
 
-def add_adapter(model: PreTrainedModel, name: str, config: AdapterConfig) -> PreTrainedModel:
-    """Insert a new adapter called ``name`` at the sites ``config`` asks for, make it active; returns ``model``."""
+def add_adapter(model: PreTrainedModel, name: str, config: MethodConfig) -> PreTrainedModel:
+    """Insert a new adapter called ``name`` where ``config``'s method puts it, make it active; returns ``model``."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise AdapterError(f"adapter name must be an identifier (letters, digits, _ or -), got {name!r}")
     if name in adapter_configs(model):
         raise AdapterError(f"model already has an adapter {name!r}")
-    points = insertion_points(model)
-    layers = transformer_layers(model)
-    if config.layers is not None and max(config.layers) >= len(layers):
-        raise AdapterError(f"config.layers {config.layers} out of range for a model with {len(layers)} layers")
-    hidden_size = model.config.hidden_size
-    for index, layer in enumerate(layers):
-        if not config.applies_to_layer(index):
-            continue
-        for kind in config.sites:
-            block = site_block(layer, points, kind)
-            if not hasattr(block, SITE_ATTRIBUTE):
-                setattr(block, SITE_ATTRIBUTE, AdapterSite(block, kind, index))
-            getattr(block, SITE_ATTRIBUTE).add(name, hidden_size, config)
+    method_of(config).attach(model, name, config)
     adapter_configs(model)[name] = config
     device = next(model.parameters()).device
     model.to(device)
@@ -98,8 +106,7 @@ def delete_adapter(model: PreTrainedModel, name: str) -> None:
 def adapter_parameter_names(model: PreTrainedModel, name: str) -> set[str]:
     """Full parameter names of adapter ``name``."""
     _require(model, name)
-    marker = f".{SITE_ATTRIBUTE}.adapters.{name}."
-    return {n for n, _ in model.named_parameters() if marker in n}
+    return site_adapter_parameter_names(model, name)
 
 
 @contextmanager

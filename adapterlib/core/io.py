@@ -17,8 +17,8 @@ from transformers import PreTrainedModel
 
 from adapterlib import __version__
 from adapterlib.core.architectures import insertion_points
-from adapterlib.core.config import AdapterConfig
-from adapterlib.core.inject import SITE_ATTRIBUTE, AdapterError, add_adapter, adapter_configs, adapter_parameter_names, delete_adapter
+from adapterlib.core.inject import add_adapter, adapter_config_from_dict, adapter_configs, adapter_parameter_names, delete_adapter
+from adapterlib.core.methods import AdapterError, method_sites
 from adapterlib.core.trainable import base_prefix, head_parameter_names, layernorm_parameter_names
 
 CONFIG_FILE = "adapter_config.json"
@@ -45,6 +45,16 @@ def _to_portable(model: PreTrainedModel, name: str) -> str:
 
 def _from_portable(model: PreTrainedModel, key: str) -> str:
     return base_prefix(model) + key[len("base."):] if key.startswith("base.") else key
+
+
+def _saved_keys(model: PreTrainedModel, name: str, saved_name: str) -> dict[str, str]:
+    """Portable key under which each parameter of adapter ``name`` was saved by an adapter called ``saved_name``
+    -> the parameter's name in ``model``."""
+    return {
+        _to_portable(model, f"{path}.adapters.{saved_name}.{relative}"): f"{path}.adapters.{name}.{relative}"
+        for path, site in method_sites(model) if name in site.adapters
+        for relative, _ in site.adapters[name].named_parameters()
+    }
 
 
 def save_adapter(model: PreTrainedModel, name: str, directory: str | Path, *, include_head: bool = True) -> Path:
@@ -86,7 +96,7 @@ def read_adapter_config(directory: str | Path) -> dict:
         raise AdapterLoadError(f"no saved adapter at {directory}: {CONFIG_FILE} is missing")
     try:
         meta = json.loads(path.read_text())
-        AdapterConfig.from_dict(meta["adapter"])
+        adapter_config_from_dict(meta["adapter"])
         return meta
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise AdapterLoadError(f"{path} is corrupt or not an adapterlib adapter config: {err}") from err
@@ -118,16 +128,17 @@ def load_adapter(
         raise AdapterLoadError(f"cannot read {weights_path}: {err}") from err
 
     saved_name, name = meta["name"], name or meta["name"]
-    wanted = {"adapter"} | ({"layernorm"} if load_layernorms else set()) | ({"head"} if load_head else set())
+    wanted = {"layernorm"} if load_layernorms else set()
+    wanted |= {"head"} if load_head else set()
     params = dict(model.named_parameters())
+    saved_adapter: dict[str, torch.Tensor] = {}
     updates: dict[str, torch.Tensor] = {}
     for key, tensor in tensors.items():
         group, portable = key.split("/", 1)
-        if group not in wanted:
-            continue
         if group == "adapter":
-            portable = portable.replace(f".{SITE_ATTRIBUTE}.adapters.{saved_name}.", f".{SITE_ATTRIBUTE}.adapters.{name}.")
-            updates[_from_portable(model, portable)] = tensor
+            saved_adapter[portable] = tensor
+            continue
+        if group not in wanted:
             continue
         target = _from_portable(model, portable)
         if target not in params:
@@ -139,15 +150,14 @@ def load_adapter(
             )
         updates[target] = tensor
 
-    add_adapter(model, name, AdapterConfig.from_dict(meta["adapter"]))
-    params = dict(model.named_parameters())
-    expected_adapter = adapter_parameter_names(model, name)
-    loaded_adapter = {n for n in updates if n in expected_adapter}
-    stray = {n for n in updates if n not in params}
-    if loaded_adapter != expected_adapter or stray:
-        missing = sorted(expected_adapter - loaded_adapter)[:3]
+    add_adapter(model, name, adapter_config_from_dict(meta["adapter"]))
+    expected = _saved_keys(model, name, saved_name)
+    if set(expected) != set(saved_adapter):
+        missing, stray = sorted(set(expected) - set(saved_adapter))[:3], sorted(set(saved_adapter) - set(expected))[:3]
         delete_adapter(model, name)
-        raise AdapterLoadError(f"{weights_path} does not match its config (missing {missing}, unexpected {sorted(stray)[:3]})")
+        raise AdapterLoadError(f"{weights_path} does not match its config (missing {missing}, unexpected {stray})")
+    updates.update({expected[key]: tensor for key, tensor in saved_adapter.items()})
+    params = dict(model.named_parameters())
     with torch.no_grad():
         for target, tensor in updates.items():
             params[target].copy_(tensor.to(params[target].dtype))

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedModel
 
-from adapterlib.core.trainable import base_prefix, is_added
+from adapterlib.core.methods import added_parameter_names
+from adapterlib.core.trainable import base_prefix
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,21 @@ class ParamCount:
         return (shared + n_tasks * self.trainable) / self.base
 
 
+def count_named_parameters(model: PreTrainedModel, names: set[str]) -> int:
+    """The number of scalars in the parameters of ``model`` called ``names`` (e.g. ``fusion_parameter_names``)."""
+    return sum(p.numel() for n, p in model.named_parameters() if n in names)
+
+
 def count_parameters(model: PreTrainedModel) -> ParamCount:
     """Count ``model``'s parameters by role; see ParamCount."""
     prefix = base_prefix(model)
+    added_names = added_parameter_names(model)
     total = base = added = head = trainable = trainable_base = 0
     for name, parameter in model.named_parameters():
         n = parameter.numel()
         total += n
-        in_base = not is_added(name) and name.startswith(prefix)
-        if is_added(name):
+        in_base = name not in added_names and name.startswith(prefix)
+        if name in added_names:
             added += n
         elif in_base:
             base += n

@@ -19,7 +19,9 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from adapterlib.core.architectures import insertion_points, transformer_layers
-from adapterlib.core.inject import SITE_ATTRIBUTE, AdapterError, active_adapter, adapter_configs, adapter_parameter_names
+from adapterlib.core.bottleneck import fusion_parameter_names
+from adapterlib.core.inject import active_adapter, adapter_configs, adapter_parameter_names
+from adapterlib.core.methods import AdapterError, added_parameter_names
 
 REGIMES = ("full", "adapters", "top_k", "layernorm", "head", "fusion")
 
@@ -29,14 +31,9 @@ def base_prefix(model: PreTrainedModel) -> str:
     return "" if model.base_model is model else f"{model.base_model_prefix}."
 
 
-def is_added(name: str) -> bool:
-    """True for parameters adapterlib added (adapters, fusion), which are not part of the base model."""
-    return f".{SITE_ATTRIBUTE}." in f".{name}"
-
-
 def head_parameter_names(model: PreTrainedModel) -> set[str]:
     prefix = base_prefix(model)
-    names = {n for n, _ in model.named_parameters() if not is_added(n)}
+    names = {n for n, _ in model.named_parameters()} - added_parameter_names(model)
     return {n for n in names if (prefix and not n.startswith(prefix)) or n.startswith(f"{prefix}pooler.")}
 
 
@@ -56,7 +53,7 @@ def top_layer_parameter_names(model: PreTrainedModel, k: int) -> set[str]:
         raise ValueError(f"top_k needs an int k in 1..{len(layers)}, got {k!r}")
     prefix = base_prefix(model) + insertion_points(model).layers
     starts = tuple(f"{prefix}.{i}." for i in range(len(layers) - k, len(layers)))
-    return {n for n, _ in model.named_parameters() if n.startswith(starts) and not is_added(n)}
+    return {n for n, _ in model.named_parameters() if n.startswith(starts)} - added_parameter_names(model)
 
 
 def trainable_parameter_names(
@@ -73,7 +70,7 @@ def trainable_parameter_names(
     if regime == "layernorm":
         return head | layernorm_parameter_names(model)
     if regime == "fusion":
-        fusion = {n for n, _ in model.named_parameters() if f".{SITE_ATTRIBUTE}.fusion." in n}
+        fusion = fusion_parameter_names(model)
         if not fusion:
             raise AdapterError("regime 'fusion' needs a fusion layer: add_fusion(model, [adapters]) first")
         return head | fusion

@@ -41,7 +41,8 @@ from adapterlib.core.io import save_adapter
 from adapterlib.core.inject import add_adapter, set_active_adapter
 from adapterlib.core.models import load_model
 from adapterlib.core.params import count_parameters
-from adapterlib.core.trainable import is_added, set_trainable
+from adapterlib.core.methods import added_parameter_names
+from adapterlib.core.trainable import set_trainable
 from adapterlib.data.tasks import get_task, load_task
 from adapterlib.runner.single import (DATA_SEED, SHARED_BASE, RunResult, TrainingDivergedError, TrainingSettings, _evaluate_features,
                     _pad_id, global_batches, make_accelerator, make_optimizer)
@@ -302,6 +303,7 @@ def save_multitask(models: nn.ModuleDict, directory: Path) -> Path:
     for name, model in models.items():
         save_adapter(model, name, target / name)
     encoder = next(iter(models.values())).base_model
-    save_file({n: t.detach().cpu().contiguous() for n, t in encoder.state_dict().items() if not is_added(n)},
+    added = added_parameter_names(encoder)
+    save_file({n: t.detach().cpu().contiguous() for n, t in encoder.state_dict().items() if n not in added},
               target / SHARED_BASE)
     return target

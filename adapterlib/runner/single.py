@@ -36,16 +36,16 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup, set_seed
 
-from adapterlib.core.config import AdapterConfig
 from adapterlib.data.encoding import (MODEL_INPUTS, collate, encode, feature_length, length_sorted_batches, model_outputs, predictions,
                        qa_answers, references)
 from adapterlib.core.fusion import add_fusion, fusion_regularization, save_fusion
 from adapterlib.core.io import load_adapter, save_adapter
 from adapterlib.data.metrics import compute_metrics
-from adapterlib.core.inject import add_adapter
+from adapterlib.core.inject import add_adapter, adapter_config_from_dict
+from adapterlib.core.methods import MethodConfig, added_parameter_names
 from adapterlib.core.models import load_model
 from adapterlib.core.params import count_parameters
-from adapterlib.core.trainable import REGIMES, head_parameter_names, is_added, set_trainable
+from adapterlib.core.trainable import REGIMES, head_parameter_names, set_trainable
 from adapterlib.data.tasks import Task, get_task, load_task
 
 TRAINED_WEIGHTS = "trained.safetensors"  # the trained parameters of non-adapter regimes, by model parameter name
@@ -116,7 +116,7 @@ class RunConfig(TrainingSettings):
 
     task: str
     regime: str = "adapters"
-    adapter: AdapterConfig | None = None
+    adapter: MethodConfig | None = None
     top_k: int | None = None
     fusion: tuple[str, ...] = ()
     doc_stride: int = 128
@@ -125,7 +125,7 @@ class RunConfig(TrainingSettings):
         super().__post_init__()
         get_task(self.task)  # TaskError (a ValueError) naming the known tasks
         if isinstance(self.adapter, Mapping):
-            object.__setattr__(self, "adapter", AdapterConfig.from_dict(dict(self.adapter)))
+            object.__setattr__(self, "adapter", adapter_config_from_dict(dict(self.adapter)))
         object.__setattr__(self, "fusion", tuple(self.fusion))
         problems = [
             self.regime not in REGIMES and f"regime must be one of {REGIMES}, got {self.regime!r}",
@@ -165,8 +165,7 @@ class RunConfig(TrainingSettings):
     @property
     def label(self) -> str:
         """A short human-readable description (progress bars, logs)."""
-        what = {"adapters": f"adapters({self.adapter.placement}, {self.adapter.size or f'rf{self.adapter.reduction_factor}'})"
-                if self.adapter else "", "top_k": f"top_{self.top_k}", "fusion": f"fusion({len(self.fusion)})"}
+        what = {"adapters": f"adapters({self.adapter.label})" if self.adapter else "", "top_k": f"top_{self.top_k}", "fusion": f"fusion({len(self.fusion)})"}
         return f"{self.task} {what.get(self.regime, self.regime)} lr={self.lr:g} ep={self.epochs} seed={self.seed}"
 
 
@@ -240,7 +239,7 @@ def load_shared_base(model: PreTrainedModel, adapter_dirs: list[Path]) -> None:
     if base is None:
         return
     missing, unexpected = model.base_model.load_state_dict(load_file(base), strict=False)
-    if unexpected or any(not is_added(n) for n in missing):
+    if unexpected or set(missing) - added_parameter_names(model.base_model):
         raise ValueError(f"{base} does not fit this model (unexpected {unexpected[:3]}, missing {missing[:3]})")
 
 
