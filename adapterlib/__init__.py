@@ -1,4 +1,5 @@
-"""adapterlib: bottleneck adapters (Houlsby et al. 2019) and AdapterFusion (Pfeiffer et al. 2021) on transformers.
+"""adapterlib: bottleneck adapters (Houlsby et al. 2019), AdapterFusion (Pfeiffer et al. 2021) and LoRA (Hu et al.
+2021) on transformers.
 
     import adapterlib as al
     model, tokenizer = al.load_model("minilm-l6", task_format="single", num_labels=2)
@@ -33,12 +34,13 @@ from adapterlib.core.inject import (
     delete_adapter,
     set_active_adapter,
 )
+from adapterlib.core.lora import LoRAConfig
 from adapterlib.core.models import ModelNotAvailableError, load_model
 from adapterlib.core.params import ParamCount, count_parameters
 from adapterlib.core.trainable import REGIMES, set_trainable, trainable_parameter_names
 
 __all__ = [
-    "ARCHITECTURES", "AdapterConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
+    "ARCHITECTURES", "AdapterConfig", "LoRAConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
     "fusion_regularization", "load_fusion", "recording_fusion_attention", "save_fusion", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
     "REGIMES", "UnsupportedArchitectureError", "active_adapter", "adapter_configs", "adapter_sites",
     "adapters_removed", "add_adapter", "adapter_config_from_dict", "count_parameters", "delete_adapter", "load_adapter", "load_model",
