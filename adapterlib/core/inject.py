@@ -39,7 +39,7 @@ def adapter_config_from_dict(d: dict[str, Any]) -> MethodConfig:
     key = d.get(METHOD_KEY, BOTTLENECK.key)
     for method in METHODS:
         if method.key == key:
-            return method.config_from_dict(d)
+            return method.config_type.from_dict(d)
     raise ValueError(f"unknown adapter method {key!r}; known: {', '.join(m.key for m in METHODS)}")
 
 

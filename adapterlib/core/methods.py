@@ -66,9 +66,6 @@ class AdapterMethod:
     config_type: type
     attach: Callable[[nn.Module, str, Any], None]
 
-    def config_from_dict(self, d: dict[str, Any]) -> Any:
-        return self.config_type.from_dict({k: v for k, v in d.items() if k != METHOD_KEY})
-
 
 METHOD_KEY = "method"  # in a serialised config; absent means the bottleneck (configs saved before LoRA existed)
 
