@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import adapterlib as al
 
@@ -40,6 +41,9 @@ def test_save_load_reproduces_logits_exactly(minilm, tmp_path, make_config):
                 p.add_(0.05 * torch.randn_like(p))
     expected = _logits(model, tokenizer)
     al.save_adapter(model, "task", tmp_path / "task")
+    saved = load_file(tmp_path / "task" / "adapter.safetensors")  # format 1: these names must never change
+    assert "adapter/base.encoder.layer.5.output.adapter_site.adapters.task.down.weight" in saved
+    assert "head/classifier.weight" in saved and "head/base.pooler.dense.bias" in saved
     size = sum(f.stat().st_size for f in (tmp_path / "task").iterdir())
     assert size < 2_000_000  # small files: never the 90 MB base model
 

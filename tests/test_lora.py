@@ -90,6 +90,7 @@ def test_config_round_trips_and_dispatches_on_its_method_key():
     lora = al.LoRAConfig(r=4, alpha=16, dropout=0.1, target_modules=["query"], layers=[1, 0])
     assert lora.layers == (0, 1) and lora.target_modules == ("query",) and lora.scaling == 4.0
     assert al.adapter_config_from_dict(lora.to_dict()) == lora
+    assert al.LoRAConfig(alpha=16).to_dict() == al.LoRAConfig(alpha=16.0).to_dict()  # one run id
     bottleneck = al.AdapterConfig.houlsby(size=8)
     assert "method" not in bottleneck.to_dict()  # run ids hash this dict: it must not change
     assert al.adapter_config_from_dict(bottleneck.to_dict()) == bottleneck

@@ -60,6 +60,8 @@ class LoRAConfig:
         problems = [p for p in problems if p]
         if problems:
             raise ValueError("bad LoRAConfig: " + "; ".join(problems))
+        object.__setattr__(self, "alpha", float(self.alpha))  # 16 and 16.0: one config, one run id
+        object.__setattr__(self, "dropout", float(self.dropout))
 
     @property
     def scaling(self) -> float:
