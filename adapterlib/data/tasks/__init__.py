@@ -60,7 +60,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None) -> None
     if tasks is not None:
         todo = [get_task(n) for n in tasks]
     elif suite is None:
-        todo = [t for s in OFFLINE_SUITES for t in list_tasks(s)]
+        todo = [t for s in OFFLINE_SUITES.values() for t in list_tasks(s)]
     else:
         todo = list_tasks(suite)
     todo = list({t.name: t for t in todo if not t.local_only}.values())
