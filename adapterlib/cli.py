@@ -14,7 +14,12 @@ from adapterlib.paths import pinned_output_dirs
 
 
 def main(argv: list[str] | None = None) -> int:
-    from adapterlib.reproduce import add_reproduce_command
+    try:
+        from adapterlib.reproduce import add_reproduce_command
+    except ModuleNotFoundError as err:  # a core-only install: the commands are the reproduction's
+        print(f"adapterlib: error: {err}: the commands need the reproduction extra, "
+              f"pip install 'adapterlib[reproduce]'", file=sys.stderr)
+        return 2
     from adapterlib.data.tasks.cli import add_data_commands
 
     parser = argparse.ArgumentParser(prog="adapterlib", description=__doc__)
