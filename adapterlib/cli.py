@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from adapterlib.paths import pinned_output_dirs
 
 
 def main(argv: list[str] | None = None) -> int:
-    from adapterlib.reproduce import add_reproduce_command
+    try:
+        from adapterlib.reproduce import add_reproduce_command
+    except ModuleNotFoundError as err:  # a core-only install: the commands are the reproduction's
+        print(f"adapterlib: error: {err}: the commands need the reproduction extra, "
+              f"pip install 'adapterlib[reproduce]'", file=sys.stderr)
+        return 2
     from adapterlib.data.tasks.cli import add_data_commands
 
     parser = argparse.ArgumentParser(prog="adapterlib", description=__doc__)
@@ -34,6 +42,8 @@ def add_grid_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--role", required=True, help="which suite: glue, additional, squad or fusion")
     p.add_argument("--regime", nargs="+", default=["adapters"], help="regimes to run (default: adapters)")
     p.add_argument("--tasks", nargs="+", help="a subset of the role's tasks (default: all of the profile's)")
+    p.add_argument("--runs-dir", type=Path, help="parent of the run store runs/<profile>/ (default: ./runs, or "
+                   "$ADAPTERLIB_RUNS)")
     p.set_defaults(func=_run_grid)
 
 
@@ -45,7 +55,8 @@ def _run_grid(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     configs = profile.configs(args.grid, args.tasks or profile.task_names(args.role), role=args.role,
                               regime=args.regime)
-    report = run_grid(configs, profile.store(), progress=make_accelerator().is_main_process)
+    with pinned_output_dirs(runs=args.runs_dir):
+        report = run_grid(configs, profile.store(), progress=make_accelerator().is_main_process)
     return 1 if report.failed else 0
 
 

@@ -4,6 +4,7 @@
 Executed copies go to ``results/<profile>/``; the notebooks write their own CSVs, figures and claim records there.
 Runs are shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption, only
 trains what is missing; ``run_info.json`` records the git revision, package versions and each notebook's wall time.
+``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
 """
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from adapterlib.paths import notebooks_root, pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, get_profile
-from adapterlib.reporting.outputs import REPO, results_dir
+from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
-
-NOTEBOOKS_DIR = REPO / "notebooks"
 
 # Dependency order: later notebooks reuse the runs of earlier ones from the run store (Table 1's runs feed
 # Figures 3, 4 and 6; the ST-A runs of the fusion Table 1 feed every fusion notebook).
@@ -40,26 +40,40 @@ NOTEBOOKS: tuple[str, ...] = (
 )
 
 
-def run_notebooks(profile: str, only: list[str] | None = None, *, kernel: str = "python3") -> list[Path]:
-    """Execute the notebooks (all, or ``only``) with ``profile``, record run information, write SUMMARY.md and
-    return the executed copies. Offline profiles build their task data first (cached, so at most once)."""
-    import papermill
-    from tqdm.auto import tqdm
-
-    from adapterlib.runner.store import environment
-    from adapterlib.data.tasks import prepare
-
+def run_notebooks(
+    profile: str, only: list[str] | None = None, *, kernel: str = "python3", notebooks_dir: str | Path | None = None,
+    results: str | Path | None = None, runs: str | Path | None = None,
+) -> list[Path]:
+    """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
+    write SUMMARY.md and return the executed copies. ``results``/``runs`` move the results and the run store (for
+    this call and its kernels). Offline profiles build their task data first (cached, so at most once)."""
     unknown = sorted(set(only or ()) - set(NOTEBOOKS))
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(NOTEBOOKS)}")
-    chosen = get_profile(profile)  # a bad profile fails here, before anything runs
-    for suite in sorted(set(chosen.suites.values())):
+    get_profile(profile)  # a bad profile fails here, before anything runs
+    source = Path(notebooks_dir or notebooks_root()).resolve()
+    selected = [n for n in NOTEBOOKS if not only or n in only]
+    missing = [n for n in selected if not (source / f"{n}.ipynb").is_file()]
+    if missing:
+        raise ValueError(f"{source} has no notebook {', '.join(missing)}: run from the project directory or pass "
+                         f"--notebooks-dir")
+    with pinned_output_dirs(results, runs):
+        return _execute(profile, selected, source, kernel, partial=bool(only))
+
+
+def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool) -> list[Path]:
+    import papermill
+    from tqdm.auto import tqdm
+
+    from adapterlib.data.tasks import prepare
+    from adapterlib.runner.store import environment
+
+    for suite in sorted(set(get_profile(profile).suites.values())):
         if suite.endswith("_offline"):
             prepare(suite)
-    selected = [n for n in NOTEBOOKS if not only or n in only]
     out_dir = results_dir(profile)
     info = read_run_info(profile)
-    times = info.get("notebooks", {}) if only else {}
+    times = info.get("notebooks", {}) if partial else {}
     written = []
     bar = tqdm(selected, desc=f"notebooks ({profile})", unit="nb", file=sys.stdout)
     for name in bar:
@@ -67,8 +81,8 @@ def run_notebooks(profile: str, only: list[str] | None = None, *, kernel: str = 
         start = time.perf_counter()
         out = out_dir / f"{name}.ipynb"
         try:
-            papermill.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), parameters={"profile": profile},
-                                       cwd=str(NOTEBOOKS_DIR), kernel_name=kernel, progress_bar=False)
+            papermill.execute_notebook(str(source / f"{name}.ipynb"), str(out), parameters={"profile": profile},
+                                       cwd=str(source), kernel_name=kernel, progress_bar=False)
         except papermill.PapermillExecutionError as err:
             raise RuntimeError(f"notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
                                f"(executed copy with the traceback: {out}; finished runs are kept, rerun to resume)"
@@ -94,4 +108,10 @@ def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reproduce", help="run every notebook for a profile (default: cpu), then SUMMARY.md")
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES))
     p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"a subset of: {', '.join(NOTEBOOKS)}")
-    p.set_defaults(func=lambda args: run_notebooks(args.profile, args.only) and 0)
+    p.add_argument("--notebooks-dir", type=Path, help="where the notebooks are (default: ./notebooks)")
+    p.add_argument("--results-dir", type=Path,
+                   help="parent of results/<profile>/ (default: ./results, or $ADAPTERLIB_RESULTS)")
+    p.add_argument("--runs-dir", type=Path,
+                   help="parent of the run store runs/<profile>/ (default: ./runs, or $ADAPTERLIB_RUNS)")
+    p.set_defaults(func=lambda args: run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir,
+                                                   results=args.results_dir, runs=args.runs_dir) and 0)

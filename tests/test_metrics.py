@@ -1,4 +1,4 @@
-"""Metrics against hand-computed values, the official SQuAD normalisation, and sklearn/scipy."""
+"""Metrics against hand-computed values, the official SQuAD normalisation, and sklearn/scipy as oracles."""
 import math
 
 import numpy as np
@@ -69,3 +69,17 @@ def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         compute_metrics("rte", [0, 1], [0, 1, 1])
     assert not math.isnan(compute_metrics("stsb", [1.0, 1.0], [1.0, 2.0])["score"])
+
+
+def test_numpy_metrics_match_sklearn_and_scipy_on_ties_many_classes_and_empty_classes():
+    from adapterlib.data.metrics import _f1_positive, _matthews, _pearson, _ranks
+
+    rng = np.random.default_rng(2)
+    ref, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    pred[:150] = ref[:150]
+    assert _matthews(ref, pred) == pytest.approx(matthews_corrcoef(ref, pred))
+    assert _matthews(np.ones(4), np.ones(4)) == 0.0  # undefined (one class): sklearn gives 0 too
+    assert _f1_positive(ref % 2, pred % 2) == pytest.approx(f1_score(ref % 2, pred % 2))
+    assert _f1_positive(np.zeros(4), np.zeros(4)) == 0.0  # no positive anywhere: sklearn's zero_division=0
+    tied_x, tied_y = rng.integers(0, 5, 200).astype(float), rng.integers(0, 3, 200).astype(float)
+    assert _pearson(_ranks(tied_x), _ranks(tied_y)) == pytest.approx(100 * spearmanr(tied_x, tied_y)[0])

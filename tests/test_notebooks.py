@@ -2,19 +2,20 @@
 the output contract; the committed cpu results have the documented columns and SUMMARY.md agrees with them."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
+from adapterlib.paths import RESULTS_ENV
 from adapterlib.reporting.claims import CLAIM_COLUMNS, VERDICTS
-from adapterlib.reproduce import NOTEBOOKS, NOTEBOOKS_DIR, run_notebooks
-from adapterlib.reporting.outputs import REPO, RESULTS_ENV, TABLE_COLUMNS
-from adapterlib.runner.store import RUNS_ENV
+from adapterlib.reproduce import NOTEBOOKS, run_notebooks
+from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.summary import SUMMARY, render_summary
 
+REPO = Path(__file__).resolve().parents[1]  # the checkout: its notebooks and committed results
+NOTEBOOKS_DIR = REPO / "notebooks"
 NON_TABLE_CSV = ("benchmarks",)  # the benchmark table has its own columns (library, config, seq_len, ...)
 
 
@@ -38,16 +39,7 @@ def test_every_notebook_is_listed_parameterised_and_stored_without_outputs():
 def smoke_results(tmp_path_factory) -> Path:
     """Run every notebook once under smoke, with the results and the run store in a temporary directory."""
     root = tmp_path_factory.mktemp("smoke")
-    saved = {k: os.environ.get(k) for k in (RESULTS_ENV, RUNS_ENV)}
-    os.environ[RESULTS_ENV], os.environ[RUNS_ENV] = str(root / "results"), str(root / "runs")
-    try:
-        run_notebooks("smoke")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
+    run_notebooks("smoke", notebooks_dir=NOTEBOOKS_DIR, results=root / "results", runs=root / "runs")
     return root / "results" / "smoke"
 
 

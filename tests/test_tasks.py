@@ -28,7 +28,7 @@ REFERENCE = {"glue_offline": HOULSBY_T1, "additional_offline": HOULSBY_T2, "squa
 COLUMNS = {"single": ["text", "label"], "pair": ["text", "text_pair", "label"], "regression": ["text", "label"],
            "multiple_choice": ["text", "question", "choices", "label"],
            "span_qa": ["id", "title", "context", "question", "answers"]}
-OFFLINE = sorted({t.name for s in OFFLINE_SUITES for t in list_tasks(s)})
+OFFLINE = sorted({t.name for s in OFFLINE_SUITES.values() for t in list_tasks(s)})
 
 
 # ---------------------------------------------------------------- registry (no data needed)
@@ -55,7 +55,7 @@ def test_offline_suites_shape_and_stand_in_spellings():
     assert get_task("rt_polarity", "fusion_offline").stands_in_for == "SST"
     assert get_task("mnli", "fusion_paper").paper_name == "MNLI"
     # no honest stand-in for these
-    stood_in = {t.stands_in_for for s in OFFLINE_SUITES for t in list_tasks(s)}
+    stood_in = {t.stands_in_for for s in OFFLINE_SUITES.values() for t in list_tasks(s)}
     assert not stood_in & {"CoLA", "MRPC", "QQP", "STS-B"}
 
 

@@ -15,14 +15,16 @@ evaluation batches group examples of similar length, since most are far shorter 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from adapterlib.data.tasks import Task
+from adapterlib.data.tasks.registry import Task
+
+if TYPE_CHECKING:  # only for hints: encoding needs no `datasets` (see tests/test_packaging.py)
+    from datasets import Dataset
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 LABEL_KEYS = ("labels", "start_positions", "end_positions")

@@ -1,4 +1,5 @@
-"""The papers' metrics for every task format, offline (sklearn/scipy/by hand; no hub `evaluate` scripts).
+"""The papers' metrics for every task format, offline and in numpy (no hub `evaluate` scripts, no sklearn/scipy:
+training needs only the core dependencies; tests/test_metrics.py checks them against sklearn and scipy).
 
 `compute_metrics` returns every value on a 0-100 scale; "score" is the paper's metric for the task
 (accuracy %, F1 % of the positive class, MCC x 100, Spearman x 100, SQuAD F1).
@@ -11,10 +12,8 @@ import string
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import f1_score, matthews_corrcoef
 
-from adapterlib.data.tasks import Task, get_task
+from adapterlib.data.tasks.registry import Task, get_task
 
 __all__ = ["compute_metrics", "squad_metrics", "normalize_answer"]
 
@@ -46,11 +45,36 @@ def squad_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]
     return {"exact_match": 100 * float(np.mean(em)), "f1": 100 * float(np.mean(f1))}
 
 
-def _correlation(fn, x, y) -> float:
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Correlation x 100; 0 when either side is constant (undefined), as sklearn does for MCC."""
     if np.std(x) == 0 or np.std(y) == 0:
         return 0.0
-    return 100 * float(fn(x, y)[0])
+    return 100 * float(np.corrcoef(x, y)[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their mean rank (as scipy.stats.rankdata), so Pearson of ranks is Spearman."""
+    ranks = np.empty(len(x))
+    ranks[np.argsort(x, kind="stable")] = np.arange(1, len(x) + 1)
+    _, tie_group, tie_size = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(tie_group, weights=ranks) / tie_size)[tie_group]
+
+
+def _f1_positive(ref: np.ndarray, pred: np.ndarray) -> float:
+    """F1 of class 1, 0 when it is neither predicted nor present (sklearn's zero_division=0)."""
+    true_pos = np.sum((pred == 1) & (ref == 1))
+    wrong = np.sum((pred == 1) != (ref == 1))
+    return float(2 * true_pos / (2 * true_pos + wrong)) if true_pos + wrong else 0.0
+
+
+def _matthews(ref: np.ndarray, pred: np.ndarray) -> float:
+    """Multi-class Matthews correlation (Gorodkin's R_K, sklearn's formula); 0 when undefined."""
+    classes, coded = np.unique(np.concatenate([ref, pred]), return_inverse=True)
+    confusion = np.zeros((len(classes), len(classes)))
+    np.add.at(confusion, (coded[: len(ref)], coded[len(ref):]), 1)
+    true, predicted, n = confusion.sum(axis=1), confusion.sum(axis=0), confusion.sum()
+    denominator = np.sqrt((n**2 - predicted @ predicted) * (n**2 - true @ true))
+    return float((np.trace(confusion) * n - true @ predicted) / denominator) if denominator else 0.0
 
 
 def compute_metrics(task: Task | str, predictions, references) -> dict[str, float]:
@@ -62,11 +86,11 @@ def compute_metrics(task: Task | str, predictions, references) -> dict[str, floa
     if pred.shape != ref.shape:
         raise ValueError(f"predictions {pred.shape} and references {ref.shape} differ in shape")
     if task.format == "regression":
-        out = {"spearman": _correlation(spearmanr, pred, ref), "pearson": _correlation(pearsonr, pred, ref)}
+        out = {"spearman": _pearson(_ranks(pred), _ranks(ref)), "pearson": _pearson(pred, ref)}
     else:
         out = {"accuracy": 100 * float(np.mean(pred == ref))}
         if task.metric == "f1":
-            out["f1"] = 100 * float(f1_score(ref, pred, pos_label=1, average="binary", zero_division=0))
+            out["f1"] = 100 * _f1_positive(ref, pred)
         if task.metric == "matthews":
-            out["matthews"] = 100 * float(matthews_corrcoef(ref, pred))
+            out["matthews"] = 100 * _matthews(ref, pred)
     return {**out, "score": out[task.metric]}

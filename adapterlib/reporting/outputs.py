@@ -1,22 +1,22 @@
-"""The notebooks' output contract: tidy CSVs and PNG+SVG figures under ``results/<profile>/``.
+"""The notebooks' output contract: tidy CSVs and PNG+SVG figures under ``results/<profile>/`` (see ``paths``).
 
 Every table row puts our score beside the paper's and says what produced it (model, data, scale), because our
 model (MiniLM-L6, a sentence encoder) and data (offline stand-ins) differ from the papers'.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-RESULTS_ENV = "ADAPTERLIB_RESULTS"  # tests point this elsewhere so they never touch the committed results
+from adapterlib.paths import RESULTS_ENV, results_root
+
+__all__ = ["RESULTS_ENV", "TABLE_COLUMNS", "results_dir", "save_figure", "save_table"]
 TABLE_COLUMNS = ("task", "paper_task", "method", "metric", "score", "paper_score", "trained_params", "trained_pct")
 
 
 def results_dir(profile: str) -> Path:
-    path = Path(os.environ.get(RESULTS_ENV) or REPO / "results") / profile
+    path = results_root() / profile
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -27,7 +27,7 @@ from adapterlib.core.config import AdapterConfig
 from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
-from adapterlib.data.tasks import SUITES, get_task, list_tasks
+from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, get_task, list_tasks
 from adapterlib.runner.single import RunConfig, _is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
@@ -120,8 +120,6 @@ class Profile:
         return RunStore(profile=self.name)
 
 
-OFFLINE_SUITES = {"glue": "glue_offline", "additional": "additional_offline", "squad": "squad_offline",
-                  "fusion": "fusion_offline"}
 ST_A = AdapterConfig.pfeiffer()
 
 # Per-scale grids under the papers' names (GRIDS) plus the sweeps of single figures.
@@ -191,8 +189,7 @@ PROFILES: dict[str, Profile] = {
         name="paper", description="the papers' models, hub task suites, grids and seeds (needs the hub and GPUs)",
         models={"glue": PAPER_MODELS["houlsby"], "additional": PAPER_MODELS["houlsby_additional"],
                 "squad": PAPER_MODELS["houlsby_additional"], "fusion": PAPER_MODELS["fusion"]},
-        suites={"glue": "houlsby_glue", "additional": "houlsby_additional", "squad": "squad_paper",
-                "fusion": "fusion_paper"},
+        suites=PAPER_SUITES,
         max_train=None, max_eval=None, max_length=128, qa_max_length=384, doc_stride=128, batch_size=32,
         seeds=(0, 1, 2, 3, 4), grids=_PAPER_GRIDS),
 }

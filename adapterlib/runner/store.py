@@ -1,7 +1,7 @@
 """The run store: every finished run recorded once, so notebooks share runs and a rerun only trains what is missing.
 
-One directory per run id under the store root (default ``runs/<profile>/`` in the repo, or
-``$ADAPTERLIB_RUNS/<profile>/``)::
+One directory per run id under the store root (default ``runs/<profile>/`` in the project root, or
+``$ADAPTERLIB_RUNS/<profile>/``, see ``paths``)::
 
     <run_id>/record.json        config, metrics per split, params, wall time, versions, git revision, file sizes
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
@@ -37,23 +37,22 @@ from adapterlib import __version__
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
 from adapterlib.runner.multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
-from adapterlib.reporting.outputs import REPO
+from adapterlib.paths import project_root, runs_root
 from adapterlib.runner.single import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
                     make_accelerator, train_and_evaluate)
 
 RECORD = "record.json"
 SCHEMA = 1
-RUNS_ENV = "ADAPTERLIB_RUNS"
 
 
 def default_root(profile: str = "cpu") -> Path:
-    return Path(os.environ.get(RUNS_ENV) or REPO / "runs") / profile
+    return runs_root() / profile
 
 
-def git_revision(repo: Path = REPO) -> str | None:
-    """HEAD of ``repo``, with "-dirty" if tracked files differ from it outside ``results/`` (the outputs a reproduce
-    run rewrites itself); None outside a git checkout."""
-    git = ["git", "-C", str(repo)]
+def git_revision(repo: Path | None = None) -> str | None:
+    """HEAD of ``repo`` (default: the project root), with "-dirty" if tracked files differ from it outside
+    ``results/`` (the outputs a reproduce run rewrites itself); None outside a git checkout."""
+    git = ["git", "-C", str(repo or project_root())]
     try:
         revision = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],

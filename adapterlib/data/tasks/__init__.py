@@ -5,7 +5,8 @@
         dd = load_task(task.name, max_train=2000)   # DatasetDict: train / validation / test (+ extra test splits)
 
 Offline tasks are built once into $ADAPTERLIB_CACHE/tasks/<name> (`prepare`), then load from arrow in well
-under a second. Paper tasks go through `datasets.load_dataset` and fail with a one-line TaskError offline.
+under a second. Paper tasks go through `datasets.load_dataset` and fail with a one-line TaskError offline. Only the
+loaders import `datasets` (a reproduction extra), so the registry works without it.
 """
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
-
-import datasets
+from typing import TYPE_CHECKING
 
 from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
 from adapterlib.data.tasks.sources import cache_dir
 
 __all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "SUITES",
            "OFFLINE_SUITES", "PAPER_SUITES"]
+
+if TYPE_CHECKING:
+    import datasets
 
 
 def task_dir(name: str) -> Path:
@@ -60,7 +63,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None) -> None
     if tasks is not None:
         todo = [get_task(n) for n in tasks]
     elif suite is None:
-        todo = [t for s in OFFLINE_SUITES for t in list_tasks(s)]
+        todo = [t for s in OFFLINE_SUITES.values() for t in list_tasks(s)]
     else:
         todo = list_tasks(suite)
     todo = list({t.name: t for t in todo if not t.local_only}.values())
@@ -97,6 +100,8 @@ def load_task(name: str, *, max_train: int | None = None, max_eval: int | None =
     """Splits train / validation / test (+ extra test splits). max_train caps train and max_eval caps every
     other split (seeded, label-stratified); nothing is capped unless asked. `path` loads a local copy of a
     paper task that is not on the hub (e.g. Argument mining)."""
+    import datasets
+
     task = get_task(name)
     if task.offline:
         if task_meta(name) is None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-FORMATS = ("single", "pair", "regression", "multiple_choice", "span_qa")
-METRICS = ("accuracy", "f1", "matthews", "spearman", "squad")
-OFFLINE_SUITES = ("glue_offline", "additional_offline", "squad_offline", "fusion_offline")
-PAPER_SUITES = ("houlsby_glue", "houlsby_additional", "squad_paper", "fusion_paper")
-# Where to go when a paper suite cannot be reached.
-OFFLINE_FOR = {"houlsby_glue": "glue_offline", "houlsby_additional": "additional_offline",
-               "squad_paper": "squad_offline", "fusion_paper": "fusion_offline"}
+# The suite of each experiment ("role": Houlsby's GLUE table, his additional tasks, SQuAD, AdapterFusion), offline
+# stand-ins and the papers' own; a profile picks one of the two mappings.
+OFFLINE_SUITES = {"glue": "glue_offline", "additional": "additional_offline", "squad": "squad_offline",
+                  "fusion": "fusion_offline"}
+PAPER_SUITES = {"glue": "houlsby_glue", "additional": "houlsby_additional", "squad": "squad_paper",
+                "fusion": "fusion_paper"}
+OFFLINE_FOR = {PAPER_SUITES[role]: OFFLINE_SUITES[role] for role in PAPER_SUITES}  # when the hub is out of reach
 
 
 class TaskError(ValueError):
@@ -41,7 +41,7 @@ class Task:
 
     @property
     def offline(self) -> bool:
-        return self.suite in OFFLINE_SUITES
+        return self.suite in OFFLINE_SUITES.values()
 
     @property
     def reference(self) -> str | None:
@@ -181,7 +181,6 @@ def _paper(name, suite, paper_name, hub_id, hub_config=None, paper="houlsby", lo
 
 
 NLI3 = _cls("entailment,neutral,contradiction")
-BIN = _cls("0,1")
 GLUE = "nyu-mll/glue"
 _PAPER = [
     _paper("cola", "houlsby_glue", "CoLA", GLUE, "cola", format="single", metric="matthews", **_cls("unacceptable,acceptable")),
@@ -257,7 +256,7 @@ def _views(tasks: list[Task], views: dict[str, str], suite: str, field: str) -> 
 
 TASKS: list[Task] = (_OFFLINE + _views(_OFFLINE, _FUSION_VIEWS, "fusion_offline", "stands_in_for")
                      + _PAPER + _views(_PAPER, _FUSION_PAPER_VIEWS, "fusion_paper", "paper_name"))
-SUITES = OFFLINE_SUITES + PAPER_SUITES
+SUITES = (*OFFLINE_SUITES.values(), *PAPER_SUITES.values())
 
 
 def get_task(name: str, suite: str | None = None) -> Task:
