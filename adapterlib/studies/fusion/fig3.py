@@ -41,8 +41,8 @@ def table(profile: Profile) -> pd.DataFrame:
 
 def plot(rel: pd.DataFrame) -> Figure:
     """Points over full fine-tuning per task and method, ours beside the paper's."""
-    fig, axes = bars_by_task(rel, METHODS, ("ours: points over full fine-tuning", "paper: points over full fine-tuning"),
-                             figsize=(12, 4), sharey=False)
+    titles = ("ours: points over full fine-tuning", "paper: points over full fine-tuning")
+    fig, axes = bars_by_task(rel, METHODS, titles, figsize=(12, 4), sharey=False)
     for ax in axes:
         ax.axhline(0, color="k", linewidth=0.8)
     axes[1].legend(fontsize=8)
