@@ -13,7 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from datasets import Dataset
 from matplotlib.figure import Figure
+from transformers import PreTrainedTokenizerBase
 
 from adapterlib.core.fusion import recording_fusion_attention
 from adapterlib.data.encoding import MODEL_INPUTS, collate, encode, length_sorted_batches
@@ -33,7 +35,8 @@ STUDY = register(Study(name="fusion_fig4_attention", paper="fusion", title="Figu
                        depends=(table1.STUDY.name,)))
 
 
-def mean_attention(model, tokenizer, task: str, dataset, max_length: int, batch_size: int = 64) -> pd.DataFrame:
+def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, task: str, dataset: Dataset,
+                   max_length: int, batch_size: int = 64) -> pd.DataFrame:
     """Fusion attention of ``model`` averaged over every real token of ``dataset``: one row per layer, site and
     source adapter (``layer`` 1-based as in the paper's figures)."""
     spec = get_task(task)
