@@ -1,4 +1,5 @@
-"""The benchmark harness (benchmarks/bench.py), our side only, at the smoke profile: schema, sane values, arithmetic.
+"""The benchmark harness (benchmarks/bench.py, our side only, at the smoke profile: schema, sane values, arithmetic)
+and its report (adapterlib.studies.benchmarks: statistics, target checks, figure, table).
 
 No timing assertions: timings on a shared CPU say nothing in a unit test. The peer side needs its own venv
 (`make peers`) and runs in the main job; here we only check that asking for it without the venv fails loudly.
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from adapterlib.reporting.statistics import line_fit, median_interval
+from adapterlib.studies import benchmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,24 +33,36 @@ def test_requested_peers_without_their_venv_fail_loudly(bench, tmp_path, monkeyp
     monkeypatch.setattr(bench, "PEERS_VENV", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="make peers"):
         bench.run("smoke", peers=True)
+    with pytest.raises(FileNotFoundError, match="make peers"):
+        bench.run("cpu")  # the cpu profile measures the peers unless told not to
 
 
-def test_median_interval_takes_order_statistics_with_binomial_coverage(bench):
-    assert bench.median_interval([5, 1, 3, 2, 4]) == (1, 5, 1 - 2 / 32)  # n=5: the range, 93.75%
-    low, high, coverage = bench.median_interval(list(range(1, 10)))  # n=9: drop one at each end
+def test_median_interval_takes_order_statistics_with_binomial_coverage():
+    assert median_interval([5, 1, 3, 2, 4]) == (1, 5, 1 - 2 / 32)  # n=5: the range, 93.75%
+    low, high, coverage = median_interval(list(range(1, 10)))  # n=9: drop one at each end
     assert (low, high) == (2, 8) and coverage == pytest.approx(1 - 2 * 10 / 512)
-    assert bench.median_interval([2.0, 1.0]) == (1.0, 2.0, 0.5)  # too few rounds for 90%: the range, and it says so
+    assert median_interval([2.0, 1.0]) == (1.0, 2.0, 0.5)  # too few rounds for 90%: the range, and it says so
 
 
-def test_fusion_fit_interval_separates_noise_from_a_bent_line(bench):
+def test_line_fit_gives_intercept_slope_and_r2():
+    import numpy as np
+
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    assert line_fit(x, 3 + 0.5 * x) == (pytest.approx(3), pytest.approx(0.5), pytest.approx(1))
+    assert line_fit(x, x**2)[2] < 0.98
+
+
+def test_fusion_fit_interval_separates_noise_from_a_bent_line():
     def frame(times):  # five rounds per N, spread +-2% around the given medians
         return pd.DataFrame([dict(library="adapterlib", mode="train", config=f"fusion{n}", time_s=t,
                                   round_times_s=" ".join(str(t * f) for f in (0.98, 0.99, 1.0, 1.01, 1.02)))
-                             for n, t in zip(bench.FUSION_N, times)])
+                             for n, t in zip(benchmarks.FUSION_N, times)])
 
-    a, b, r2, low, high = bench.fusion_fit(frame([0.5 + 0.02 * n for n in bench.FUSION_N]), "adapterlib", "train")
+    a, b, r2, low, high = benchmarks.fusion_fit(frame([0.5 + 0.02 * n for n in benchmarks.FUSION_N]), "adapterlib",
+                                                "train")
     assert (a, b, r2) == (pytest.approx(0.5), pytest.approx(0.02), pytest.approx(1.0)) and low > 0.99
-    *_, r2, low, high = bench.fusion_fit(frame([0.5 + 0.002 * n * n for n in bench.FUSION_N]), "adapterlib", "train")
+    *_, r2, low, high = benchmarks.fusion_fit(frame([0.5 + 0.002 * n * n for n in benchmarks.FUSION_N]), "adapterlib",
+                                              "train")
     assert r2 < 0.98 and high < 0.98 and low <= r2  # quadratic cost: the whole interval misses a line
 
 
@@ -101,19 +117,19 @@ def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
     # arithmetic: an adapter step skips the frozen weights' gradients (about 2/3 of full); head-only about 1/3
     assert 0.6 < train.ideal_ratio["houlsby64"] < 0.8 and 0.6 < train.ideal_ratio["pfeiffer16"] < 0.75
     assert 0.25 < train.ideal_ratio["head"] < 0.4
-    fusion = train.ideal_ratio[list(bench.FUSION[:3])]
+    fusion = train.ideal_ratio[list(benchmarks.FUSION[:3])]
     assert fusion.is_monotonic_increasing  # more adapters fused, more arithmetic
     params = train.trainable_params
     assert params["head"] < params["pfeiffer16"] < params["houlsby64"] < params["full"]
     assert train.peak_mib["full"] > train.peak_mib["houlsby64"]  # gradients + AdamW state of every weight
 
-    checks = bench.claims(df)
+    checks = benchmarks.claims(df)
     verdicts = {c.claim: c.verdict for c in checks}
     assert len(verdicts) == 7
     assert {verdicts[c] for c in verdicts if c.endswith("_vs_adapters")} == {"not measured"}
-    path = bench.save(df, "smoke")
+    path = benchmarks.save(df, "smoke")
     assert path == results_dir("smoke") / "benchmarks.csv" and path.is_relative_to(tmp_path)
     assert pd.read_csv(path).shape == df.shape
-    assert "not measured" in bench.findings(df, checks)
-    assert len(bench.plot(df).axes) == 4
-    assert len(bench.table(df)) == len(df)
+    assert "not measured" in benchmarks.findings(df, checks)
+    assert len(benchmarks.plot(df).axes) == 4
+    assert len(benchmarks.table(df)) == len(df)

@@ -1,17 +1,21 @@
-"""The AdapterFusion study logic on hand-built frames: Table 2 counting, claim verdicts, attention read-outs, run
-sharing between the notebooks and with Houlsby Table 1, and exact parameter counts (issue 6)."""
+"""The AdapterFusion study modules on hand-built frames: Table 2 counting, claim verdicts, attention read-outs, run
+sharing between the notebooks and with Houlsby Table 1, exact parameter counts (issue 6), and each module's Study
+(its dependencies and generated set-up text)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from transformers import BertConfig
 
 import adapterlib as al
-from adapterlib.runner.profiles import get_profile
-from adapterlib.studies import fusion
 from adapterlib.data.tasks import load_task
+from adapterlib.reporting.paper import FUSION_SMALL_TASKS, claim_value, fusion_n_tasks
+from adapterlib.runner.profiles import get_profile
+from adapterlib.studies.base import STUDIES, order, setup_text
+from adapterlib.studies.fusion import cost, fig3, fig4, runs, table1, table2, table3
 
 
 def _table(scores: dict[str, dict[str, float]], paper: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
@@ -23,9 +27,9 @@ def _table(scores: dict[str, dict[str, float]], paper: dict[str, dict[str, float
 
 
 def test_outcome_uses_the_threshold_strictly():
-    assert fusion.outcome(0.31) == "improved" and fusion.outcome(-0.31) == "worse"
-    assert fusion.outcome(0.3) == "same" and fusion.outcome(-0.3) == "same" and fusion.outcome(0.0) == "same"
-    assert fusion.outcome(float("nan")) == "n/a"
+    assert table2.outcome(0.31) == "improved" and table2.outcome(-0.31) == "worse"
+    assert table2.outcome(0.3) == "same" and table2.outcome(-0.3) == "same" and table2.outcome(0.0) == "same"
+    assert table2.outcome(float("nan")) == "n/a"
 
 
 def test_table2_counts_improved_same_worse_per_comparison():
@@ -33,24 +37,25 @@ def test_table2_counts_improved_same_worse_per_comparison():
               "mt_a": {"a": 69.0, "b": 81.0, "c": 60.0, "d": 50.0},
               "fusion_st_a": {"a": 71.0, "b": 80.2, "c": 59.0, "d": 50.5},
               "fusion_mt_a": {"a": 69.0, "b": 81.0, "c": 60.0, "d": 50.0}}
-    rows = fusion.table2(_table(scores))
+    rows = table2.compare(_table(scores))
     assert set(rows["method"]) == {"fusion_st_a_vs_st_a", "fusion_st_a_vs_mt_a", "fusion_mt_a_vs_st_a",
                                    "fusion_mt_a_vs_mt_a"}
-    c = fusion.counts(rows).set_index("method")
+    c = table2.counts(rows).set_index("method")
     assert c.loc["fusion_st_a_vs_st_a", ["improved", "same", "worse", "n_tasks"]].tolist() == [2, 1, 1, 4]
     assert c.loc["fusion_st_a_vs_mt_a", ["improved", "same", "worse"]].tolist() == [2, 0, 2]  # a, d up; b, c down
     assert c.loc["fusion_mt_a_vs_mt_a", ["improved", "same", "worse"]].tolist() == [0, 4, 0]
     row = rows[(rows["method"] == "fusion_st_a_vs_st_a") & (rows["task"] == "a")].iloc[0]
     assert row["score"] == pytest.approx(1.0) and row["outcome"] == "improved"
-    checks = {c.claim: c for c in fusion.claims_table2(rows)}
+    checks = {c.claim: c for c in table2.claims(rows)}
     # 2 of 4 improved = 50% vs the paper's 10/16 = 62.5%: within 20 points -> partly
     assert checks["t2_fst_vs_st_improved"].our_value == 2 and checks["t2_fst_vs_st_improved"].verdict == "partly"
     assert checks["t2_fst_vs_st_same_or_better"].our_value == 3  # 75% vs 15/16 = 94%: partly
     assert checks["t2_fst_vs_st_same_or_better"].verdict == "partly"
     assert checks["t2_fmt_vs_mt_improved"].verdict == "does not hold"  # 0% vs 14/16
     assert checks["t2_fmt_vs_mt_same_or_better"].verdict == "holds"  # 4/4 vs 16/16
-    assert set(fusion.counts(rows, "paper_outcome")["n_tasks"]) == {4}
-    assert "fusion_st_a_vs_st_a" in fusion.describe_table2(rows, list(checks.values()))
+    assert set(table2.counts(rows, "paper_outcome")["n_tasks"]) == {4}
+    text = table2.findings(rows, list(checks.values()))
+    assert "fusion_st_a_vs_st_a" in text and "| 10 improved, 15 same or better |" in text  # the paper's Table 2
 
 
 def test_relative_and_table1_claims():
@@ -59,12 +64,12 @@ def test_relative_and_table1_claims():
               "fusion_st_a": {"vitaminc": 70.0, "epistemic_reasoning": 74.0}}
     table = _table(scores)
     table["paper_task"] = table["task"].map({"vitaminc": "MNLI", "epistemic_reasoning": "RTE"})
-    rel = fusion.relative(table)
+    rel = fig3.relative(table)
     assert set(rel["method"]) == {"st_a", "fusion_st_a"}
     assert rel.set_index(["method", "task"]).at[("fusion_st_a", "epistemic_reasoning"), "score"] == pytest.approx(4.0)
-    (check,) = fusion.claims_relative(rel)
+    (check,) = fig3.claims(rel)
     assert check.our_value == pytest.approx(4.0) and check.verdict == "holds"  # only RTE's stand-in is small
-    by_claim = {c.claim: c for c in fusion.claims_table1(table)}
+    by_claim = {c.claim: c for c in table1.claims(table)}
     assert by_claim["t1_fusion_st_a_minus_st_a"].our_value == pytest.approx(2.0)
     assert by_claim["t1_fusion_st_a_minus_st_a"].verdict == "holds"
 
@@ -73,10 +78,13 @@ def test_table3_claims_compare_differences_to_rf16():
     rows = [{"task": t, "reduction_factor": rf, "score": s, "paper_score": 80.0 if rf == 16 else math.nan}
             for t, by_rf in {"a": {2: 80.0, 16: 79.0, 64: 70.0}, "b": {2: 82.0, 16: 81.0, 64: 72.0}}.items()
             for rf, s in by_rf.items()]
-    checks = {c.claim: c for c in fusion.claims_table3(pd.DataFrame(rows))}
+    checks = {c.claim: c for c in table3.claims(pd.DataFrame(rows))}
     assert checks["t3_rf2"].our_value == pytest.approx(81.0) and checks["t3_rf2"].verdict == "holds"  # +1 vs +0.34
     assert checks["t3_rf64"].verdict == "does not hold"  # -9 vs the paper's -0.32
     assert checks["t3_rf16"].paper_value == pytest.approx(80.0) and checks["t3_rf16"].verdict == "holds"
+    text = table3.findings(pd.DataFrame(rows), list(checks.values()))
+    assert "rf 2: 81.00, rf 16: 80.00, rf 64: 71.00 (spread 10.00 points" in text and "**does not hold** here" in text
+    assert "over 76.39 / 76.05 / 75.73" in text  # the paper's Table 3 means
 
 
 def test_nli_reliance_and_its_claim():
@@ -85,15 +93,15 @@ def test_nli_reliance_and_its_claim():
     table = pd.DataFrame([{"task": t, "paper_task": {"presuppositions_nli": "CB", "rt_polarity": "SST"}[t],
                            "layer": layer, "source": s, "score": w}
                           for t, ws in weights.items() for layer in (1, 2) for s, w in zip(sources, ws)])
-    reliance = fusion.nli_reliance(table, suite)
+    reliance = fig4.nli_reliance(table, suite)
     assert list(reliance["task"]) == ["presuppositions_nli"]  # SST is not a small task
     row = reliance.iloc[0]
     assert row["nli_adapter"] == "vitaminc" and row["times_uniform"] == pytest.approx(1.5)
     assert row["rank_among_others"] == 1 and row["own_adapter"] == pytest.approx(0.4)
-    (check,) = fusion.claims_attention(reliance)
+    (check,) = fig4.claims(reliance)
     assert check.verdict == "holds" and check.our_value == pytest.approx(1.5)
-    assert "**do** lean" in fusion.describe_attention(table, reliance, [check])
-    (none,) = fusion.claims_attention(reliance.iloc[0:0])
+    assert "**do** lean" in fig4.findings(table, reliance, [check])
+    (none,) = fig4.claims(reliance.iloc[0:0])
     assert none.verdict == "not measured"
 
 
@@ -103,7 +111,7 @@ def test_mean_attention_is_a_distribution_over_sources(minilm):
         al.add_adapter(model, name, al.AdapterConfig.pfeiffer())
     al.add_fusion(model, ["vitaminc", "rt_polarity", "presuppositions_nli"])
     data = load_task("presuppositions_nli", max_train=8, max_eval=8, seed=0)
-    frame = fusion.mean_attention(model, tokenizer, "presuppositions_nli", data["validation"], 64, batch_size=4)
+    frame = fig4.mean_attention(model, tokenizer, "presuppositions_nli", data["validation"], 64, batch_size=4)
     assert sorted(frame["layer"].unique()) == [1, 2]
     sums = frame.groupby("layer")["attention"].sum()
     assert sums.to_numpy() == pytest.approx([1.0, 1.0], abs=1e-5)
@@ -113,7 +121,7 @@ def test_mean_attention_is_a_distribution_over_sources(minilm):
 def test_fusion_parameters_are_exact():
     config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
                         vocab_size=1000, max_position_embeddings=64)
-    counts = fusion.fusion_parameters(config, n_adapters=3)
+    counts = cost.fusion_parameters(config, n_adapters=3)
     assert counts["fusion"] == 2 * 3 * (64 * 64 + 64)  # Q, K, V with biases, per layer
     assert counts["adapters"] == 3 * 2 * (64 * 4 + 4 + 4 * 64 + 64)  # rf 16: bottleneck 4
     assert counts["fusion_per_layer"] == 3 * (64 * 64 + 64)
@@ -127,20 +135,60 @@ def test_runs_are_shared_across_notebooks_and_with_houlsby_table1():
     houlsby = {c.run_id for c in cpu.configs("houlsby_glue", cpu.task_names("glue"), regime=["full", "adapters"])}
     shared = set(tasks) & set(cpu.task_names("glue"))
     full = {c.run_id for c in cpu.configs("fusion_full", sorted(shared), role="fusion", regime="full")}
-    houlsby_adapters = {c.run_id for c in fusion.st_a_configs(cpu, "fusion_st_a_houlsby") if c.task in shared}
+    houlsby_adapters = {c.run_id for c in runs.st_a_configs(cpu, "fusion_st_a_houlsby") if c.task in shared}
     assert full and full <= houlsby and houlsby_adapters and houlsby_adapters <= houlsby
-    st_a = {c.run_id for c in fusion.st_a_configs(cpu)}
-    assert st_a <= {c.run_id for c in fusion.st_a_configs(cpu, "reduction_factors")}  # Table 3's rf 16 is ST-A
-    fused = fusion.fusion_configs(cpu, fusion.st_a_configs(cpu))
+    st_a = {c.run_id for c in runs.st_a_configs(cpu)}
+    assert st_a <= {c.run_id for c in runs.st_a_configs(cpu, "reduction_factors")}  # Table 3's rf 16 is ST-A
+    fused = runs.fusion_configs(cpu, runs.st_a_configs(cpu))
     assert len(fused) == len(tasks) and all(set(c.fusion) == st_a for c in fused)
-    (mt_a,) = fusion.mt_a_configs(cpu)
+    (mt_a,) = runs.mt_a_configs(cpu)
     assert set(mt_a.tasks) == set(tasks)
-    assert all(c.fusion == tuple(mt_a.adapter_ids) for c in fusion.fusion_configs(cpu, [mt_a]))
+    assert all(c.fusion == tuple(mt_a.adapter_ids) for c in runs.fusion_configs(cpu, [mt_a]))
 
 
 def test_cost_times_every_n_on_the_smoke_model():
-    timings = fusion.cost(get_profile("smoke"), n_adapters=(1, 2), repeats=1, batch_size=4)
+    timings = cost.timings(get_profile("smoke"), n_adapters=(1, 2), repeats=1, batch_size=4)
     assert timings["n_adapters"].tolist() == [0, 1, 2]
     assert (timings[["train_s_per_batch", "infer_s_per_batch"]] > 0).all().all()
     assert timings.loc[timings["n_adapters"] == 0, "fusion_params"].item() == 0
     assert timings["fusion_params"].iloc[1] == timings["fusion_params"].iloc[2] > 0  # independent of N
+
+
+def test_cost_claims_judge_the_count_against_the_paper_and_the_line_by_its_fit():
+    params = {"fusion": 21_261_312, "layers": 12, "fusion_per_layer": 1_771_776}
+    timings = pd.DataFrame({"n_adapters": [0, 1, 2, 4, 8], "train_s_per_batch": [0.1, 0.2, 0.3, 0.5, 0.9],
+                            "infer_s_per_batch": [0.1, 0.01, 0.02, 0.08, 0.64]})  # infer: quadratic in N
+    checks = {c.claim: c for c in cost.claims(timings, params)}
+    assert checks["fusion_params_total"].verdict == "holds"  # 21.26M vs the paper's about 21M
+    assert claim_value("fusion_params_total") == 21_000_000
+    assert checks["fusion_cost_linear_train"].our_value == pytest.approx(1.0)
+    assert checks["fusion_cost_linear_train"].verdict == "holds"
+    assert checks["fusion_cost_linear_infer"].our_value < 0.95 and checks["fusion_cost_linear_infer"].verdict == "partly"
+    assert "(slope 100.0 ms per adapter)" in checks["fusion_cost_linear_train"].basis
+
+
+def test_every_fusion_notebook_has_a_study_that_declares_the_runs_it_reuses():
+    modules = (table1, table2, table3, fig3, fig4, cost)
+    notebooks = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("fusion_*.ipynb")}
+    assert {m.STUDY.name for m in modules} == notebooks
+    assert all(STUDIES[m.STUDY.name] is m.STUDY and m.STUDY.paper == "fusion" for m in modules)
+    for module in (table2, table3, fig3, fig4):  # each reads Table 1's runs from the run store
+        assert module.STUDY.depends == (table1.STUDY.name,), module.__name__
+    assert table1.STUDY.depends == ("houlsby_table1_glue",) and cost.STUDY.depends == ()
+    assert [s.name for s in order([cost.STUDY])] == ["fusion_cost"]
+
+
+def test_setup_text_lists_each_fusion_task_with_the_paper_task_it_stands_in_for():
+    cpu = get_profile("cpu")
+    text = setup_text(cpu, fig4.STUDY)
+    assert "- **fusion tasks** (paper task in brackets): `vitaminc` (MNLI), `rt_polarity` (SST)," in text
+    assert "`epistemic_reasoning` (RTE)" in text and "- **grid** `fusion`:" in text
+    plain = setup_text(cpu, table3.STUDY)  # no stand-in list asked for: the data line only
+    assert "`vitaminc`" not in plain and "- **grid** `reduction_factors`:" in plain
+
+
+def test_the_paper_facts_come_from_the_paper_numbers():
+    assert fusion_n_tasks() == 16 and FUSION_SMALL_TASKS == ("RTE", "CB", "MRPC")
+    assert claim_value("t3_rf2") == pytest.approx(76.39)
+    summary = table1.summary(_table({"full": {"a": 70.0}, "fusion_st_a": {"a": 72.0}}))
+    assert summary.set_index("method").at["fusion_st_a", "paper_score_all_tasks"] == pytest.approx(77.33)

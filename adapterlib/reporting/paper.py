@@ -2,7 +2,8 @@
 
 Sources (copied verbatim into ``adapterlib/reporting/paper_numbers/``): Houlsby et al. 2019 Table 1 (GLUE test, BERT-large) and
 Table 2 (17 additional tasks, BERT-base); Pfeiffer et al. 2021 Table 1 (dev, BERT-base); numbers from the papers'
-text and figures in ``in_text_claims.csv``.
+text and figures in ``in_text_claims.csv``; the facts the AdapterFusion comparisons are made under
+(``fusion_in_text_numbers.md``) as constants.
 """
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ _METHOD_NAMES = {  # paper column -> our method name
     "Head": "head", "Full": "full", "ST-A": "st_a", "MT-A": "mt_a", "F_w_ST-A": "fusion_st_a",
     "F_w_MT-A": "fusion_mt_a", "ST-A_Houlsby": "st_a_houlsby",
 }
+
+# Pfeiffer et al. 2021 (fusion_in_text_numbers.md): Table 2 counts a difference of at most 0.3 points as "same";
+# Fig. 4 shows the small (<5k) targets CB, RTE and MRPC leaning on the adapter of the large NLI task MNLI.
+FUSION_SAME_THRESHOLD = 0.3
+FUSION_SMALL_TASKS = ("RTE", "CB", "MRPC")
+FUSION_NLI_SOURCE = "MNLI"
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -63,3 +70,13 @@ def paper_score(table: pd.DataFrame, paper_task: str | None, method: str) -> flo
     """The paper's number for (task, method) in one of the frames above, or NaN when the paper has none."""
     hit = table[(table["paper_task"] == paper_task) & (table["method"] == method)]["paper_score"]
     return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def claim_value(claim: str) -> float:
+    """The paper's number for ``claim``, an id of ``in_text_claims.csv``."""
+    return float(claims().at[claim, "value"])
+
+
+def fusion_n_tasks() -> int:
+    """How many tasks AdapterFusion's Table 1 (and its Table 2 counts) cover: 16."""
+    return int((_read("fusion_table1_dev.csv")["task"] != "Mean").sum())

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from adapterlib.core.models import describe_model
+from adapterlib.data.tasks import get_task
 from adapterlib.runner.profiles import Profile
 
 PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP",
@@ -26,7 +27,8 @@ PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning
 class Study:
     """``name``: the notebook, and the stem of its CSV, figures and claim file. ``depends``: studies whose runs
     this one reads from the run store (they run first). ``roles``/``grids``: the suites and grids of the profile it
-    uses (for the set-up text)."""
+    uses (for the set-up text); ``stand_ins``: the set-up text also lists the tasks of ``roles``, each with the
+    paper task it stands in for (where a study's claims are about particular paper tasks)."""
 
     name: str
     paper: str
@@ -34,6 +36,7 @@ class Study:
     roles: tuple[str, ...] = ()
     grids: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
+    stand_ins: bool = False
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
@@ -84,6 +87,9 @@ def setup_text(profile: Profile, study: Study) -> str:
                                          for r in roles if r in profile.suites)
              + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
                 "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),
+             *[f"- **{r} tasks** (paper task in brackets): " + ", ".join(
+                 f"`{t}` ({get_task(t, profile.suites[r]).reference or 'no paper task'})"
+                 for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
              f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
              f"max length {profile.max_length} (QA {profile.qa_max_length}), seeds {list(profile.seeds)}"

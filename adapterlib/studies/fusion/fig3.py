@@ -1,0 +1,76 @@
+"""AdapterFusion Figure 3: each adapter method's score relative to full fine-tuning, per task.
+
+Computed from Table 1's runs (reused through the run store); the paper's differences from its Table 1 beside ours.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import FUSION_SMALL_TASKS
+from adapterlib.runner.profiles import Profile
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.fusion import table1
+from adapterlib.studies.fusion.report import bars_by_task, claims_section
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS
+
+STUDY = register(Study(name="fusion_fig3_relative", paper="fusion", title="Figure 3: relative to full fine-tuning",
+                       roles=("fusion",), grids=TABLE1_GRIDS, stand_ins=True, depends=(table1.STUDY.name,)))
+METHODS = ("st_a", "mt_a", "fusion_st_a", "fusion_mt_a")
+
+
+def relative(table1_rows: pd.DataFrame) -> pd.DataFrame:
+    """Figure 3 from a Table 1 frame: each method's score minus full fine-tuning's, per task, ours and the paper's."""
+    full = table1_rows[table1_rows["method"] == "full"].set_index("task")
+    rows = table1_rows[table1_rows["method"].isin(METHODS)].copy()
+    rows["score"] = rows["score"] - rows["task"].map(full["score"])
+    rows["paper_score"] = rows["paper_score"] - rows["task"].map(full["paper_score"])
+    rows["metric"] = rows["metric"] + " minus full fine-tuning"
+    return rows.drop(columns=["run_ids"], errors="ignore").reset_index(drop=True)
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """Figure 3's rows on the profile's Table 1 (trains what the run store lacks)."""
+    return relative(table1.table(profile))
+
+
+def plot(rel: pd.DataFrame) -> Figure:
+    """Points over full fine-tuning per task and method, ours beside the paper's."""
+    titles = ("ours: points over full fine-tuning", "paper: points over full fine-tuning")
+    fig, axes = bars_by_task(rel, METHODS, titles, figsize=(12, 4), sharey=False)
+    for ax in axes:
+        ax.axhline(0, color="k", linewidth=0.8)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def claims(rel: pd.DataFrame) -> list[ClaimCheck]:
+    """Fig. 3: fusion gains most on the small tasks; checked on the mean gain of Fusion w/ ST-A over full
+    fine-tuning on the stand-ins of the paper's small (<5k) tasks."""
+    rows = rel[(rel["method"] == "fusion_st_a") & rel["paper_task"].isin(FUSION_SMALL_TASKS)]
+    ours, paper = float(rows["score"].mean()), float(rows["paper_score"].mean())
+    verdict = "not measured" if math.isnan(ours) else cl.at_least(ours, min(paper, 1.0), slack=1.0)
+    return [cl.check("fig3_small_task_gain", ours, verdict,
+                     f"mean over {sorted(rows['task'])} of fusion_st_a minus full (test points); paper value: the "
+                     f"same tasks in Table 1; holds if ours >= min(paper, 1), partly if within 1 point below",
+                     STUDY.name, paper_value=paper,
+                     description="Fusion w/ ST-A gains over full fine-tuning on the small tasks",
+                     paper=STUDY.paper, source="Fig. 3")]
+
+
+def findings(rel: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
+    """Mean gains over full fine-tuning, on all tasks and on the small ones, ours beside the paper's."""
+    lines = ["| method | ours: mean points over full FT | paper, same tasks | ours, small tasks | paper, small tasks |",
+             "|---|---|---|---|---|"]
+    for method in METHODS:
+        part = rel[rel["method"] == method]
+        small = part[part["paper_task"].isin(FUSION_SMALL_TASKS)]
+        lines.append(f"| {method} | {part['score'].mean():+.2f} | {part['paper_score'].mean():+.2f} | "
+                     f"{small['score'].mean():+.2f} | {small['paper_score'].mean():+.2f} |")
+    return "\n".join(lines) + "\n\n" + claims_section(checks)

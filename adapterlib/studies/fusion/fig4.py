@@ -1,0 +1,162 @@
+"""AdapterFusion Figures 4 and 6: the attention each target task's fusion layers give the source adapters.
+
+The trained Fusion w/ ST-A runs of Table 1 (reused through the run store) are read out with
+``recording_fusion_attention`` on each run's dev split, the softmax weights averaged over every real token. The
+paper finds the small tasks leaning on the large NLI task's adapter, and the last layer's attention most diffuse.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset
+from matplotlib.figure import Figure
+from transformers import PreTrainedTokenizerBase
+
+from adapterlib.core.fusion import recording_fusion_attention
+from adapterlib.data.encoding import MODEL_INPUTS, collate, encode, length_sorted_batches
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import FUSION_NLI_SOURCE, FUSION_SMALL_TASKS
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.single import DATA_SEED
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.fusion import table1
+from adapterlib.studies.fusion.report import claims_section
+from adapterlib.studies.fusion.runs import fusion_configs, mt_a_configs, results, st_a_configs
+
+STUDY = register(Study(name="fusion_fig4_attention", paper="fusion", title="Figures 4 and 6: fusion attention",
+                       roles=("fusion",), grids=("fusion_st_a", "fusion"), stand_ins=True,
+                       depends=(table1.STUDY.name,)))
+
+
+def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, task: str, dataset: Dataset,
+                   max_length: int, batch_size: int = 64) -> pd.DataFrame:
+    """Fusion attention of ``model`` averaged over every real token of ``dataset``: one row per layer, site and
+    source adapter (``layer`` 1-based as in the paper's figures)."""
+    spec = get_task(task)
+    features = encode(spec, dataset, tokenizer, max_length, train=False)
+    pad = model.config.pad_token_id or 0
+    sums: dict[tuple[int, str], torch.Tensor] = {}
+    tokens = 0.0
+    with torch.no_grad(), recording_fusion_attention(model) as layers:
+        for indices in length_sorted_batches(features, batch_size):
+            batch = collate([features[i] for i in indices], pad)
+            model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS})
+            mask = batch["attention_mask"].reshape(-1, batch["attention_mask"].shape[-1]).float()
+            tokens += float(mask.sum())
+            for key, layer in layers.items():
+                weighted = (layer.last_attention * mask[..., None]).sum(dim=(0, 1))
+                sums[key] = sums.get(key, 0) + weighted
+        names = {key: layer.adapters for key, layer in layers.items()}
+    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value / tokens)}
+                         for (index, kind), total in sorted(sums.items())
+                         for source, value in zip(names[(index, kind)], total)])
+
+
+def table(profile: Profile, sources: str = "st_a", split: str = "validation") -> pd.DataFrame:
+    """For every Fusion w/ ST-A (or w/ MT-A) run of seed ``profile.seeds[0]``, the attention its fusion layers give
+    each source adapter, averaged over the target task's ``split``. Trains what is missing."""
+    table_sources = st_a_configs(profile) if sources == "st_a" else mt_a_configs(profile)
+    results(profile, table_sources)
+    configs = [c for c in fusion_configs(profile, table_sources) if c.seed == profile.seeds[0]]
+    results(profile, configs)
+    store, rows = profile.store(), []
+    for cfg in configs:
+        model, tokenizer = store.load_trained(cfg)
+        data = load_task(cfg.task, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED)
+        params = store.get(cfg).params
+        frame = mean_attention(model, tokenizer, cfg.task, data[split], cfg.max_length)
+        reference = get_task(cfg.task, profile.suites["fusion"]).reference
+        rows.append(frame.assign(task=cfg.task, paper_task=reference, method=f"fusion_{sources}",
+                                 metric=f"mean fusion attention ({split})", trained_params=params["trainable"],
+                                 trained_pct=params["trainable_pct"]))
+    attention = pd.concat(rows, ignore_index=True).rename(columns={"attention": "score"})
+    attention["paper_score"] = float("nan")  # the paper's attention is in a figure, not a table
+    return attention
+
+
+def plot(table: pd.DataFrame) -> Figure:
+    """Target task x source adapter heatmap per layer (the paper's Fig. 4 and 6)."""
+    import seaborn as sns
+
+    layers = sorted(table["layer"].unique())
+    cols = min(len(layers), 3)
+    rows = math.ceil(len(layers) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, layer in zip(axes.flat, layers):
+        grid = table[table["layer"] == layer].pivot_table(index="task", columns="source", values="score")
+        sns.heatmap(grid, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", cbar=False,
+                    annot_kws={"fontsize": 7})
+        ax.set_title(f"layer {layer}")
+        ax.set_xlabel("source adapter")
+        ax.set_ylabel("target task")
+    for ax in list(axes.flat)[len(layers):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def nli_reliance(table: pd.DataFrame, suite: str) -> pd.DataFrame:
+    """Per small target task: attention on the large NLI adapter (MNLI stand-in) averaged over layers, its
+    share relative to uniform (1/N), and the rank of the NLI adapter among the sources other than the target's own."""
+    nli = [t for t in table["source"].unique() if get_task(t, suite).reference == FUSION_NLI_SOURCE]
+    rows = []
+    for task, part in table[table["paper_task"].isin(FUSION_SMALL_TASKS)].groupby("task"):
+        by_source = part.groupby("source")["score"].mean()
+        others = by_source.drop(task, errors="ignore").sort_values(ascending=False)
+        for source in nli:
+            rows.append({"task": task, "nli_adapter": source, "attention": by_source[source],
+                         "uniform": 1 / len(by_source), "times_uniform": by_source[source] * len(by_source),
+                         "own_adapter": by_source.get(task, float("nan")),
+                         "rank_among_others": int(list(others.index).index(source)) + 1 if source in others else None,
+                         "top_other_source": others.index[0] if len(others) else None})
+    return pd.DataFrame(rows)
+
+
+def claims(reliance: pd.DataFrame) -> list[ClaimCheck]:
+    """Fig. 4: the small targets give the NLI adapter more than the uniform share of their attention."""
+    ours = float(reliance["times_uniform"].mean()) if not reliance.empty else float("nan")
+    top = bool(len(reliance)) and bool((reliance["rank_among_others"] == 1).all())
+    verdict = ("not measured" if math.isnan(ours) else "holds" if ours > 1 and top
+               else "partly" if ours > 1 else "does not hold")
+    return [cl.check(
+        "fig4_small_tasks_attend_nli", ours, verdict,
+        f"attention on the large NLI adapter averaged over layers and dev tokens, as a multiple of the uniform share "
+        f"1/N, mean over the small targets {sorted(reliance['task']) if len(reliance) else '(none here)'}; holds if "
+        f"above 1 and the NLI adapter is each small task's most attended source besides its own, partly if only "
+        f"above 1", STUDY.name, paper_value=1.0,
+        description=f"small tasks ({', '.join(FUSION_SMALL_TASKS)}) lean on the large NLI adapter: attention share "
+                    "above uniform (paper value 1 = the uniform share; the paper shows it visibly above)",
+        paper=STUDY.paper, source="Fig. 4")]
+
+
+def findings(table: pd.DataFrame, reliance: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
+    """Whether the small tasks lean on the large NLI adapter, and which layer attends most diffusely."""
+    if reliance.empty:
+        text = (f"This profile's fusion tasks have no large NLI source adapter ({FUSION_NLI_SOURCE} stand-in) or no "
+                f"small target ({', '.join(FUSION_SMALL_TASKS)} stand-in), so the paper's finding cannot be checked "
+                "here.")
+    else:
+        parts = [f"`{r['task']}` gives the NLI adapter `{r['nli_adapter']}` {r['attention']:.3f} of its attention "
+                 f"({r['times_uniform']:.2f}x the uniform share {r['uniform']:.3f}; its own adapter "
+                 f"{r['own_adapter']:.3f}; rank {r['rank_among_others']} among the other sources, top: "
+                 f"`{r['top_other_source']}`)" for _, r in reliance.iterrows()]
+        leans = bool((reliance["times_uniform"] > 1).all())
+        text = ("Averaged over layers and dev tokens, " + "; ".join(parts) + ". So the small tasks "
+                + ("**do** lean on the large NLI adapter here, as in the paper." if leans else
+                   "**do not** clearly lean on the large NLI adapter here, unlike the paper."))
+    last = table["layer"].max()
+    entropy = (table.assign(h=-table["score"] * np.log(table["score"].clip(1e-12)))
+               .groupby(["layer", "task"])["h"].sum().groupby("layer").mean())
+    uniform = math.log(table["source"].nunique())
+    text += (f"\n\nMean attention entropy per layer (higher = more diffuse; uniform = {uniform:.2f}): "
+             + ", ".join(f"layer {int(k)}: {v:.2f}" for k, v in entropy.items())
+             + f". The paper finds the last layer most diffuse; here the most diffuse layer is {int(entropy.idxmax())}"
+             + (" (the last)." if entropy.idxmax() == last else f", not the last ({int(last)})."))
+    return text + "\n\n" + claims_section(checks)

@@ -1,0 +1,69 @@
+"""The runs every AdapterFusion study draws on, and their rows in the output tables.
+
+The runs build on each other through the profile's run store: the ST-A runs (Pfeiffer adapters, reduction factor
+16) are trained once and every Fusion w/ ST-A run fuses all of them; the MT-A run (one multi-task run over the
+profile's fusion tasks) gives the adapters and encoder of every Fusion w/ MT-A run; Table 3's reduction factor 16
+is ST-A itself; Full shares Houlsby Table 1's full fine-tuning runs and ST-A Houlsby its size-64 adapter runs.
+Hyperparameters are chosen on dev and scores reported on test (the paper reports dev: it has no test labels).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import pandas as pd
+
+from adapterlib.reporting.paper import fusion_table1
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.runner.multitask import MultiTaskConfig
+from adapterlib.runner.profiles import ST_A, Profile
+from adapterlib.runner.single import RunConfig
+from adapterlib.studies.common import tidy_rows
+
+TABLE1_GRIDS = ("fusion_full", "fusion_st_a", "fusion_st_a_houlsby", "mt_a", "fusion")  # every run of Table 1
+
+
+def results(profile: Profile, configs: Sequence[RunConfig | MultiTaskConfig]) -> pd.DataFrame:
+    """The results of ``configs`` from the profile's run store, training only what is missing."""
+    frame = run_grid(configs, profile.store()).frame
+    return frame[frame["status"] == "ok"] if not frame.empty else frame
+
+
+def st_a_configs(profile: Profile, grid: str = "fusion_st_a", tasks: Sequence[str] | None = None) -> list[RunConfig]:
+    """Single-task adapter runs of ``grid`` on ``tasks`` (default: the profile's fusion tasks)."""
+    return profile.configs(grid, tasks or profile.task_names("fusion"), role="fusion", regime="adapters")
+
+
+def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
+    """One MT-A run over all of the profile's fusion tasks per point of the ``mt_a`` grid and seed."""
+    tasks = profile.task_names("fusion")
+    scale = profile.run_config(tasks[0], "head", role="fusion")  # the profile's model, caps and lengths
+    grid = profile.grids["mt_a"]
+    return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
+                            batch_size=scale.batch_size, max_length=scale.max_length, seed=seed,
+                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs)
+            for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds)]
+
+
+def fusion_configs(profile: Profile, sources: Sequence[RunConfig | MultiTaskConfig]) -> list[RunConfig]:
+    """For every target task and seed: one fusion of all source adapters of that seed (ST-A runs of one
+    hyperparameter point, or one MT-A run), as in the paper (each target fuses all 16 adapters)."""
+    configs = []
+    for seed in profile.seeds:
+        mine = [s for s in sources if s.seed == seed]
+        groups = ([m.adapter_ids for m in mine] if mine and isinstance(mine[0], MultiTaskConfig)
+                  else [[s.run_id for s in mine]])
+        for ids, task in itertools.product(groups, profile.task_names("fusion")):
+            configs += profile.configs("fusion", [task], role="fusion", regime="fusion", fusion=[tuple(ids)],
+                                       seed=[seed])
+    return configs
+
+
+def method_rows(profile: Profile, frame: pd.DataFrame, method: str, paper_method: str | None = None) -> pd.DataFrame:
+    """One row per task for ``method``: hyperparameters chosen on dev (seeds averaged), the paper's number of
+    ``paper_method`` (default ``method``) from Table 1 beside ours."""
+    if frame.empty:
+        return pd.DataFrame()
+    selected = select_best(frame, by=["task", "regime"], seeds="mean")
+    rows = tidy_rows(selected, method, fusion_table1(), paper_method, suite=profile.suites["fusion"])
+    return rows.assign(run_ids=selected["run_ids"].to_numpy())

@@ -1,0 +1,120 @@
+"""AdapterFusion Table 2: per comparison of a fusion with a baseline, the tasks it improves, leaves the same, worsens.
+
+Computed from Table 1's runs (reused through the run store) under the paper's threshold; beside our counts, the
+paper's own counts restricted to the paper tasks ours stand in for.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import FUSION_SAME_THRESHOLD, claim_value, fusion_n_tasks
+from adapterlib.runner.profiles import Profile
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.fusion import table1
+from adapterlib.studies.fusion.report import claims_section
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS
+
+STUDY = register(Study(name="fusion_table2_counts", paper="fusion", title="Table 2: tasks improved, same, worse",
+                       roles=("fusion",), grids=TABLE1_GRIDS, stand_ins=True, depends=(table1.STUDY.name,)))
+COMPARISONS = {  # Table 2's four comparisons -> (claim ids: improved, same or better)
+    ("fusion_st_a", "st_a"): ("t2_fst_vs_st_improved", "t2_fst_vs_st_same_or_better"),
+    ("fusion_st_a", "mt_a"): ("t2_fst_vs_mt_improved", None),
+    ("fusion_mt_a", "st_a"): ("t2_fmt_vs_st_improved", None),
+    ("fusion_mt_a", "mt_a"): ("t2_fmt_vs_mt_improved", "t2_fmt_vs_mt_same_or_better"),
+}
+
+
+def outcome(difference: float, threshold: float = FUSION_SAME_THRESHOLD) -> str:
+    """Table 2's rule: "improved" above +threshold points, "worse" below -threshold, else "same"."""
+    if math.isnan(difference):
+        return "n/a"
+    return "improved" if difference > threshold else "worse" if difference < -threshold else "same"
+
+
+def compare(table1_rows: pd.DataFrame, threshold: float = FUSION_SAME_THRESHOLD) -> pd.DataFrame:
+    """Per task and comparison (fusion method vs baseline) of a Table 1 frame: our difference and the paper's with
+    their outcome under the threshold. ``score``/``paper_score`` hold the differences in points."""
+    rows = []
+    for fused, base in COMPARISONS:
+        a, b = (table1_rows[table1_rows["method"] == m].set_index("task") for m in (fused, base))
+        for task in a.index.intersection(b.index):
+            diff = a.at[task, "score"] - b.at[task, "score"]
+            paper_diff = a.at[task, "paper_score"] - b.at[task, "paper_score"]
+            rows.append({"task": task, "paper_task": a.at[task, "paper_task"], "method": f"{fused}_vs_{base}",
+                         "metric": f"{a.at[task, 'metric']} difference", "score": diff, "paper_score": paper_diff,
+                         "trained_params": a.at[task, "trained_params"], "trained_pct": a.at[task, "trained_pct"],
+                         "outcome": outcome(diff, threshold), "paper_outcome": outcome(paper_diff, threshold)})
+    return pd.DataFrame(rows)
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """Table 2's rows on the profile's Table 1 (trains what the run store lacks)."""
+    return compare(table1.table(profile))
+
+
+def counts(rows: pd.DataFrame, column: str = "outcome") -> pd.DataFrame:
+    """Improved / same / worse counts per comparison (Table 2's layout)."""
+    if rows.empty:
+        return pd.DataFrame(columns=["method", "improved", "same", "worse", "n_tasks"])
+    out = (rows.groupby("method")[column].value_counts().unstack(fill_value=0)
+           .reindex(columns=["improved", "same", "worse"], fill_value=0))
+    out["n_tasks"] = out.sum(axis=1)
+    return out.reset_index()
+
+
+def plot(rows: pd.DataFrame) -> Figure:
+    """Improved / same / worse counts per comparison, ours beside the paper's on the same stand-in tasks."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharex=True)
+    for ax, column, title in zip(axes, ("outcome", "paper_outcome"), ("ours", "paper (same stand-in tasks)")):
+        c = counts(rows, column).set_index("method")[["improved", "same", "worse"]]
+        c.plot.barh(stacked=True, ax=ax, color=["tab:green", "tab:gray", "tab:red"], legend=ax is axes[1])
+        ax.set_title(title)
+        ax.set_xlabel("tasks")
+    fig.tight_layout()
+    return fig
+
+
+def claims(rows: pd.DataFrame) -> list[ClaimCheck]:
+    """t2_*: our share of improved (same or better) tasks against the paper's share of its 16 tasks."""
+    ours = counts(rows).set_index("method")
+    n_paper = fusion_n_tasks()
+    checks = []
+    for (fused, base), ids in COMPARISONS.items():
+        for claim, kinds in zip(ids, (("improved",), ("improved", "same"))):
+            if claim is None:
+                continue
+            method = f"{fused}_vs_{base}"
+            n = int(ours.at[method, "n_tasks"]) if method in ours.index else 0
+            count = float(sum(ours.at[method, k] for k in kinds)) if n else float("nan")
+            paper_share = claim_value(claim) / n_paper
+            verdict = "not measured" if not n else cl.at_least(count / n, paper_share, slack=0.2)
+            checks.append(cl.check(
+                claim, count, verdict,
+                f"{' or '.join(kinds)} tasks of ours out of {n} ({count / n if n else float('nan'):.0%}) vs the "
+                f"paper's {paper_share:.0%} of {n_paper} (threshold {FUSION_SAME_THRESHOLD} points); holds if our "
+                f"share is at least the paper's, partly if within 20 percentage points", STUDY.name))
+    return checks
+
+
+def findings(rows: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
+    """Our counts beside the paper's on the same tasks and on all of its tasks, then the claims."""
+    ours, paper = counts(rows).set_index("method"), counts(rows, "paper_outcome").set_index("method")
+    lines = ["| comparison | ours: improved / same / worse | paper on the same tasks | "
+             f"paper, {fusion_n_tasks()} tasks (Table 2) |", "|---|---|---|---|"]
+    for (fused, base), (improved, same_or_better) in COMPARISONS.items():
+        m = f"{fused}_vs_{base}"
+        if m not in ours.index:
+            continue
+        paper_all = f"{claim_value(improved):g} improved" + (
+            f", {claim_value(same_or_better):g} same or better" if same_or_better else "")
+        lines.append(f"| {m} | {ours.at[m, 'improved']} / {ours.at[m, 'same']} / {ours.at[m, 'worse']} of "
+                     f"{ours.at[m, 'n_tasks']} | {paper.at[m, 'improved']} / {paper.at[m, 'same']} / "
+                     f"{paper.at[m, 'worse']} | {paper_all} |")
+    return "\n".join(lines) + "\n\n" + claims_section(checks)
