@@ -17,9 +17,12 @@ import torch
 from matplotlib.figure import Figure
 from transformers import BertConfig, BertForSequenceClassification
 
+from adapterlib.core.bottleneck import fusion_parameter_names
 from adapterlib.core.fusion import add_fusion
 from adapterlib.core.inject import add_adapter
+from adapterlib.core.methods import added_parameter_names
 from adapterlib.core.models import load_model
+from adapterlib.core.params import count_named_parameters, count_parameters
 from adapterlib.core.trainable import set_trainable
 from adapterlib.data.encoding import MODEL_INPUTS, collate, encode
 from adapterlib.data.tasks import get_task, load_task
@@ -45,11 +48,11 @@ def fusion_parameters(config: BertConfig | None = None, n_adapters: int = 2) -> 
     for i in range(n_adapters):
         add_adapter(model, f"a{i}", ST_A)
     add_fusion(model, [f"a{i}" for i in range(n_adapters)])
-    named = dict(model.named_parameters())
-    fusion = sum(p.numel() for n, p in named.items() if ".adapter_site.fusion." in n)
-    adapters = sum(p.numel() for n, p in named.items() if ".adapter_site.adapters." in n)
+    fusion_names = fusion_parameter_names(model)
+    fusion = count_named_parameters(model, fusion_names)
+    adapters = count_named_parameters(model, added_parameter_names(model) - fusion_names)
     layers = model.config.num_hidden_layers
-    base = sum(p.numel() for n, p in model.bert.named_parameters() if ".adapter_site." not in n)
+    base = count_parameters(model).base
     return {"n_adapters": n_adapters, "fusion": fusion, "fusion_per_layer": fusion // layers, "adapters": adapters,
             "base": base, "layers": layers, "hidden_size": model.config.hidden_size}
 
@@ -99,7 +102,7 @@ def timings(profile: Profile, n_adapters: Sequence[int] = N_ADAPTERS, task: str 
                 fn()
                 samples.append(time.perf_counter() - start)
             seconds[label] = float(np.min(samples))
-        fused = sum(p.numel() for k, p in model.named_parameters() if ".adapter_site.fusion." in k)
+        fused = count_named_parameters(model, fusion_parameter_names(model))
         rows.append({"n_adapters": n, **seconds, "fusion_params": fused,
                      "trainable_params": sum(p.numel() for _, p in trainable),
                      "batch": f"{len(batch['input_ids'])} x {batch['input_ids'].shape[-1]} tokens"})
