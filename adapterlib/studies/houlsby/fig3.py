@@ -26,21 +26,21 @@ STUDY = register(Study(name="houlsby_fig3_tradeoff", paper="houlsby",
                        title="Figures 1 and 3: accuracy vs trained parameters", roles=("glue", "additional"),
                        grids=("houlsby_glue", "size_sweep", "houlsby_additional"),
                        depends=("houlsby_table1_glue", "houlsby_table2_additional")))
-# Per role: the grids (and their regimes) whose points are drawn, the paper's table, its full and adapter methods.
-SOURCES = {"glue": ((("houlsby_glue", ["full", "adapters"]), ("size_sweep", ["top_k"])), houlsby_glue,
-                    "full", "adapters_best_size"),
-           "additional": ((("houlsby_additional", ["full", "top_k", "adapters"]),), houlsby_additional,
-                          "full", "adapters")}
+# Per role: the grids whose points are drawn, each with its regimes (Table 1's or 2's runs, plus top-k on GLUE).
+GRIDS = {"glue": (("houlsby_glue", ["full", "adapters"]), ("size_sweep", ["top_k"])),
+         "additional": (("houlsby_additional", ["full", "top_k", "adapters"]),)}
+# Per role: the paper's table and its adapters column (size chosen on dev), compared with its "full" column.
+PAPER_TABLES = {"glue": (houlsby_glue, "adapters_best_size"), "additional": (houlsby_additional, "adapters")}
 
 
 def table(profile: Profile) -> pd.DataFrame:
     """Every adapter size and every top-k point per task, with ``delta`` (score minus full fine-tuning's) and
     ``suite`` (the role)."""
     parts = []
-    for role, (grids, paper, _, _) in SOURCES.items():
+    for role, grids in GRIDS.items():
         tasks, suite = profile.task_names(role), profile.suites[role]
         configs = [cfg for grid, regimes in grids for cfg in profile.configs(grid, tasks, regime=regimes)]
-        points = sweep_points(finished(profile, configs), suite, paper())
+        points = sweep_points(finished(profile, configs), suite, PAPER_TABLES[role][0]())
         full = points[points["method"] == "full"].set_index("task")["score"]
         points["delta"] = points["score"] - points["task"].map(full)
         parts.append(points.assign(suite=role))
@@ -87,16 +87,16 @@ def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
     """Adapters reach full fine-tuning's level with far fewer trained parameters, on each suite: median over tasks
     of (best adapter size on dev minus full), against the same median in the paper's Table 1/2."""
     checks = []
-    for suite, (_, paper_table, full_m, adapters_m) in SOURCES.items():
+    for suite, (paper_table, adapters_m) in PAPER_TABLES.items():
         part = saved[(saved["suite"] == suite) & (saved["regime"] == "adapters")]
         best = part.loc[part.groupby("task")["dev_score"].idxmax()] if len(part) else part
         ours = float(best["delta"].median()) if len(best) else float("nan")
         full_params = saved[(saved["suite"] == suite) & (saved["method"] == "full")].set_index("task")["trained_params"]
         ratio = float((best["trained_params"] / best["task"].map(full_params)).median()) if len(best) else float("nan")
         paper = paper_table()
-        wide = paper[paper["method"].isin([full_m, adapters_m])].pivot_table(
+        wide = paper[paper["method"].isin(["full", adapters_m])].pivot_table(
             index="paper_task", columns="method", values="paper_score").drop(index=HOULSBY_MEAN_ROW[suite])
-        paper_delta = float((wide[adapters_m] - wide[full_m]).median())
+        paper_delta = float((wide[adapters_m] - wide["full"]).median())
         verdict = cl.at_least(ours, paper_delta - 1, slack=2.0) if not math.isnan(ours) else "not measured"
         checks.append(cl.check(
             f"fig3_{suite}_adapters", ours, verdict,
