@@ -21,23 +21,13 @@ from adapterlib.runner.profiles import PROFILES, get_profile
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
 
-# Dependency order: later notebooks reuse the runs of earlier ones from the run store (Table 1's runs feed
-# Figures 3, 4 and 6; the ST-A runs of the fusion Table 1 feed every fusion notebook).
-NOTEBOOKS: tuple[str, ...] = (
-    "houlsby_table1_glue",
-    "houlsby_table2_additional",
-    "houlsby_fig3_tradeoff",
-    "houlsby_fig4_size_sweep",
-    "houlsby_fig5_squad",
-    "houlsby_fig6_ablation",
-    "fusion_table1",
-    "fusion_table2_counts",
-    "fusion_table3_reduction",
-    "fusion_fig3_relative",
-    "fusion_fig4_attention",
-    "fusion_cost",
-    "benchmarks",
-)
+
+def notebooks() -> list[str]:
+    """Every study's notebook, each after the studies whose runs it reads (``studies.base.order`` over the
+    registry: the order is declared by the studies, not kept here)."""
+    from adapterlib.studies import STUDIES, order
+
+    return [study.name for study in order(STUDIES.values())]
 
 
 def run_notebooks(
@@ -47,12 +37,13 @@ def run_notebooks(
     """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
     write SUMMARY.md and return the executed copies. ``results``/``runs`` move the results and the run store (for
     this call and its kernels). Offline profiles build their task data first (cached, so at most once)."""
-    unknown = sorted(set(only or ()) - set(NOTEBOOKS))
+    names = notebooks()
+    unknown = sorted(set(only or ()) - set(names))
     if unknown:
-        raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(NOTEBOOKS)}")
+        raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(names)}")
     get_profile(profile)  # a bad profile fails here, before anything runs
     source = Path(notebooks_dir or notebooks_root()).resolve()
-    selected = [n for n in NOTEBOOKS if not only or n in only]
+    selected = [n for n in names if not only or n in only]
     missing = [n for n in selected if not (source / f"{n}.ipynb").is_file()]
     if missing:
         raise ValueError(f"{source} has no notebook {', '.join(missing)}: run from the project directory or pass "
@@ -94,7 +85,7 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     write_run_info(profile, {"profile": profile, "git_revision": env["git_revision"], "versions": env["versions"],
                              "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.system()}",
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                             "notebooks": {n: times[n] for n in NOTEBOOKS if n in times}})
+                             "notebooks": {n: times[n] for n in notebooks() if n in times}})
     summary = write_summary(profile)
     print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}")
     return written
@@ -107,7 +98,7 @@ def _cpus() -> int:
 def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reproduce", help="run every notebook for a profile (default: cpu), then SUMMARY.md")
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES))
-    p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"a subset of: {', '.join(NOTEBOOKS)}")
+    p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="a subset of the notebooks (default: all, in dependency order)")
     p.add_argument("--notebooks-dir", type=Path, help="where the notebooks are (default: ./notebooks)")
     p.add_argument("--results-dir", type=Path,
                    help="parent of results/<profile>/ (default: ./results, or $ADAPTERLIB_RESULTS)")

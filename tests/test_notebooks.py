@@ -10,12 +10,13 @@ import pytest
 
 from adapterlib.paths import RESULTS_ENV
 from adapterlib.reporting.claims import CLAIM_COLUMNS, VERDICTS
-from adapterlib.reproduce import NOTEBOOKS, run_notebooks
+from adapterlib.reproduce import notebooks, run_notebooks
 from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.summary import SUMMARY, render_summary
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout: its notebooks and committed results
 NOTEBOOKS_DIR = REPO / "notebooks"
+NOTEBOOKS = notebooks()
 NON_TABLE_CSV = ("benchmarks",)  # the benchmark table has its own columns (library, config, seq_len, ...)
 
 
@@ -25,7 +26,7 @@ def _tables(directory: Path) -> list[Path]:
 
 def test_every_notebook_is_listed_parameterised_and_stored_without_outputs():
     on_disk = {p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")}
-    assert on_disk == set(NOTEBOOKS), f"notebooks/ and reproduce.NOTEBOOKS differ: {on_disk ^ set(NOTEBOOKS)}"
+    assert on_disk == set(NOTEBOOKS), f"notebooks/ and the registered studies differ: {on_disk ^ set(NOTEBOOKS)}"
     for name in NOTEBOOKS:
         nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
         nbformat.validate(nb)

@@ -1,15 +1,23 @@
-"""The pure parts of the Houlsby study module: table assembly, claim verdicts on hand-built frames, run sharing
-between notebooks, the no-BERT baseline on a real task slice, ablation spans."""
+"""The pure parts of the Houlsby study modules: table assembly, claim verdicts on hand-built frames, run sharing
+between notebooks and the declared dependencies, the no-BERT baseline on a real task slice, ablation spans, paper
+numbers read from the paper's files."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from adapterlib.reporting.paper import houlsby_additional_params
 from adapterlib.runner.profiles import get_profile
-from adapterlib.studies import houlsby
+from adapterlib.studies.base import STUDIES, order, setup_text
+from adapterlib.studies.houlsby import fig3, fig4, fig5, fig6, report, table1, table2
+from adapterlib.studies.houlsby.runs import figure_tasks
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout, whose notebooks/ these tests read
 
 
 def verdicts(checks) -> dict[str, str]:
@@ -17,16 +25,16 @@ def verdicts(checks) -> dict[str, str]:
 
 
 def test_ablation_spans_cover_every_contiguous_span_once():
-    spans = houlsby.ablation_spans(6)
+    spans = fig6.ablation_spans(6)
     assert len(spans) == len(set(spans)) == 6 * 7 // 2
     assert all(0 <= first <= last < 6 for first, last in spans)
     assert (0, 5) in spans and (3, 3) in spans and (4, 2) not in spans
 
 
 def test_figure_tasks_prefer_the_mnli_stand_in():
-    assert houlsby.figure_tasks(get_profile("cpu")) == ["vitaminc", "rt_polarity"]
-    assert houlsby.figure_tasks(get_profile("paper")) == ["mnli", "cola"]
-    smoke = houlsby.figure_tasks(get_profile("smoke"))
+    assert figure_tasks(get_profile("cpu")) == ["vitaminc", "rt_polarity"]
+    assert figure_tasks(get_profile("paper")) == ["mnli", "cola"]
+    smoke = figure_tasks(get_profile("smoke"))
     assert len(smoke) == 2 and "vader_movie" not in smoke  # regression tasks have no majority class to ablate to
 
 
@@ -34,12 +42,12 @@ def test_figures_reuse_table1_runs_at_cpu_scale():
     """Same RunConfig hash = the run store does not retrain: Fig. 3/4/6 read Table 1's runs."""
     cpu = get_profile("cpu")
     glue = cpu.task_names("glue")
-    table1 = {c.run_id for c in cpu.configs("houlsby_glue", glue, regime=["full", "adapters"])}
-    fig4 = cpu.configs("size_sweep", ["vitaminc"], regime=["adapters"])
-    assert {c.run_id for c in fig4 if c.adapter.size in (8, 64, 256)} <= table1
+    table1_runs = {c.run_id for c in cpu.configs("houlsby_glue", glue, regime=["full", "adapters"])}
+    sweep = cpu.configs("size_sweep", ["vitaminc"], regime=["adapters"])
+    assert {c.run_id for c in sweep if c.adapter.size in (8, 64, 256)} <= table1_runs
     init = cpu.configs("init_std", ["vitaminc"], role="additional")
     lr = cpu.configs("lr_sweep", ["vitaminc"], role="additional")
-    assert len({c.run_id for c in init} & table1) == 1 and len({c.run_id for c in lr} & table1) == 1
+    assert len({c.run_id for c in init} & table1_runs) == 1 and len({c.run_id for c in lr} & table1_runs) == 1
 
 
 def table1_frame(full: list[float], adapters: list[float], pct: float = 2.0) -> pd.DataFrame:
@@ -58,17 +66,17 @@ def table1_frame(full: list[float], adapters: list[float], pct: float = 2.0) -> 
 
 def test_table1_claims_verdicts_follow_the_stated_rule():
     table = table1_frame([80, 70], [79.5, 70])  # gap 0.25
-    checks = {c.claim: c for c in houlsby.claims_table1(table)}
+    checks = {c.claim: c for c in table1.claims(table)}
     assert checks["glue_gap"].verdict == "holds" and math.isclose(checks["glue_gap"].our_value, 0.25)
     assert checks["t1_adapters64_gap"].verdict == "partly"  # gap 2.25: over 1, within 3
     assert math.isclose(checks["t1_adapters64_gap"].paper_value, 0.8)
     assert checks["glue_trained_pct"].verdict == "holds"
-    worse = verdicts(houlsby.claims_table1(table1_frame([80, 70], [75, 64], pct=12.0)))
+    worse = verdicts(table1.claims(table1_frame([80, 70], [75, 64], pct=12.0)))
     assert worse["glue_gap"] == "does not hold" and worse["glue_trained_pct"] == "does not hold"
 
 
 def test_summary_uses_paper_mean_row_and_our_tasks_only():
-    summary = houlsby.summary(table1_frame([80, 70], [79, 69]), "total").set_index("method")
+    summary = report.summary(table1_frame([80, 70], [79, 69]), "total").set_index("method")
     assert summary.loc["full", "n_tasks"] == 2
     assert summary.loc["full", "score"] == 75 and summary.loc["full", "paper_score_all_tasks"] == 80.4
     assert summary.loc["adapters_64", "paper_score_same_tasks"] == 79.0
@@ -79,22 +87,22 @@ def test_size_sweep_claims_on_gaps():
             ("vitaminc", "MNLI-m", "top_k_1", -8.0), ("vitaminc", "MNLI-m", "layernorm", -3.0),
             ("rt_polarity", "SST-2", "full", 0.0), ("rt_polarity", "SST-2", "layernorm", 1.0)]
     table = pd.DataFrame(rows, columns=["task", "paper_task", "method", "delta"])
-    v = verdicts(houlsby.claims_size_sweep(table))
+    v = verdicts(fig4.claims(table))
     assert v == {"fig4_adapter64": "holds", "fig4_top1": "holds", "fig4_full": "holds",
                  "fig4_layernorm_drop_mnli": "holds", "fig4_layernorm_drop_cola": "does not hold"}
 
     # a task whose full fine-tuning sits at its majority-class score was not learned: its claims are not measured
     scored = table.assign(score=[50.0, 49.5, 42.0, 47.0, 80.0, 81.0], majority=[49.8] * 4 + [57.0] * 2)
-    v = verdicts(houlsby.claims_size_sweep(scored))
+    v = verdicts(fig4.claims(scored))
     assert {v[c] for c in v if c != "fig4_layernorm_drop_cola"} == {"not measured"}
     assert v["fig4_layernorm_drop_cola"] == "does not hold"  # rt_polarity was learned: judged as before
-    assert "majority class (49.8)" in {c.claim: c.basis for c in houlsby.claims_size_sweep(scored)}["fig4_top1"]
+    assert "majority class (49.8)" in {c.claim: c.basis for c in fig4.claims(scored)}["fig4_top1"]
 
 
 def figure6_frame(single_drop: float, all_removed: float, init_scores: list[float]) -> pd.DataFrame:
     rows = [{"panel": "ablation", "task": "vitaminc", "first_layer": np.nan, "last_layer": np.nan, "score": 80.0,
              "n_layers": 2, "majority": 40.0}]
-    for first, last in houlsby.ablation_spans(2):
+    for first, last in fig6.ablation_spans(2):
         score = all_removed if (first, last) == (0, 1) else 80.0 - single_drop
         rows.append({"panel": "ablation", "task": "vitaminc", "first_layer": first, "last_layer": last,
                      "score": score, "n_layers": 2, "majority": 40.0})
@@ -106,11 +114,11 @@ def figure6_frame(single_drop: float, all_removed: float, init_scores: list[floa
 
 
 def test_figure6_claims():
-    v = verdicts(houlsby.claims_figure6(figure6_frame(1.0, 42.0, [80, 80, 70, np.nan])))
+    v = verdicts(fig6.claims(figure6_frame(1.0, 42.0, [80, 80, 70, np.nan])))
     assert v["fig6_single_layer_max_drop"] == "holds" and v["fig6_all_removed_mnli"] == "holds"
     assert v["fig6_init_robust_below"] == "holds"  # robust up to 1e-2, degrades (or diverges) above
     assert (v["sec36_size8"], v["sec36_size64"], v["sec36_size256"]) == ("holds", "holds", "does not hold")
-    v = verdicts(houlsby.claims_figure6(figure6_frame(4.0, 75.0, [80, 80, 80, 80])))
+    v = verdicts(fig6.claims(figure6_frame(4.0, 75.0, [80, 80, 80, 80])))
     assert v["fig6_single_layer_max_drop"] == "partly" and v["fig6_all_removed_mnli"] == "does not hold"
     assert v["fig6_init_robust_below"] == "partly"  # never degrades: robust two decades beyond the paper's
 
@@ -119,17 +127,17 @@ def test_percentiles_across_tasks():
     table = pd.DataFrame({"suite": "glue", "method": "adapters_8", "regime": "adapters",
                           "delta": [-3.0, -1.0, 0.0, 1.0, 3.0], "trained_params": [10, 10, 10, 12, 12],
                           "trained_pct": 1.0})
-    row = houlsby.percentiles(table).iloc[0]
+    row = fig3.percentiles(table).iloc[0]
     assert row["p50"] == 0.0 and row["p20"] == pytest.approx(-1.4) and row["n_tasks"] == 5
     assert row["trained_params"] == 10
 
 
 def test_no_bert_baseline_learns_spam_on_a_real_slice():
-    result = houlsby.no_bert_baseline("sms_spam", max_train=300, max_eval=100)
+    result = table2.no_bert_baseline("sms_spam", max_train=300, max_eval=100)
     assert result["score"] > 90  # 87% of the corpus is ham: a working spam filter beats the majority class
     assert result["C"] in (0.01, 0.1, 1.0, 10.0, 100.0) and result["trained_params"] > 100
     with pytest.raises(ValueError, match="span_qa"):
-        houlsby.no_bert_baseline("squad_v1_dev")
+        table2.no_bert_baseline("squad_v1_dev")
 
 
 def test_squad_gap_claims_need_a_model_that_learned_squad():
@@ -137,8 +145,75 @@ def test_squad_gap_claims_need_a_model_that_learned_squad():
         return pd.DataFrame({"split": "test", "metric": "f1", "method": ["full", "adapters_64", "adapters_2"],
                              "score": [full, a64, a2]})
 
-    learned = verdicts(houlsby.claims_squad(table(85.0, 84.9, 80.0)))
+    learned = verdicts(fig5.claims(table(85.0, 84.9, 80.0)))
     assert learned == {"fig5_full": "partly", "fig5_adapter64": "holds", "fig5_adapter2": "does not hold"}
-    unlearned = verdicts(houlsby.claims_squad(table(9.6, 9.3, 8.9)))
+    unlearned = verdicts(fig5.claims(table(9.6, 9.3, 8.9)))
     assert unlearned == {"fig5_full": "does not hold", "fig5_adapter64": "not measured",
                          "fig5_adapter2": "not measured"}
+
+
+ITEMS = (table1, table2, fig3, fig4, fig5, fig6)
+
+
+def test_each_item_registers_its_notebook_and_the_runs_it_reads():
+    names = [item.STUDY.name for item in ITEMS]
+    assert all(STUDIES[name] is item.STUDY for name, item in zip(names, ITEMS))
+    assert all((REPO / "notebooks" / f"{name}.ipynb").exists() for name in names)
+    assert fig3.STUDY.depends == ("houlsby_table1_glue", "houlsby_table2_additional")
+    assert fig4.STUDY.depends == fig6.STUDY.depends == ("houlsby_table1_glue",)
+    assert table1.STUDY.depends == table2.STUDY.depends == fig5.STUDY.depends == ()
+    ordered = [s.name for s in order([fig6.STUDY, fig3.STUDY])]  # dependencies are pulled in, and run first
+    assert ordered == ["houlsby_table1_glue", "houlsby_fig6_ablation", "houlsby_table2_additional",
+                       "houlsby_fig3_tradeoff"]
+
+
+def test_setup_text_names_every_model_an_item_trains():
+    paper = get_profile("paper")
+    assert "bert-large" in setup_text(paper, table1.STUDY) and "bert-base" not in setup_text(paper, table1.STUDY)
+    both = setup_text(paper, fig6.STUDY)  # the ablation reads Table 1's BERT-large, the sweeps train BERT-base
+    assert "bert-large" in both and "bert-base" in both and "houlsby_additional" not in both
+    assert "MiniLM" in setup_text(get_profile("cpu"), fig6.STUDY)
+
+
+def test_notebooks_call_their_item_module_and_generate_their_setup():
+    for item in ITEMS:
+        module = item.__name__.rsplit(".", 1)[-1]
+        cells = json.loads((REPO / "notebooks" / f"{item.STUDY.name}.ipynb").read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        assert f"setup_text(config, {module}.STUDY)" in code and f"{module}.claims(saved)" in code
+        assert "MiniLM" not in prose  # the model is stated by the generated set-up text, not typed by hand
+
+
+def test_table2_paper_footer_comes_from_its_file():
+    footer = houlsby_additional_params().set_index("method")
+    assert footer.loc["adapters", "paper_total_params_x"] == 1.19 and footer.loc["top_k", "paper_trained_pct"] == 52.9
+    assert footer.loc["full", "paper_total_params_x"] == 17.0
+
+
+def table2_frame(full: float, adapters: float, baseline: float, pct: float) -> pd.DataFrame:
+    ours = [{"task": "t0", "paper_task": "P0", "method": m, "score": v, "trained_pct": p}
+            for m, v, p in (("full", full, 100.0), ("top_k", full, 50.0), ("adapters", adapters, pct),
+                            ("no_bert_baseline", baseline, np.nan))]
+    paper = [{"task": np.nan, "paper_task": "Average", "method": m, "score": np.nan, "paper_score": v}
+             for m, v in (("full", 73.7), ("top_k", 74.0), ("adapters", 73.3), ("no_bert_baseline", 72.7))]
+    return pd.DataFrame(ours + paper)
+
+
+def test_table2_claims_against_the_papers_mean_row():
+    checks = {c.claim: c for c in table2.claims(table2_frame(80.0, 79.5, 78.0, 1.2))}
+    assert {k: c.verdict for k, c in checks.items()} == {
+        "t2_adapters_gap": "holds", "t2_top_k_gap": "holds", "t2_adapters_vs_no_bert": "holds",
+        "t2_trained_pct": "holds"}
+    assert checks["t2_adapters_gap"].paper_value == 0.4 and "within 0.4 points" in checks["t2_adapters_gap"].description
+    assert checks["t2_adapters_vs_no_bert"].paper_value == 0.6 and checks["t2_trained_pct"].paper_value == 1.14
+    worse = verdicts(table2.claims(table2_frame(80.0, 76.0, 77.0, 4.0)))
+    assert worse["t2_adapters_gap"] == "does not hold" and worse["t2_adapters_vs_no_bert"] == "partly"
+    assert worse["t2_trained_pct"] == "does not hold"  # 4% > 3x the paper's 1.14%
+
+
+def test_figure4_descriptions_state_the_papers_points():
+    table = pd.DataFrame([("vitaminc", "MNLI-m", "full", 0.0)], columns=["task", "paper_task", "method", "delta"])
+    descriptions = {c.claim: c.description for c in fig4.claims(table)}
+    assert descriptions["fig4_adapter64"] == "adapter size 64 within 0.7 points of full fine-tuning (MNLI-m 83.7 vs 84.4)"
+    assert descriptions["fig4_top1"] == "fine-tuning only the top layer loses 6.6 points (MNLI-m 77.8 vs 84.4)"

@@ -1,8 +1,8 @@
 """The papers' numbers as tidy pandas frames, so every result of ours can stand beside the paper's.
 
 Sources (copied verbatim into ``adapterlib/reporting/paper_numbers/``): Houlsby et al. 2019 Table 1 (GLUE test, BERT-large) and
-Table 2 (17 additional tasks, BERT-base); Pfeiffer et al. 2021 Table 1 (dev, BERT-base); numbers from the papers'
-text and figures in ``in_text_claims.csv``; the facts the AdapterFusion comparisons are made under
+Table 2 (17 additional tasks, BERT-base) and its footer; Pfeiffer et al. 2021 Table 1 (dev, BERT-base); numbers from
+the papers' text and figures in ``in_text_claims.csv``; the facts the AdapterFusion comparisons are made under
 (``fusion_in_text_numbers.md``) as constants.
 """
 from __future__ import annotations
@@ -51,6 +51,26 @@ def houlsby_additional() -> pd.DataFrame:
         part["method"] = _METHOD_NAMES[column]
         rows.append(part)
     return pd.concat(rows, ignore_index=True)
+
+
+def houlsby_additional_params() -> pd.DataFrame:
+    """Houlsby Table 2's footer, one row per method: ``paper_total_params_x`` (parameters to store for its 17 tasks,
+    x the base model) and ``paper_trained_pct`` (trained parameters per task, % of the base model)."""
+    frame = _read("houlsby_table2_params.csv")
+    frame["method"] = frame["method"].map(_METHOD_NAMES)
+    return frame.rename(columns={"trained_params_per_task_pct": "paper_trained_pct",
+                                 "total_params_x": "paper_total_params_x"})
+
+
+# Counts and sizes the papers state in words, not in a table (sources cited per constant).
+HOULSBY_GLUE_N_TASKS = 9  # Table 1's total params are for 9 GLUE tasks (its MNLI-m and MNLI-mm columns are one task)
+HOULSBY_ADDITIONAL_N_TASKS = 17  # Table 2: 17 additional classification tasks
+HOULSBY_MEAN_ROW = {"glue": "total", "additional": "Average"}  # the mean row of houlsby_glue(), houlsby_additional()
+BERT_BASE_PARAMS = 110e6  # Houlsby Fig. 4 (houlsby_in_text_numbers.md): shares of BERT-base's 110M parameters
+# Fig. 4's in-text points on MNLI-m (houlsby_in_text_numbers.md): "about 9M", "about 2M", "about 40k" trained params.
+HOULSBY_FIG4_TRAINED_PARAMS = {"full": BERT_BASE_PARAMS, "top_k_1": 9e6, "adapters_64": 2e6, "layernorm": 40e3}
+# Fig. 5's in-text points (houlsby_in_text_numbers.md): trained parameters per task, % of BERT-base.
+HOULSBY_FIG5_TRAINED_PCT = {"full": 100.0, "adapters_64": 2.0, "adapters_2": 0.1}
 
 
 def fusion_table1() -> pd.DataFrame:

@@ -28,7 +28,9 @@ class Study:
     """``name``: the notebook, and the stem of its CSV, figures and claim file. ``depends``: studies whose runs
     this one reads from the run store (they run first). ``roles``/``grids``: the suites and grids of the profile it
     uses (for the set-up text); ``stand_ins``: the set-up text also lists the tasks of ``roles``, each with the
-    paper task it stands in for (where a study's claims are about particular paper tasks)."""
+    paper task it stands in for (where a study's claims are about particular paper tasks). ``model_roles``: roles
+    whose model also runs here on the tasks of ``roles`` (Houlsby Fig. 6 sweeps the additional role's model on
+    GLUE-role tasks), so the set-up text names it too."""
 
     name: str
     paper: str
@@ -37,6 +39,7 @@ class Study:
     grids: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
     stand_ins: bool = False
+    model_roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
@@ -79,7 +82,7 @@ def setup_text(profile: Profile, study: Study) -> str:
     """Markdown stating the model, data and scale of this run of ``study``, generated from the profile (so a
     ``paper`` run says BERT and the hub, a ``cpu`` run MiniLM and the offline stand-ins)."""
     roles = study.roles or tuple(profile.suites)
-    models = sorted({profile.models.get(role, profile.models["glue"]) for role in roles})
+    models = sorted({profile.models.get(role, profile.models["glue"]) for role in roles + study.model_roles})
     offline = any(profile.suites[r].endswith("_offline") for r in roles if r in profile.suites)
     lines = [f"- **profile** `{profile.name}`: {profile.description}",
              *[f"- **model** `{m}`: {describe_model(m)}" for m in models],

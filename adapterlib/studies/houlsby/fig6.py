@@ -1,0 +1,259 @@
+"""Houlsby Figure 6 (with appendix Figure 7 and section 3.6): ablation and robustness, four panels in one table
+with a ``panel`` column.
+
+``ablation``: Table 1's size-64 adapters with the adapters of every contiguous span of layers switched off at
+evaluation time (nothing retrained); ``init_std`` and ``lr``: sweeps of size-64 adapters on the MNLI-like task;
+``size``: Table 1's adapter sizes by mean dev score.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from adapterlib.core.inject import adapters_removed
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.single import DATA_SEED, RunConfig, evaluate
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
+
+STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
+                       title="Figure 6 (and Figure 7, section 3.6): ablation and robustness", roles=("glue",),
+                       model_roles=("additional",), grids=("houlsby_glue", "init_std", "lr_sweep"),
+                       depends=("houlsby_table1_glue",)))
+SIZES = (8, 64, 256)  # section 3.6's adapter sizes
+
+
+def ablation_spans(n_layers: int) -> list[tuple[int, int]]:
+    """Every contiguous span (first, last) of ``n_layers`` layers, first <= last (the heatmap's cells)."""
+    return [(first, last) for first in range(n_layers) for last in range(first, n_layers)]
+
+
+def _majority_rate(labels: Sequence[int]) -> float:
+    values = pd.Series(list(labels))
+    return 100.0 * float(values.value_counts(normalize=True).iloc[0]) if len(values) else float("nan")
+
+
+def _best_run(profile: Profile, winner: pd.Series) -> str:
+    """The single best-on-dev run among the winner's seeds."""
+    results = [profile.store().get(r) for r in winner["run_ids"]]
+    return max(results, key=lambda r: r.metrics["validation"]["score"]).run_id
+
+
+def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = "validation") -> pd.DataFrame:
+    """Figure 6 left, on ``split`` (the paper: validation): one row per task and removed span, plus the intact
+    model (``first_layer`` NaN); ``majority`` is the majority-class accuracy of that split."""
+    tasks = list(tasks or figure_tasks(profile))
+    suite, store = profile.suites["glue"], profile.store()
+    configs = [c for c in profile.configs("houlsby_glue", tasks, regime=["adapters"]) if c.adapter.size == 64]
+    selected = in_task_order(select_best(finished(profile, configs), by=["task", "regime"], seeds="best"), tasks)
+    known = paper_claims()
+    rows = []
+    for _, winner in selected.iterrows():
+        run_id = _best_run(profile, winner)
+        cfg = RunConfig.from_dict(store.get(run_id).config)
+        spec = get_task(cfg.task, suite)
+        model, tokenizer = store.load_trained(run_id)
+        data = load_task(cfg.task, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED)[split]
+        n_layers = model.config.num_hidden_layers
+        majority = _majority_rate(data["label"]) if "label" in data.column_names else float("nan")
+
+        def score(layers: Iterable[int]) -> float:
+            with adapters_removed(model, layers):
+                return evaluate(model, tokenizer, spec, data, max_length=cfg.max_length, doc_stride=cfg.doc_stride,
+                                batch_size=64)["score"]
+
+        paper_all = known.loc["fig6_all_removed_mnli", "value"] if spec.reference == "MNLI-m" else float("nan")
+        for first, last in [(None, None), *ablation_spans(n_layers)]:
+            removed = () if first is None else range(first, last + 1)
+            everything = first == 0 and last == n_layers - 1
+            rows.append({"task": spec.name, "paper_task": spec.reference, "method": "adapters_64_ablation",
+                         "metric": spec.metric, "split": split, "first_layer": first, "last_layer": last,
+                         "score": score(removed), "paper_score": paper_all if everything else float("nan"),
+                         "trained_params": winner["trainable"], "trained_pct": winner["trainable_pct"],
+                         "n_layers": n_layers, "majority": majority, "run_id": run_id})
+    return pd.DataFrame(rows)
+
+
+def _sweep(profile: Profile, grid: str, key: str, tasks: Sequence[str]) -> pd.DataFrame:
+    """Rows of a one-key sweep of size-64 adapters; a setting whose runs all failed (diverged) gets a NaN row."""
+    suite = profile.suites["glue"]
+    frame = run_grid(profile.configs(grid, tasks, role="additional"), profile.store()).frame
+    ok = frame[frame["status"] == "ok"]
+    points = (sweep_points(ok, suite, by=[key], name=lambda r: f"adapters_64_{key}_{r[key]:g}") if len(ok)
+              else pd.DataFrame())
+    failed = frame[(frame["status"] != "ok") & ~frame[key].isin(points[key] if len(points) else [])]
+    extra = [{"task": t, "paper_task": get_task(t, suite).reference, "method": f"adapters_64_{key}_{v:g}",
+              "metric": get_task(t, suite).metric, "score": float("nan"), "paper_score": float("nan"),
+              "trained_params": float("nan"), "trained_pct": float("nan"), key: v, "regime": "adapters",
+              "status": "failed"} for (t, v), _ in failed.groupby(["task", key])]
+    table = pd.concat([points.assign(status="ok") if len(points) else points, pd.DataFrame(extra)], ignore_index=True)
+    return table.assign(split="test")
+
+
+def init_std_sweep(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
+    """Figure 6 right: test score of size-64 adapters by init std (the MNLI-like task by default)."""
+    return _sweep(profile, "init_std", "init_std", list(tasks or figure_tasks(profile, 1)))
+
+
+def lr_sweep(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
+    """Appendix Figure 7: test score of size-64 adapters by learning rate (the MNLI-like task by default)."""
+    return _sweep(profile, "lr_sweep", "lr", list(tasks or figure_tasks(profile, 1)))
+
+
+def size_means(profile: Profile) -> pd.DataFrame:
+    """Section 3.6: dev score of each adapter size of Table 1's grid, per classification task of the GLUE role
+    (the paper: mean validation accuracy over eight classification tasks); ``score`` is the dev score."""
+    tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
+    points = sweep_points(finished(profile, profile.configs("houlsby_glue", tasks, regime=["adapters"])),
+                          profile.suites["glue"])
+    points["test_score"], points["score"] = points["score"], points["dev_score"]
+    points["paper_score"] = float("nan")
+    points["split"] = "validation"
+    return points
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """The four panels in one tidy table with a ``panel`` column."""
+    return exact_counts(pd.concat([ablation(profile).assign(panel="ablation"),
+                                   init_std_sweep(profile).assign(panel="init_std"),
+                                   lr_sweep(profile).assign(panel="lr"), size_means(profile).assign(panel="size")],
+                                  ignore_index=True))
+
+
+def plot_ablation(saved: pd.DataFrame) -> Figure:
+    """Heatmaps as the paper draws them: first removed layer (x) by last removed layer (y), colour = score minus
+    the intact model's; one per task."""
+    part = saved[saved["panel"] == "ablation"]
+    tasks = list(dict.fromkeys(part["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        rows = part[part["task"] == task]
+        intact = rows.loc[rows["first_layer"].isna(), "score"].iloc[0]
+        n = int(rows["n_layers"].iloc[0])
+        grid = np.full((n, n), np.nan)
+        for _, r in rows.dropna(subset=["first_layer"]).iterrows():
+            grid[int(r["last_layer"]), int(r["first_layer"])] = r["score"] - intact
+        image = ax.imshow(grid, origin="lower", cmap="Blues_r", vmax=0)
+        for (i, j), value in np.ndenumerate(grid):
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(n))
+        ax.set_yticks(range(n))
+        ax.set_xlabel("first layer with adapters removed")
+        ax.set_ylabel("last layer with adapters removed")
+        ax.set_title(f"{task}\nintact {intact:.1f}, majority class {rows['majority'].iloc[0]:.1f}")
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, label="score change (points)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweeps(saved: pd.DataFrame) -> Figure:
+    """Init std sweep, learning-rate sweep and mean dev score by adapter size (the other three panels)."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, panel, key, label in ((axes[0], "init_std", "init_std", "adapter init std"),
+                                  (axes[1], "lr", "lr", "learning rate")):
+        part = saved[saved["panel"] == panel].sort_values(key)
+        for task, rows in part.groupby("task"):
+            ax.plot(rows[key], rows["score"], "o-", label=task)
+            failed = rows[rows["score"].isna()]
+            if len(failed):
+                ax.plot(failed[key], [ax.get_ylim()[0]] * len(failed), "rx", label="diverged")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test score")
+        ax.set_title(f"size-64 adapters by {label}")
+        ax.legend(fontsize=8)
+    sizes = saved[saved["panel"] == "size"]
+    means = sizes.groupby("size")["score"].mean()
+    axes[2].plot(means.index, means.to_numpy(), "o-", label=f"ours: mean over {sizes['task'].nunique()} tasks")
+    known = paper_claims()
+    axes[2].plot(SIZES, [known.loc[f"sec36_size{s}", "value"] for s in SIZES], "x--", color="red",
+                 label="paper: mean over 8 tasks (BERT-base)")
+    axes[2].set_xscale("log", base=2)
+    axes[2].set_xlabel("adapter size")
+    axes[2].set_ylabel("mean dev score")
+    axes[2].set_title("Section 3.6: mean dev score by adapter size")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
+    """fig6_* and sec36_*, from the saved table."""
+    return [*_ablation_checks(saved, csv), *_init_checks(saved, csv), *_size_checks(saved, csv)]
+
+
+def _ablation_checks(saved: pd.DataFrame, csv: str) -> list[ClaimCheck]:
+    """The largest single-layer drop, and every adapter removed (MNLI-like task, then the CoLA one)."""
+    part = saved[saved["panel"] == "ablation"]
+    tasks = list(dict.fromkeys(part["task"]))
+    drops = []
+    for task in tasks:
+        rows = part[part["task"] == task]
+        intact = rows.loc[rows["first_layer"].isna(), "score"].iloc[0]
+        single = rows[rows["first_layer"] == rows["last_layer"]]
+        drops.append(float((intact - single["score"]).max()))
+    drop = max(drops) if drops else float("nan")
+    bound = float(paper_claims().loc["fig6_single_layer_max_drop", "value"])
+    checks = [cl.check("fig6_single_layer_max_drop", drop, cl.at_most(drop, bound, slack=3.0),
+                       f"largest drop from removing the adapters of one layer, over {', '.join(tasks)} "
+                       f"(dev); holds if at most {bound:g} points, partly if at most {bound + 3:g}", csv)]
+    for claim, task in zip(("fig6_all_removed_mnli", "fig6_all_removed_cola"), tasks):
+        rows = part[part["task"] == task]
+        n = int(rows["n_layers"].iloc[0])
+        intact = rows.loc[rows["first_layer"].isna(), "score"].iloc[0]
+        gone = float(rows.loc[(rows["first_layer"] == 0) & (rows["last_layer"] == n - 1), "score"].iloc[0])
+        majority = float(rows["majority"].iloc[0])
+        verdict = ("not measured" if intact - majority < 5 else "holds" if abs(gone - majority) <= 5 else
+                   "partly" if intact - gone >= (intact - majority) / 2 else "does not hold")
+        checks.append(cl.check(claim, gone, verdict,
+                               f"{task} dev score with every adapter removed (intact {intact:.1f}, majority class "
+                               f"{majority:.1f}); holds if within 5 points of the majority-class rate, partly if it "
+                               "loses at least half the way from intact to majority; not measured if the intact model "
+                               "is not 5 points above the majority class", csv))
+    return checks
+
+
+def _init_checks(saved: pd.DataFrame, csv: str) -> list[ClaimCheck]:
+    """The largest init std up to which scores stay near the best, against the paper's 1e-2 (none if not swept)."""
+    init = saved[saved["panel"] == "init_std"].sort_values("init_std")
+    if not len(init):
+        return []
+    paper_decade = round(math.log10(paper_claims().loc["fig6_init_robust_below", "value"]))
+    scores, stds = init["score"].to_numpy(), init["init_std"]
+    ok = np.nan_to_num(scores, nan=-np.inf) >= np.nanmax(scores) - 2
+    robust = float(init["init_std"].iloc[int(np.argmin(ok)) - 1]) if not ok.all() else float(init["init_std"].max())
+    robust = robust if ok[0] else float("nan")
+    verdict = (cl.within(math.log10(robust), paper_decade, holds=1, partly=2) if not math.isnan(robust)
+               else "does not hold")
+    return [cl.check("fig6_init_robust_below", robust, verdict,
+                     f"largest init std up to which every swept std ({', '.join(f'{v:g}' for v in stds)}) "
+                     f"scores within 2 points of the best on {init['task'].iloc[0]} (test; diverged runs "
+                     f"count as degraded); holds if within one decade of 1e{paper_decade}, partly within two", csv)]
+
+
+def _size_checks(saved: pd.DataFrame, csv: str) -> list[ClaimCheck]:
+    """Section 3.6: each of sizes 8, 64, 256 near our best size's mean dev score."""
+    sizes = saved[saved["panel"] == "size"]
+    means = sizes.groupby("size")["score"].mean()
+    checks = []
+    for size in SIZES:
+        ours = float(means.get(size, float("nan")))
+        best = float(means.max()) if len(means) else float("nan")
+        checks.append(cl.check(f"sec36_size{size}", ours,
+                               cl.at_least(ours, best - 1, slack=2.0) if not math.isnan(ours) else "not measured",
+                               f"mean dev score of size-{size} adapters over our {sizes['task'].nunique()} GLUE-role "
+                               "classification tasks (the paper's point: size matters little); holds if within 1 "
+                               "point of our best size's mean, partly within 3", csv))
+    return checks

@@ -1,0 +1,93 @@
+"""What several Houlsby items report the same way: means over our tasks beside the paper's mean row, the two
+verdict rules used across items (a gap to full fine-tuning, a share of trained parameters), the bottom line and
+bar plot of the score tables (1 and 2), and the closing cell's findings text.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.runner.profiles import Profile
+from adapterlib.studies.common import majority_note
+
+PAPER = "houlsby"
+GAP_RULE = "holds if the gap is at most max(1, paper's gap) points, partly if at most 2 points more"
+
+
+def mean_over_tasks(table: pd.DataFrame, method: str, column: str = "score") -> float:
+    """Our mean of ``column`` for ``method`` over the rows of our tasks (NaN if it has no value)."""
+    values = table.loc[(table["method"] == method) & table["task"].notna(), column]
+    return float(values.mean()) if len(values.dropna()) else float("nan")
+
+
+def paper_mean(table: pd.DataFrame, method: str, total: str) -> float:
+    """The paper's number for ``method`` on its mean row ``total`` (``paper.HOULSBY_MEAN_ROW``), NaN if absent."""
+    hit = table.loc[(table["method"] == method) & (table["paper_task"] == total), "paper_score"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def gap_check(claim: str, gap: float, paper_gap: float, basis: str, csv: str, **given) -> ClaimCheck:
+    """A "method X is within ``paper_gap`` points of full fine-tuning" claim, checked on our gap (uniform rule)."""
+    bound = max(1.0, paper_gap)
+    verdict = cl.at_most(gap, bound, slack=2.0) if not math.isnan(gap) else "not measured"
+    return cl.check(claim, gap, verdict, f"{basis}; {GAP_RULE}", csv, paper_value=paper_gap, **given)
+
+
+def share_check(claim: str, pct: float, paper_pct: float, csv: str, note: str, **given) -> ClaimCheck:
+    """A "adapters train X% of the parameters per task" claim: holds up to 1.25x the paper's share, partly to 3x."""
+    verdict = cl.at_most(pct, 1.25 * paper_pct, slack=1.75 * paper_pct) if not math.isnan(pct) else "not measured"
+    return cl.check(claim, pct, verdict, "mean trained parameters per task (% of the base model) of the adapters "
+                    f"chosen on dev; holds if at most 1.25x the paper's {paper_pct:g}%, partly if at most 3x {note}",
+                    csv, paper_value=paper_pct, **given)
+
+
+def summary(table: pd.DataFrame, total: str) -> pd.DataFrame:
+    """Per method, as the paper's bottom line: our mean over our tasks, the paper's mean over the same (stand-in)
+    tasks and over all its tasks, trained % per task and total params (when the table has them)."""
+    ours = table[table["task"].notna()]
+    rows = []
+    for method, part in table.groupby("method", sort=False):
+        mine = ours[ours["method"] == method]
+        row = {"method": method, "n_tasks": int(mine["score"].notna().sum()), "score": mine["score"].mean(),
+               "paper_score_same_tasks": mine["paper_score"].mean(),
+               "paper_score_all_tasks": paper_mean(table, method, total),
+               "trained_pct": mine["trained_pct"].mean()}
+        for column in ("total_params_x", "paper_total_params_x", "paper_trained_pct"):
+            if column in part.columns:
+                row[column] = part[column].dropna().iloc[0] if part[column].notna().any() else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_scores(table: pd.DataFrame, paper_label: str) -> Figure:
+    """Ours beside the paper's (Table 1 or 2), per stand-in task and method (bars)."""
+    ours = table[table["task"].notna()]
+    methods = list(dict.fromkeys(ours["method"]))
+    labels = [f"{t}\n({p})" if isinstance(p, str) else t for t, p in
+              ours.drop_duplicates("task")[["task", "paper_task"]].itertuples(index=False)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    for ax, column, title in zip(axes, ("score", "paper_score"), ("ours", paper_label)):
+        wide = ours.pivot_table(index="task", columns="method", values=column, sort=False)[methods]
+        wide.plot.bar(ax=ax, rot=0)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel("")
+    axes[0].set_ylabel("test score (task metric)")
+    fig.tight_layout()
+    return fig
+
+
+def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame | None = None) -> str:
+    """The closing cell's text: verdict counts and one line per claim, generated from the checks; with ``table``
+    (one with a ``majority`` column), which of its rows sit at the majority-class floor."""
+    counts = pd.Series([c.verdict for c in checks]).value_counts()
+    head = (f"**What we found** (profile `{profile.name}`; model {', '.join(sorted(set(profile.models.values())))}, "
+            f"train cap {profile.max_train or 'none'}, seeds {list(profile.seeds)}): "
+            + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + " of the claims checked here.")
+    return head + "\n\n" + cl.describe(checks) + ("" if table is None else "\n\n" + majority_note(table))

@@ -1,0 +1,96 @@
+"""What several Houlsby items share on the way from the run store to their tidy tables: finished runs of a grid,
+one row per task and sweep point (hyperparameters chosen on dev), the tasks of Figures 4 and 6, and parameter
+totals as Tables 1 and 2 print them.
+
+Every item asks the store for its configs; a config another item already ran is read, not retrained (same
+``RunConfig``, same run id): that is how Figures 3, 4 and 6 reuse Table 1's runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from adapterlib.core.params import ParamCount
+from adapterlib.data.tasks import get_task
+from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.single import RunConfig
+from adapterlib.studies.common import tidy_rows
+
+# Fig. 4 and Fig. 6 use MNLI and CoLA; offline, CoLA has no stand-in and SST-2's takes its place.
+FIGURE_TASK_REFERENCES = ("MNLI-m", "CoLA", "SST-2")
+PARAM_FIELDS = [f.name for f in dataclasses.fields(ParamCount)]
+
+
+def finished(profile: Profile, configs: Sequence[RunConfig]) -> pd.DataFrame:
+    """The results of ``configs`` from the profile's run store, training only what is missing; failed runs
+    dropped."""
+    frame = run_grid(configs, profile.store()).frame
+    return frame[frame["status"] == "ok"] if not frame.empty else frame
+
+
+def method_name(row: pd.Series) -> str:
+    """``full``, ``adapters_<size>``, ``top_k_<k>``, ``layernorm``: one name per point of a sweep."""
+    if row["regime"] == "adapters":
+        return f"adapters_{int(row['size'])}"
+    if row["regime"] == "top_k":
+        return f"top_k_{int(row['top_k'])}"
+    return str(row["regime"])
+
+
+def sweep_points(frame: pd.DataFrame, suite: str, paper: pd.DataFrame | None = None,
+                 by: Sequence[str] = ("size", "top_k"),
+                 name: Callable[[pd.Series], str] = method_name) -> pd.DataFrame:
+    """One tidy row per task and sweep point (hyperparameters not in ``by`` chosen on dev, seeds averaged)."""
+    if frame.empty:
+        return pd.DataFrame()
+    group = ["task", "regime", *[c for c in by if c in frame.columns]]
+    selected = select_best(frame, by=group, seeds="mean")
+    selected["method"] = selected.apply(name, axis=1)
+    parts = [tidy_rows(rows, method, paper, suite=suite).assign(regime=rows["regime"].to_numpy())
+             for method, rows in selected.groupby("method", sort=False)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def figure_tasks(profile: Profile, n: int = 2) -> list[str]:
+    """The tasks of Figures 4 and 6: the stand-ins for MNLI-m and CoLA (else SST-2), filled up with the profile's
+    other classification tasks of the GLUE role."""
+    tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
+    chosen = [t for ref in FIGURE_TASK_REFERENCES for t in tasks if get_task(t).reference == ref]
+    chosen += [t for t in tasks if t not in chosen]
+    return list(dict.fromkeys(chosen))[:n]
+
+
+def in_task_order(table: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
+    """Rows in the order of ``tasks`` (claims read the MNLI-like task first, as ``figure_tasks`` orders them)."""
+    return table.sort_values("task", key=lambda s: s.map({t: i for i, t in enumerate(tasks)}), kind="stable",
+                             ignore_index=True)
+
+
+def exact_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Parameter counts as exact integers (NaN-able), so the CSV keeps every digit."""
+    return table.assign(trained_params=pd.to_numeric(table["trained_params"]).round().astype("Int64"))
+
+
+def total_params_x(profile: Profile, selected: pd.DataFrame, n_tasks: int) -> float:
+    """Total parameters for ``n_tasks`` tasks (x base), as the paper prints it, from the mean per-task parameter
+    counts of the ``selected`` runs (the first run of each row, as the run store recorded it); NaN if none."""
+    store = profile.store()
+    counts = [store.get(list(ids)[0]).params for ids in selected["run_ids"]]
+    if not counts:
+        return float("nan")
+    mean = ParamCount(**{k: float(np.mean([int(c[k]) for c in counts])) for k in PARAM_FIELDS})
+    return mean.total_multiple(n_tasks)
+
+
+def paper_only_rows(paper: pd.DataFrame, ours: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """Paper rows for the paper's tasks (and mean row) that have no stand-in here: our score is NaN."""
+    covered = set(ours["paper_task"].dropna())
+    rows = paper[paper["method"].isin(methods) & ~paper["paper_task"].isin(covered)].copy()
+    for column in ("task", "metric"):
+        rows[column] = None
+    rows[["score", "trained_params", "trained_pct"]] = float("nan")
+    return rows

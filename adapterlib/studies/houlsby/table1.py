@@ -1,0 +1,68 @@
+"""Houlsby Table 1 (GLUE): full fine-tuning, adapters with the size chosen on dev, and adapters of size 64.
+
+As in the paper the best run on dev wins per task and method, seeds included. Figures 3, 4 and 6 reuse these
+runs from the run store.
+
+    saved = pd.read_csv(results.save_table(table1.table(profile), profile.name, table1.STUDY.name))
+    checks = table1.claims(saved)
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import HOULSBY_GLUE_N_TASKS, HOULSBY_MEAN_ROW, houlsby_glue
+from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.runner.grid import select_best
+from adapterlib.runner.profiles import Profile
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.common import floor_count, tidy_rows
+from adapterlib.studies.houlsby.report import PAPER, gap_check, mean_over_tasks, paper_mean, share_check
+from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
+
+STUDY = register(Study(name="houlsby_table1_glue", paper="houlsby", title="Table 1: GLUE", roles=("glue",),
+                       grids=("houlsby_glue",)))
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """One row per GLUE-role task and method (``full``, ``adapters_best_size``, ``adapters_64``), plus the paper's
+    tasks without a stand-in. Extra columns: ``total_params_x`` (parameters to store for the paper's 9 tasks, x
+    base, from the mean per-task counts of ours) and the paper's two parameter columns."""
+    tasks, suite = profile.task_names("glue"), profile.suites["glue"]
+    frame = finished(profile, profile.configs("houlsby_glue", tasks, regime=["full", "adapters"]))
+    paper = houlsby_glue()
+    adapters = frame[frame["regime"] == "adapters"]
+    chosen = {"full": frame[frame["regime"] == "full"], "adapters_best_size": adapters,
+              "adapters_64": adapters[adapters["size"] == 64]}
+    parts = []
+    for method, runs in chosen.items():
+        selected = select_best(runs, by=["task", "regime"], seeds="best")
+        rows = tidy_rows(selected, method, paper, suite=suite)
+        rows["total_params_x"] = total_params_x(profile, selected, HOULSBY_GLUE_N_TASKS)
+        parts.append(rows)
+    ours = pd.concat(parts, ignore_index=True)
+    ours = pd.concat([ours, paper_only_rows(paper, ours, list(chosen))], ignore_index=True)
+    per_method = paper.drop_duplicates("method").set_index("method")
+    ours["paper_total_params_x"] = ours["method"].map(per_method["paper_total_params_x"])
+    ours["paper_trained_pct"] = ours["method"].map(per_method["paper_trained_pct"])
+    return exact_counts(ours)
+
+
+def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
+    """glue_gap, glue_trained_pct and the size-64 gap, from the saved table."""
+    total = HOULSBY_MEAN_ROW["glue"]
+    gap = mean_over_tasks(saved, "full") - mean_over_tasks(saved, "adapters_best_size")
+    gap64 = mean_over_tasks(saved, "full") - mean_over_tasks(saved, "adapters_64")
+    paper_gap64 = paper_mean(saved, "full", total) - paper_mean(saved, "adapters_64", total)
+    pct = mean_over_tasks(saved, "adapters_best_size", "trained_pct")
+    n = int(saved.loc[(saved["method"] == "full") & saved["task"].notna(), "score"].notna().sum())
+    basis = f"mean test score of full minus the adapters over our {n} GLUE-role tasks{floor_count(saved, n)}"
+    known = paper_claims()
+    return [
+        gap_check("glue_gap", gap, float(known.loc["glue_gap", "value"]), f"{basis} (size chosen on dev)", csv),
+        gap_check("t1_adapters64_gap", gap64, round(paper_gap64, 2), f"{basis} (size 64)", csv,
+                  description=f"adapters of size 64 within {paper_gap64:.1f} points of full fine-tuning on GLUE",
+                  paper=PAPER, source="Table 1"),
+        share_check("glue_trained_pct", pct, float(known.loc["glue_trained_pct", "value"]), csv,
+                    "(MiniLM is 15x smaller than BERT-large, so an adapter of the same size is a larger share)"),
+    ]

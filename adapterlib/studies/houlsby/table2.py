@@ -1,0 +1,128 @@
+"""Houlsby Table 2 (additional tasks): full fine-tuning, variable fine-tuning (top k layers, k on dev), adapters
+(size on dev) and a no-BERT baseline; mean and s.e.m. over seeds. Figure 3 reuses these runs.
+
+The paper's no-BERT column is an AutoML search; ours is a tuned linear model on the same examples
+(``no_bert_baseline``), so "adapters beat a strong baseline without BERT" can be checked at all.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from adapterlib.data.tasks import get_task, load_task
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import (HOULSBY_ADDITIONAL_N_TASKS, HOULSBY_MEAN_ROW, houlsby_additional,
+                                        houlsby_additional_params, paper_score)
+from adapterlib.runner.grid import select_best
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.single import DATA_SEED
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.common import floor_count, tidy_rows
+from adapterlib.studies.houlsby.report import PAPER, gap_check, mean_over_tasks, paper_mean, share_check
+from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
+
+STUDY = register(Study(name="houlsby_table2_additional", paper="houlsby", title="Table 2: additional tasks",
+                       roles=("additional",), grids=("houlsby_additional",)))
+TRAINED = ("full", "top_k", "adapters")  # the table's columns trained through the run store
+METHODS = (*TRAINED, "no_bert_baseline")
+
+
+def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int | None = None,
+                     cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0)) -> dict[str, float]:
+    """A tuned linear model without any Transformer, in the role of the paper's AutoML column: TF-IDF of word
+    1-2-grams + logistic regression, C chosen on dev; same caps (hence the same examples) as the runs."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from adapterlib.data.metrics import compute_metrics
+
+    spec = get_task(task)
+    if spec.format not in ("single", "pair"):
+        raise ValueError(f"the no-BERT baseline covers text classification, not {spec.format!r} ({task})")
+    data = load_task(task, max_train=max_train, max_eval=max_eval, seed=DATA_SEED)
+
+    def texts(split: str) -> list[str]:
+        ds = data[split]
+        pairs = ds["text_pair"] if "text_pair" in ds.column_names else [""] * len(ds)
+        return [f"{a} {b}".strip() for a, b in zip(ds["text"], pairs)]
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    x_train = vectorizer.fit_transform(texts("train"))
+    x_dev, x_test = vectorizer.transform(texts("validation")), vectorizer.transform(texts("test"))
+    best = None
+    for c in cs:
+        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, data["train"]["label"])
+        dev = compute_metrics(spec, model.predict(x_dev), data["validation"]["label"])["score"]
+        if best is None or dev > best[0]:
+            best = (dev, c, model)
+    dev, c, model = best
+    test = compute_metrics(spec, model.predict(x_test), data["test"]["label"])["score"]
+    return {"score": test, "dev_score": dev, "C": c, "trained_params": int(model.coef_.size + model.intercept_.size)}
+
+
+def _baseline_rows(profile: Profile, paper: pd.DataFrame) -> pd.DataFrame:
+    """One ``no_bert_baseline`` row per additional-role task, on the profile's caps."""
+    suite, rows = profile.suites["additional"], []
+    for task in profile.task_names("additional"):
+        spec = get_task(task, suite)
+        result = no_bert_baseline(task, max_train=profile.max_train, max_eval=profile.max_eval)
+        rows.append({"task": task, "paper_task": spec.reference, "method": "no_bert_baseline",
+                     "metric": spec.metric, "score": result["score"], "dev_score": result["dev_score"],
+                     "paper_score": paper_score(paper, spec.reference, "no_bert_baseline"),
+                     "trained_params": result["trained_params"], "trained_pct": float("nan"),
+                     "C": result["C"], "n_seeds": 1})
+    return pd.DataFrame(rows)
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """One row per additional-role task and method (``METHODS``), plus the paper's tasks without a stand-in;
+    ``total_params_x`` as in Table 1 (for the paper's 17 tasks), the paper's s.e.m. and parameter columns."""
+    tasks, suite = profile.task_names("additional"), profile.suites["additional"]
+    frame = finished(profile, profile.configs("houlsby_additional", tasks, regime=list(TRAINED)))
+    paper = houlsby_additional()
+    parts = []
+    for method in TRAINED:
+        selected = select_best(frame[frame["regime"] == method], by=["task", "regime"], seeds="mean")
+        rows = tidy_rows(selected, method, paper, suite=suite)
+        rows["total_params_x"] = total_params_x(profile, selected, HOULSBY_ADDITIONAL_N_TASKS)
+        parts.append(rows)
+    ours = pd.concat([*parts, _baseline_rows(profile, paper)], ignore_index=True)
+    ours = ours.merge(paper[["paper_task", "method", "paper_sem"]], on=["paper_task", "method"], how="left")
+    ours = pd.concat([ours, paper_only_rows(paper, ours, list(METHODS))], ignore_index=True)
+    footer = houlsby_additional_params().set_index("method")
+    ours["paper_total_params_x"] = ours["method"].map(footer["paper_total_params_x"])
+    ours["paper_trained_pct"] = ours["method"].map(footer["paper_trained_pct"])
+    return exact_counts(ours)
+
+
+def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
+    """Table 2's bottom line: adapters and top-k vs full, adapters vs the no-BERT baseline, trained %."""
+    total = HOULSBY_MEAN_ROW["additional"]
+    paper = {m: paper_mean(saved, m, total) for m in METHODS}
+    ours = {m: mean_over_tasks(saved, m) for m in METHODS}
+    n = int(saved.loc[(saved["method"] == "full") & saved["task"].notna(), "score"].notna().sum())
+    basis = f"mean test score over our {n} additional-role tasks{floor_count(saved, n)}"
+    vs_baseline = ours["adapters"] - ours["no_bert_baseline"]
+    adapters_gap = round(paper["full"] - paper["adapters"], 2)
+    pct = float(houlsby_additional_params().set_index("method").loc["adapters", "paper_trained_pct"])
+    return [
+        gap_check("t2_adapters_gap", ours["full"] - ours["adapters"], adapters_gap,
+                  f"{basis}, full minus adapters (size on dev)", csv, paper=PAPER, source="Table 2",
+                  description=f"adapters within {adapters_gap:g} points of full fine-tuning on average "
+                  f"({HOULSBY_ADDITIONAL_N_TASKS} tasks)"),
+        gap_check("t2_top_k_gap", ours["full"] - ours["top_k"], round(paper["full"] - paper["top_k"], 2),
+                  f"{basis}, full minus variable fine-tuning (k on dev)", csv, paper=PAPER, source="Table 2",
+                  description="variable fine-tuning (top k layers) on par with full fine-tuning on average"),
+        cl.check("t2_adapters_vs_no_bert", vs_baseline,
+                 cl.at_least(vs_baseline, 0.0, slack=2.0) if not math.isnan(vs_baseline) else "not measured",
+                 f"{basis}, adapters minus the TF-IDF + logistic regression baseline (C on dev; the paper's column "
+                 "is an AutoML search); holds if adapters are at least as good, partly if at most 2 points worse",
+                 csv, paper_value=round(paper["adapters"] - paper["no_bert_baseline"], 2), paper=PAPER,
+                 source="Table 2", description="adapters beat the strong no-BERT baseline on average"),
+        share_check("t2_trained_pct", mean_over_tasks(saved, "adapters", "trained_pct"), pct, csv,
+                    "(MiniLM is 5x smaller than BERT-base)", paper=PAPER, source="Table 2",
+                    description=f"adapters train {pct:g}% of the parameters per task"),
+    ]
