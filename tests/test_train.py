@@ -14,8 +14,10 @@ from datasets import Dataset
 import adapterlib as al
 from adapterlib.data.encoding import collate, encode, length_sorted_batches, qa_answers
 from adapterlib.data.tasks import get_task, load_task
-from adapterlib.runner.single import (RunConfig, TrainingDivergedError, build_model, evaluate, global_batches,
-                              train_and_evaluate)
+from adapterlib.runner.evaluate import evaluate
+from adapterlib.runner.loop import TrainingDivergedError, global_batches
+from adapterlib.runner.settings import RunConfig
+from adapterlib.runner.single import build_model, train_and_evaluate
 
 TINY_RUN = dict(model_kwargs={"num_hidden_layers": 2}, max_train=48, max_eval=24, epochs=2, batch_size=16,
                 max_length=64)
@@ -121,7 +123,7 @@ def test_run_id_is_a_stable_hash_of_the_whole_config():
     assert cfg.run_id.startswith("rt_polarity-adapters-")
     assert RunConfig.from_dict(cfg.to_dict()) == cfg and RunConfig.from_dict(cfg.to_dict()).run_id == cfg.run_id
     assert RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(8), lr=1e-3).run_id != cfg.run_id
-    code = ("import adapterlib as al; from adapterlib.runner.single import RunConfig; "
+    code = ("import adapterlib as al; from adapterlib.runner.settings import RunConfig; "
             "print(RunConfig('rt_polarity', adapter=al.AdapterConfig.houlsby(64), lr=1e-3).run_id)")
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == cfg.run_id  # no hash randomisation, no object ids

@@ -28,7 +28,7 @@ from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
 from adapterlib.data.tasks import SUITES, get_task, list_tasks
-from adapterlib.runner.single import RunConfig, _is_int
+from adapterlib.runner.settings import RunConfig, is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
 
@@ -60,14 +60,14 @@ class Profile:
         problems = []
         for key in ("max_train", "max_eval"):
             value = getattr(self, key)
-            if value is not None and not (_is_int(value) and value >= 1):
+            if value is not None and not (is_int(value) and value >= 1):
                 problems.append(f"{key} must be None or an int >= 1, got {value!r}")
         for key in ("max_length", "qa_max_length", "doc_stride", "batch_size"):
-            if not (_is_int(getattr(self, key)) and getattr(self, key) >= 1):
+            if not (is_int(getattr(self, key)) and getattr(self, key) >= 1):
                 problems.append(f"{key} must be an int >= 1, got {getattr(self, key)!r}")
         if not self.doc_stride < self.qa_max_length:
             problems.append(f"doc_stride ({self.doc_stride}) must be below qa_max_length ({self.qa_max_length})")
-        if not self.seeds or not all(_is_int(s) for s in self.seeds):
+        if not self.seeds or not all(is_int(s) for s in self.seeds):
             problems.append(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
         for role in set(self.suites) | set(self.models) | set(self.tasks):
             if role not in ROLES:

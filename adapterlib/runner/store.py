@@ -36,10 +36,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from adapterlib import __version__
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
-from adapterlib.runner.multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
 from adapterlib.reporting.outputs import REPO
-from adapterlib.runner.single import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
-                    make_accelerator, train_and_evaluate)
+from adapterlib.runner.loop import TrainingDivergedError, process_state
+from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
+from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
+from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
 
 RECORD = "record.json"
 SCHEMA = 1
@@ -131,7 +132,7 @@ class RunStore:
         done = self.get(cfg)
         if done is not None and (done.status == "ok" or not retry_failed):
             return done
-        state = make_accelerator()
+        state = process_state()
         tmp = self.root / f".{cfg.run_id}.tmp-{os.getpid()}"
         if state.is_main_process:
             for stale in self.root.glob(f".{cfg.run_id}.tmp-*"):  # left by killed runs
