@@ -148,7 +148,7 @@ _CPU_GRIDS: dict[str, dict[str, Any]] = {
     "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [3e-3], "epochs": [3]},
     # AdapterFusion's ST-A Houlsby: the houlsby_glue adapters_64 point, so these runs are Houlsby Table 1's.
     "fusion_st_a_houlsby": {"lr": [3e-3], "epochs": [3], "size": [64]},
-    # MT-A (multitask.MultiTaskConfig, Pfeiffer rf 16 adapters): the encoder is fine-tuned, so full FT's lr.
+    # MT-A (settings.MultiTaskConfig, Pfeiffer rf 16 adapters): the encoder is fine-tuned, so full FT's lr.
     "mt_a": {"lr": [3e-4], "epochs": [3]},
 }
 _PAPER_GRIDS: dict[str, dict[str, Any]] = {

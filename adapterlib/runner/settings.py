@@ -62,6 +62,7 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+        # both configs take their adapter as an AdapterConfig or as its dict (a record's config)
         if isinstance(getattr(self, "adapter", None), Mapping):
             object.__setattr__(self, "adapter", AdapterConfig.from_dict(dict(self.adapter)))
 

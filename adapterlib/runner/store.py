@@ -7,7 +7,7 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
     <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
     <run_id>/trained.safetensors  other regimes: the trained parameters (full fine-tuning: only if asked)
-    <mt_a run_id>/adapters/     MT-A runs (multitask.MultiTaskConfig): one al.save_adapter per task + base.safetensors
+    <mt_a run_id>/adapters/     MT-A runs (settings.MultiTaskConfig): one al.save_adapter per task + base.safetensors
 
 A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
 written, so a killed run leaves no half-written run directory. A record that does not parse, does not hash to its
