@@ -50,13 +50,13 @@ def add_grid_command(subparsers: argparse._SubParsersAction) -> None:
 def _run_grid(args: argparse.Namespace) -> int:
     from adapterlib.runner.grid import run_grid
     from adapterlib.runner.profiles import get_profile
-    from adapterlib.runner.single import make_accelerator
+    from adapterlib.runner.loop import process_state
 
     profile = get_profile(args.profile)
     configs = profile.configs(args.grid, args.tasks or profile.task_names(args.role), role=args.role,
                               regime=args.regime)
     with pinned_output_dirs(runs=args.runs_dir):
-        report = run_grid(configs, profile.store(), progress=make_accelerator().is_main_process)
+        report = run_grid(configs, profile.store(), progress=process_state().is_main_process)
     return 1 if report.failed else 0
 
 

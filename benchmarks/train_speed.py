@@ -16,7 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import transformers  # noqa: E402
 
 import adapterlib as al  # noqa: E402
-from adapterlib.runner.single import RunConfig, train_and_evaluate  # noqa: E402
+from adapterlib.runner.settings import RunConfig  # noqa: E402
+from adapterlib.runner.single import train_and_evaluate  # noqa: E402
 
 
 def main() -> None:

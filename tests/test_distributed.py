@@ -12,7 +12,9 @@ from accelerate import Accelerator
 
 import adapterlib as al
 from adapterlib.data.tasks import load_task
-from adapterlib.runner.single import RunConfig, build_model, evaluate, train_and_evaluate
+from adapterlib.runner.evaluate import evaluate
+from adapterlib.runner.settings import RunConfig
+from adapterlib.runner.single import build_model, train_and_evaluate
 
 NO_DROPOUT = {"num_hidden_layers": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 # 100 train examples with batch 32: the last global batch (4) splits 2 + 2; 75 eval examples: uneven shards.
@@ -23,7 +25,7 @@ WORKER = """
 import json, sys
 import transformers
 transformers.logging.set_verbosity_error()
-from adapterlib.runner.single import make_accelerator
+from adapterlib.runner.loop import make_accelerator
 sys.path.insert(0, {tests!r})
 from test_distributed import CFG, untrained_metrics
 accelerator = make_accelerator()

@@ -167,7 +167,8 @@ def test_equals_peft_lora_logit_for_logit():
 
 def test_a_run_trains_a_lora_adapter_on_real_minilm_weights():
     """Mechanics of the runner with LoRA (2 real MiniLM layers, 48 real examples): config, regime, training."""
-    from adapterlib.runner.single import RunConfig, train_and_evaluate
+    from adapterlib.runner.settings import RunConfig
+    from adapterlib.runner.single import train_and_evaluate
 
     cfg = RunConfig(task="rt_polarity", regime="adapters", adapter=al.LoRAConfig(r=8, alpha=16), lr=1e-3,
                     model_kwargs={"num_hidden_layers": 2}, max_train=48, max_eval=24, epochs=1, batch_size=16,

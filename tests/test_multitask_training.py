@@ -6,9 +6,10 @@ from safetensors.torch import load_file
 
 import adapterlib as al
 from adapterlib.runner.grid import select_best
-from adapterlib.runner.multitask import ADAPTERS_DIR, MultiTaskConfig, MultiTaskResult
+from adapterlib.runner.multitask import ADAPTERS_DIR
+from adapterlib.runner.settings import MultiTaskConfig, MultiTaskResult, RunConfig
 from adapterlib.runner.store import RunStore
-from adapterlib.runner.single import SHARED_BASE, RunConfig
+from adapterlib.runner.single import SHARED_BASE
 
 SMALL = dict(max_train=32, max_eval=16, batch_size=16, max_length=48, model_kwargs={"num_hidden_layers": 2})
 TASKS = ("presuppositions_nli", "rt_polarity", "winogrande_ni")  # pair (3 labels), single, multiple choice
@@ -44,8 +45,8 @@ def test_multitask_run_is_recorded_per_task_and_resumed(trained):
     assert len(result.history) == 2 and all(set(h["validation"]) == set(TASKS) for h in result.history)
     steps = sum(result.history[0]["steps"].values())
     assert steps == sum(-(-min(32, n) // 16) for n in (32, 32, 32))  # one pass over every task's batches
-    best = result.history[result.best_epoch - 1]["mean_validation_score"]
-    assert best == max(h["mean_validation_score"] for h in result.history)
+    best = result.history[result.best_epoch - 1]["dev_score"]
+    assert best == max(h["dev_score"] for h in result.history)
     again = store.get(cfg)  # a rerun reads the record
     assert isinstance(again, MultiTaskResult) and again.metrics == result.metrics
     assert store.run(cfg, progress=False).wall_time == result.wall_time

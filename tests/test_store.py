@@ -11,7 +11,8 @@ import adapterlib as al
 import adapterlib.runner.store as store_module
 from adapterlib.runner.store import RECORD, RunStore, default_root, git_revision
 from adapterlib.data.tasks import load_task
-from adapterlib.runner.single import RunConfig, evaluate
+from adapterlib.runner.evaluate import evaluate
+from adapterlib.runner.settings import RunConfig
 
 TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=24, epochs=2, batch_size=16, max_length=64)
 ADAPTER_RUN = RunConfig("rt_polarity", adapter=al.AdapterConfig.pfeiffer(reduction_factor=32), lr=3e-3, **TINY)

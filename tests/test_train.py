@@ -12,10 +12,15 @@ import torch
 from datasets import Dataset
 
 import adapterlib as al
+from adapterlib.core.fusion import AdapterFusionLayer
 from adapterlib.data.encoding import collate, encode, length_sorted_batches, qa_answers
 from adapterlib.data.tasks import get_task, load_task
-from adapterlib.runner.single import (RunConfig, TrainingDivergedError, build_model, evaluate, global_batches,
-                              train_and_evaluate)
+from adapterlib.runner.evaluate import evaluate
+from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
+                                    resolve_precision, train_epochs)
+from adapterlib.runner.settings import RunConfig, TrainingSettings
+from conftest import tiny_model, token_batch
+from adapterlib.runner.single import build_model, train_and_evaluate
 
 TINY_RUN = dict(model_kwargs={"num_hidden_layers": 2}, max_train=48, max_eval=24, epochs=2, batch_size=16,
                 max_length=64)
@@ -110,6 +115,7 @@ def test_training_batches_grouped_by_length_cover_every_feature_once_and_pad_les
     (dict(regime="full", warmup_ratio=1.0), "warmup_ratio"),
     (dict(regime="full", group_batches=0), "group_batches must be"),
     (dict(task="no_such_task", regime="full"), "unknown task"),
+    (dict(regime="full", precision="fp8"), "precision must be one of"),
 ])
 def test_bad_run_configs_fail_before_training(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -121,10 +127,99 @@ def test_run_id_is_a_stable_hash_of_the_whole_config():
     assert cfg.run_id.startswith("rt_polarity-adapters-")
     assert RunConfig.from_dict(cfg.to_dict()) == cfg and RunConfig.from_dict(cfg.to_dict()).run_id == cfg.run_id
     assert RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(8), lr=1e-3).run_id != cfg.run_id
-    code = ("import adapterlib as al; from adapterlib.runner.single import RunConfig; "
+    code = ("import adapterlib as al; from adapterlib.runner.settings import RunConfig; "
             "print(RunConfig('rt_polarity', adapter=al.AdapterConfig.houlsby(64), lr=1e-3).run_id)")
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == cfg.run_id  # no hash randomisation, no object ids
+
+
+def test_precision_is_hashed_except_fp32_so_earlier_run_ids_stand():
+    cfg = RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(64), lr=1e-3)
+    assert cfg.run_id == "rt_polarity-adapters-ea56463b672a"  # the id this config had before ``precision`` existed
+    assert "precision" not in cfg.to_dict() and RunConfig.from_dict(cfg.to_dict()).precision == "fp32"
+    bf16 = RunConfig(**{**cfg.to_dict(), "precision": "bf16"})
+    assert bf16.to_dict()["precision"] == "bf16" and RunConfig.from_dict(bf16.to_dict()) == bf16
+    assert len({bf16.run_id, cfg.run_id, RunConfig(**{**cfg.to_dict(), "precision": "auto"}).run_id}) == 3
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32" and resolve_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+# ---------------------------------------------------------------- the loop itself (a random tiny model: mechanics only)
+def toy_kind(model, scores, batches_per_epoch=2):
+    batch = TrainingBatch("toy", model, {"input_ids": token_batch(4, 8), "labels": torch.tensor([0, 1, 2, 0])}, 4, 4)
+    dev_scores = iter(scores)
+    weights = []  # the head after each epoch
+
+    def score_dev():
+        weights.append(model.classifier.weight.detach().clone())
+        score = next(dev_scores)
+        return score, {"validation": {"score": score}}
+
+    kind = RunKind(tasks=("toy",), steps_per_epoch=batches_per_epoch, batches=lambda epoch: [batch] * batches_per_epoch,
+                   loss=lambda prepared, b: prepared(**b.inputs).loss, score_dev=score_dev,
+                   loss_fields=lambda sums: {"train_loss": float(sums[0, 0] / sums[0, 1])})
+    return kind, weights
+
+
+def test_the_loop_restores_the_best_dev_epoch_and_records_one_entry_per_epoch_with_the_extra():
+    model = al.set_trainable(tiny_model(), "head")
+    kind, weights = toy_kind(model, [50.0, 70.0, 60.0])
+    training = train_epochs(model, kind, TrainingSettings(lr=1e-2, epochs=3), make_accelerator(), run_id="toy",
+                            label="toy", progress=False, epoch_extra=lambda: {"extra": 1.5})
+    assert training.best_epoch == 2 and training.error is None and training.examples_per_s > 0
+    assert model.classifier.weight.equal(weights[1]) and not weights[1].equal(weights[2])
+    assert [h["epoch"] for h in training.history] == [1, 2, 3]
+    assert [h["dev_score"] for h in training.history] == [50.0, 70.0, 60.0]
+    assert all(set(h) == {"epoch", "train_loss", "dev_score", "validation", "extra"} for h in training.history)
+    assert all(math.isfinite(h["train_loss"]) for h in training.history)
+
+
+def test_the_loop_stops_at_a_non_finite_loss_and_says_where():
+    model = al.set_trainable(tiny_model(), "head")
+    with torch.no_grad():
+        model.classifier.bias.fill_(float("nan"))
+    kind, _ = toy_kind(model, [50.0])
+    training = train_epochs(model, kind, TrainingSettings(lr=1e-2, epochs=1), make_accelerator(), run_id="toy",
+                            label="toy", progress=False)
+    assert training.history == [] and training.best_epoch is None
+    assert training.error.startswith("toy: non-finite loss/gradient") and "epoch 1, step 1" in training.error
+
+
+@pytest.mark.parametrize("regularization", [0.01, 0.0])
+def test_the_loop_adds_the_fusion_regulariser_to_the_loss(regularization):
+    """With the task loss zeroed, only lambda ||V - I||^2 moves the fusion's value matrices: towards the identity."""
+    model = tiny_model()
+    for name in ("a", "b"):
+        al.add_adapter(model, name, al.AdapterConfig.pfeiffer(reduction_factor=16))
+    al.add_fusion(model, ["a", "b"], al.FusionConfig(value_noise=0.1, regularization=regularization))
+    al.set_trainable(model, "fusion")
+    values = [m.value.weight for m in model.modules() if isinstance(m, AdapterFusionLayer)]
+
+    def distance() -> float:
+        return sum(float((v.detach() - torch.eye(v.shape[0])).pow(2).sum()) for v in values)
+
+    before = distance()
+    kind, _ = toy_kind(model, [50.0, 50.0])
+    kind = RunKind(**{**kind.__dict__, "loss": lambda prepared, b: 0.0 * prepared(**b.inputs).loss})
+    train_epochs(model, kind, TrainingSettings(lr=1e-2, epochs=2, warmup_ratio=0.0, weight_decay=0.0),
+                 make_accelerator(), run_id="toy", label="toy", progress=False)
+    assert values
+    if regularization:
+        assert distance() < 0.8 * before
+    else:
+        assert distance() == before
+
+
+def test_fp16_needs_cuda_and_bf16_trains_on_cpu():
+    if torch.cuda.is_available():
+        pytest.skip("fp16 is available here")
+    with pytest.raises(ValueError, match="fp16.*CUDA"):
+        train_and_evaluate(RunConfig("rt_polarity", regime="head", precision="fp16", **TINY_RUN), progress=False)
+    fp32 = train_and_evaluate(RunConfig("rt_polarity", regime="head", lr=1e-3, **{**TINY_RUN, "epochs": 1}), progress=False)
+    bf16 = train_and_evaluate(RunConfig("rt_polarity", regime="head", lr=1e-3, precision="bf16",
+                                        **{**TINY_RUN, "epochs": 1}), progress=False)
+    assert bf16.status == "ok" and bf16.config["precision"] == "bf16"
+    loss32, loss16 = fp32.history[0]["train_loss"], bf16.history[0]["train_loss"]
+    assert loss16 != loss32 and loss16 == pytest.approx(loss32, rel=0.05)  # autocast ran, and changed little
 
 
 # ---------------------------------------------------------------- training (real weights, real data)

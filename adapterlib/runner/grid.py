@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from adapterlib.core.config import AdapterConfig
 from adapterlib.runner.store import RunStore
-from adapterlib.runner.single import RunConfig
+from adapterlib.runner.settings import RunConfig
 
 # The papers' grids. Houlsby et al. 2019: GLUE (BERT-large) and the additional tasks (BERT-base), variable
 # fine-tuning of the top k layers; Pfeiffer et al. 2021: ST-A and fusion at a fixed lr, best epoch on dev.
@@ -34,7 +34,6 @@ GRIDS: dict[str, dict[str, list]] = {
     "houlsby_additional": {"lr": [1e-5, 3e-5, 1e-4, 3e-3], "epochs": [20, 50, 100], "size": [2, 4, 8, 16, 32, 64],
                            "top_k": [1, 2, 3, 5, 7, 9, 11, 12]},
     "fusion_st_a": {"adapter": [AdapterConfig.pfeiffer()], "reduction_factor": [16], "lr": [1e-4], "epochs": [30]},
-    "fusion_full": {"lr": [2e-5], "epochs": [10]},  # AdapterFusion's Full and Head baselines
     "fusion": {"lr": [5e-5], "epochs": [10]},
 }
 ADAPTER_KEYS = {f.name for f in dataclasses.fields(AdapterConfig)}
@@ -150,10 +149,3 @@ def select_best(
         winners = runs.loc[runs.groupby(by, dropna=False, sort=True)["dev_score"].idxmax()]
     columns = [*setting, "dev_score", "score", "std", "sem", "n_seeds", "trainable", "trainable_pct", "run_ids"]
     return winners[columns].reset_index(drop=True)
-
-def seed_summary(frame: pd.DataFrame, by: Sequence[str], *, split: str = "test") -> pd.DataFrame:
-    """Mean, std, s.e.m. and count of ``score`` over seeds for each ``by`` group on one split."""
-    rows = frame[frame["split"] == split]
-    summary = rows.groupby(list(by), dropna=False, sort=True)["score"].agg(["mean", "std", "count"]).reset_index()
-    summary["sem"] = summary["std"] / np.sqrt(summary["count"])
-    return summary

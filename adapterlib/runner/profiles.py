@@ -28,7 +28,7 @@ from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
 from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, get_task, list_tasks
-from adapterlib.runner.single import RunConfig, _is_int
+from adapterlib.runner.settings import RunConfig, is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
 
@@ -60,14 +60,14 @@ class Profile:
         problems = []
         for key in ("max_train", "max_eval"):
             value = getattr(self, key)
-            if value is not None and not (_is_int(value) and value >= 1):
+            if value is not None and not (is_int(value) and value >= 1):
                 problems.append(f"{key} must be None or an int >= 1, got {value!r}")
         for key in ("max_length", "qa_max_length", "doc_stride", "batch_size"):
-            if not (_is_int(getattr(self, key)) and getattr(self, key) >= 1):
+            if not (is_int(getattr(self, key)) and getattr(self, key) >= 1):
                 problems.append(f"{key} must be an int >= 1, got {getattr(self, key)!r}")
         if not self.doc_stride < self.qa_max_length:
             problems.append(f"doc_stride ({self.doc_stride}) must be below qa_max_length ({self.qa_max_length})")
-        if not self.seeds or not all(_is_int(s) for s in self.seeds):
+        if not self.seeds or not all(is_int(s) for s in self.seeds):
             problems.append(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
         for role in set(self.suites) | set(self.models) | set(self.tasks):
             if role not in ROLES:
@@ -146,7 +146,7 @@ _CPU_GRIDS: dict[str, dict[str, Any]] = {
     "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [3e-3], "epochs": [3]},
     # AdapterFusion's ST-A Houlsby: the houlsby_glue adapters_64 point, so these runs are Houlsby Table 1's.
     "fusion_st_a_houlsby": {"lr": [3e-3], "epochs": [3], "size": [64]},
-    # MT-A (multitask.MultiTaskConfig, Pfeiffer rf 16 adapters): the encoder is fine-tuned, so full FT's lr.
+    # MT-A (settings.MultiTaskConfig, Pfeiffer rf 16 adapters): the encoder is fine-tuned, so full FT's lr.
     "mt_a": {"lr": [3e-4], "epochs": [3]},
 }
 _PAPER_GRIDS: dict[str, dict[str, Any]] = {

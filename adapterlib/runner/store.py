@@ -7,7 +7,7 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
     <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
     <run_id>/trained.safetensors  other regimes: the trained parameters (full fine-tuning: only if asked)
-    <mt_a run_id>/adapters/     MT-A runs (multitask.MultiTaskConfig): one al.save_adapter per task + base.safetensors
+    <mt_a run_id>/adapters/     MT-A runs (settings.MultiTaskConfig): one al.save_adapter per task + base.safetensors
 
 A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
 written, so a killed run leaves no half-written run directory. A record that does not parse, does not hash to its
@@ -36,10 +36,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from adapterlib import __version__
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
-from adapterlib.runner.multitask import ADAPTERS_DIR, MULTITASK, MultiTaskConfig, MultiTaskResult, train_multitask
 from adapterlib.paths import project_root, runs_root
-from adapterlib.runner.single import (ADAPTER_DIR, TRAINED_WEIGHTS, RunConfig, RunResult, TrainingDivergedError, build_model,
-                    make_accelerator, train_and_evaluate)
+from adapterlib.runner.loop import TrainingDivergedError, process_state
+from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
+from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
+from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
 
 RECORD = "record.json"
 SCHEMA = 1
@@ -130,7 +131,7 @@ class RunStore:
         done = self.get(cfg)
         if done is not None and (done.status == "ok" or not retry_failed):
             return done
-        state = make_accelerator()
+        state = process_state()
         tmp = self.root / f".{cfg.run_id}.tmp-{os.getpid()}"
         if state.is_main_process:
             for stale in self.root.glob(f".{cfg.run_id}.tmp-*"):  # left by killed runs

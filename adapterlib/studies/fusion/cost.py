@@ -31,7 +31,8 @@ from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value
 from adapterlib.reporting.statistics import line_fit
 from adapterlib.runner.profiles import ST_A, Profile
-from adapterlib.runner.single import DATA_SEED, make_optimizer
+from adapterlib.runner.loop import make_optimizer
+from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.fusion.report import claims_section
 

@@ -24,7 +24,7 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_NLI_SOURCE, FUSION_SMALL_TASKS
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.single import DATA_SEED
+from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import claims_section

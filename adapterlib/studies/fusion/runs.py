@@ -15,9 +15,8 @@ import pandas as pd
 
 from adapterlib.reporting.paper import fusion_table1
 from adapterlib.runner.grid import run_grid, select_best
-from adapterlib.runner.multitask import MultiTaskConfig
 from adapterlib.runner.profiles import ST_A, Profile
-from adapterlib.runner.single import RunConfig
+from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.studies.common import tidy_rows
 
 TABLE1_GRIDS = ("fusion_full", "fusion_st_a", "fusion_st_a_houlsby", "mt_a", "fusion")  # every run of Table 1

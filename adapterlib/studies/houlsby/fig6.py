@@ -22,7 +22,8 @@ from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.single import DATA_SEED, RunConfig, evaluate
+from adapterlib.runner.evaluate import evaluate
+from adapterlib.runner.settings import DATA_SEED, RunConfig
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
 

@@ -17,7 +17,7 @@ from adapterlib.core.params import ParamCount
 from adapterlib.data.tasks import get_task
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.single import RunConfig
+from adapterlib.runner.settings import RunConfig
 from adapterlib.studies.common import tidy_rows
 
 # Fig. 4 and Fig. 6 use MNLI and CoLA; offline, CoLA has no stand-in and SST-2's takes its place.

@@ -18,7 +18,7 @@ from adapterlib.reporting.paper import (HOULSBY_ADDITIONAL_N_TASKS, HOULSBY_MEAN
                                         houlsby_additional_params, paper_score)
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.single import DATA_SEED
+from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.common import floor_count, tidy_rows
 from adapterlib.studies.houlsby.report import PAPER, gap_check, mean_over_tasks, paper_mean, share_check
