@@ -16,7 +16,7 @@ from transformers import (
 )
 
 import adapterlib as al
-from adapterlib.core.inject import SITE_ATTRIBUTE
+from adapterlib.core.bottleneck import SITE_ATTRIBUTE
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=100,
             max_position_embeddings=64, num_labels=3)

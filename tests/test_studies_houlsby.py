@@ -14,6 +14,7 @@ import pytest
 from adapterlib.reporting.paper import houlsby_additional_params
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
+from adapterlib.studies.common import learned_tasks
 from adapterlib.studies.houlsby import fig3, fig4, fig5, fig6, report, table1, table2
 from adapterlib.studies.houlsby.runs import figure_tasks
 
@@ -123,13 +124,22 @@ def test_figure6_claims():
     assert v["fig6_init_robust_below"] == "partly"  # never degrades: robust two decades beyond the paper's
 
 
-def test_percentiles_across_tasks():
+def test_percentiles_across_learned_tasks():
     table = pd.DataFrame({"suite": "glue", "method": "adapters_8", "regime": "adapters",
-                          "delta": [-3.0, -1.0, 0.0, 1.0, 3.0], "trained_params": [10, 10, 10, 12, 12],
-                          "trained_pct": 1.0})
-    row = fig3.percentiles(table).iloc[0]
+                          "delta": [-3.0, -1.0, 0.0, 1.0, 3.0, -40.0], "trained_params": [10, 10, 10, 12, 12, 99],
+                          "trained_pct": 1.0, "learned": [True] * 5 + [False]})
+    lora = table.assign(method="lora_8", delta=table["delta"] + 1)
+    stats = fig3.percentiles(pd.concat([table, lora])).set_index("method")
+    row = stats.loc["adapters_8"]  # the task full fine-tuning did not learn is left out
     assert row["p50"] == 0.0 and row["p20"] == pytest.approx(-1.4) and row["n_tasks"] == 5
-    assert row["trained_params"] == 10
+    assert row["trained_params"] == 10 and row["family"] == "adapters"
+    assert stats.loc["lora_8", "family"] == "lora" and stats.loc["lora_8", "p50"] == 1.0
+
+
+def test_learned_tasks_need_full_fine_tuning_five_points_above_the_majority_class():
+    table = pd.DataFrame({"task": ["a", "b", "c", "a"], "method": ["full", "full", "full", "adapters_8"],
+                          "score": [60.0, 54.9, float("nan"), 90.0], "majority": [50.0, 50.0, 50.0, 50.0]})
+    assert learned_tasks(table) == ["a"]
 
 
 def test_no_bert_baseline_learns_spam_on_a_real_slice():

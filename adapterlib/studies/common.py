@@ -62,7 +62,7 @@ def tidy_rows(
         task = get_task(row["task"], suite)
         paper_value = (paper_score(paper, task.reference, paper_method or method)
                        if paper is not None and task.reference else float("nan"))
-        extra = {k: row[k] for k in ("lr", "epochs", "size", "reduction_factor", "top_k", "init_std", "dev_score",
+        extra = {k: row[k] for k in ("lr", "epochs", "size", "reduction_factor", "r", "top_k", "init_std", "dev_score",
                                      "std", "sem", "n_seeds") if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
@@ -71,6 +71,14 @@ def tidy_rows(
 
 
 FLOOR_MARGIN = 1.0  # points above the majority-class score below which a task counts as not learned
+LEARNED_MARGIN = 5.0  # points above the majority class full fine-tuning must reach for a task to count as learned
+
+
+def learned_tasks(table: pd.DataFrame, margin: float = LEARNED_MARGIN) -> list[str]:
+    """The tasks of ``table`` on which full fine-tuning scores at least ``margin`` points above always predicting
+    the majority class: where differences between methods can say something about the paper's claims."""
+    full = table[table["method"] == "full"].dropna(subset=["score", "majority"])
+    return list(full.loc[full["score"] >= full["majority"] + margin, "task"])
 
 
 def floor_reason(table: pd.DataFrame, task: str | None, margin: float = FLOOR_MARGIN) -> str | None:

@@ -33,9 +33,9 @@ def finished(profile: Profile, configs: Sequence[RunConfig]) -> pd.DataFrame:
 
 
 def method_name(row: pd.Series) -> str:
-    """``full``, ``adapters_<size>``, ``top_k_<k>``, ``layernorm``: one name per point of a sweep."""
+    """``full``, ``adapters_<size>``, ``lora_<rank>``, ``top_k_<k>``, ``layernorm``: one name per point of a sweep."""
     if row["regime"] == "adapters":
-        return f"adapters_{int(row['size'])}"
+        return f"lora_{int(row['r'])}" if pd.notna(row.get("r")) else f"adapters_{int(row['size'])}"
     if row["regime"] == "top_k":
         return f"top_k_{int(row['top_k'])}"
     return str(row["regime"])
