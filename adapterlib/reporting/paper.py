@@ -67,6 +67,7 @@ HOULSBY_GLUE_N_TASKS = 9  # Table 1's total params are for 9 GLUE tasks (its MNL
 HOULSBY_ADDITIONAL_N_TASKS = 17  # Table 2: 17 additional classification tasks
 HOULSBY_MEAN_ROW = {"glue": "total", "additional": "Average"}  # the mean row of houlsby_glue(), houlsby_additional()
 BERT_BASE_PARAMS = 110e6  # Houlsby Fig. 4 (houlsby_in_text_numbers.md): shares of BERT-base's 110M parameters
+BERT_LARGE_PARAMS = 340e6  # Houlsby Table 1's model; its size as Devlin et al. 2019 give it (340M)
 # Fig. 4's in-text points on MNLI-m (houlsby_in_text_numbers.md): "about 9M", "about 2M", "about 40k" trained params.
 HOULSBY_FIG4_TRAINED_PARAMS = {"full": BERT_BASE_PARAMS, "top_k_1": 9e6, "adapters_64": 2e6, "layernorm": 40e3}
 # Fig. 5's in-text points (houlsby_in_text_numbers.md): trained parameters per task, % of BERT-base.

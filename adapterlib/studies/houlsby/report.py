@@ -47,6 +47,20 @@ def share_check(claim: str, pct: float, paper_pct: float, csv: str, note: str, *
                     csv, paper_value=paper_pct, **given)
 
 
+def base_size_note(table: pd.DataFrame, paper_params: float, paper_model: str) -> str:
+    """Our base model's size beside the paper's, read from the full fine-tuning rows of ``table`` (an adapter of a
+    given size is a larger share of a smaller model)."""
+    if not {"trained_params", "trained_pct"} <= set(table.columns):
+        return ""
+    full = table[(table["method"] == "full") & table["task"].notna()].dropna(subset=["trained_params", "trained_pct"])
+    if full.empty:
+        return ""
+    base = float((full["trained_params"] * 100 / full["trained_pct"]).median())
+    ratio = paper_params / base
+    return (f"(our base model has {base / 1e6:.1f}M parameters, the paper's {paper_model} {paper_params / 1e6:.0f}M"
+            + (f": {ratio:.0f}x smaller, so an adapter of the same size is a larger share)" if ratio > 1.5 else ")"))
+
+
 def summary(table: pd.DataFrame, total: str) -> pd.DataFrame:
     """Per method, as the paper's bottom line: our mean over our tasks, the paper's mean over the same (stand-in)
     tasks and over all its tasks, trained % per task and total params (when the table has them)."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from adapterlib.reporting.claims import ClaimCheck
-from adapterlib.reporting.paper import HOULSBY_GLUE_N_TASKS, HOULSBY_MEAN_ROW, houlsby_glue
+from adapterlib.reporting.paper import BERT_LARGE_PARAMS, HOULSBY_GLUE_N_TASKS, HOULSBY_MEAN_ROW, houlsby_glue
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.common import floor_count, tidy_rows
-from adapterlib.studies.houlsby.report import PAPER, gap_check, mean_over_tasks, paper_mean, share_check
+from adapterlib.studies.houlsby.report import PAPER, base_size_note, gap_check, mean_over_tasks, paper_mean, share_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
 
 STUDY = register(Study(name="houlsby_table1_glue", paper="houlsby", title="Table 1: GLUE", roles=("glue",),
@@ -64,5 +64,5 @@ def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
                   description=f"adapters of size 64 within {paper_gap64:.1f} points of full fine-tuning on GLUE",
                   paper=PAPER, source="Table 1"),
         share_check("glue_trained_pct", pct, float(known.loc["glue_trained_pct", "value"]), csv,
-                    "(MiniLM is 15x smaller than BERT-large, so an adapter of the same size is a larger share)"),
+                    base_size_note(saved, BERT_LARGE_PARAMS, "BERT-large")),
     ]

@@ -14,14 +14,14 @@ import pandas as pd
 from adapterlib.data.tasks import get_task, load_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
-from adapterlib.reporting.paper import (HOULSBY_ADDITIONAL_N_TASKS, HOULSBY_MEAN_ROW, houlsby_additional,
+from adapterlib.reporting.paper import (BERT_BASE_PARAMS, HOULSBY_ADDITIONAL_N_TASKS, HOULSBY_MEAN_ROW, houlsby_additional,
                                         houlsby_additional_params, paper_score)
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.common import floor_count, tidy_rows
-from adapterlib.studies.houlsby.report import PAPER, gap_check, mean_over_tasks, paper_mean, share_check
+from adapterlib.studies.houlsby.report import PAPER, base_size_note, gap_check, mean_over_tasks, paper_mean, share_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
 
 STUDY = register(Study(name="houlsby_table2_additional", paper="houlsby", title="Table 2: additional tasks",
@@ -123,6 +123,6 @@ def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
                  csv, paper_value=round(paper["adapters"] - paper["no_bert_baseline"], 2), paper=PAPER,
                  source="Table 2", description="adapters beat the strong no-BERT baseline on average"),
         share_check("t2_trained_pct", mean_over_tasks(saved, "adapters", "trained_pct"), pct, csv,
-                    "(MiniLM is 5x smaller than BERT-base)", paper=PAPER, source="Table 2",
+                    base_size_note(saved, BERT_BASE_PARAMS, "BERT-base"), paper=PAPER, source="Table 2",
                     description=f"adapters train {pct:g}% of the parameters per task"),
     ]
