@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 def add_grid_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("grid", help="run one of a profile's grids into its run store (accelerate launch-able)")
     p.add_argument("--profile", default="cpu")
-    p.add_argument("--grid", required=True, help="a grid name of the profile (see adapterlib/profiles.py)")
+    p.add_argument("--grid", required=True, help="a grid name of the profile (see adapterlib/runner/profiles.py)")
     p.add_argument("--role", required=True, help="which suite: glue, additional, squad or fusion")
     p.add_argument("--regime", nargs="+", default=["adapters"], help="regimes to run (default: adapters)")
     p.add_argument("--tasks", nargs="+", help="a subset of the role's tasks (default: all of the profile's)")
