@@ -15,7 +15,7 @@ from adapterlib.data.tasks import load_task
 from adapterlib.reporting.paper import FUSION_SMALL_TASKS, claim_value, fusion_n_tasks
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
-from adapterlib.studies.fusion import cost, fig3, fig4, runs, table1, table2, table3
+from adapterlib.studies.fusion import cost, fig3, fig4, runs, table1, table2, table3, tradeoff
 
 
 def _table(scores: dict[str, dict[str, float]], paper: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
@@ -168,13 +168,14 @@ def test_cost_claims_judge_the_count_against_the_paper_and_the_line_by_its_fit()
 
 
 def test_every_fusion_notebook_has_a_study_that_declares_the_runs_it_reuses():
-    modules = (table1, table2, table3, fig3, fig4, cost)
+    modules = (table1, table2, table3, fig3, fig4, cost, tradeoff)
     notebooks = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("fusion_*.ipynb")}
     assert {m.STUDY.name for m in modules} == notebooks
     assert all(STUDIES[m.STUDY.name] is m.STUDY and m.STUDY.paper == "fusion" for m in modules)
     for module in (table2, table3, fig3, fig4):  # each reads Table 1's runs from the run store
         assert module.STUDY.depends == (table1.STUDY.name,), module.__name__
     assert table1.STUDY.depends == ("houlsby_table1_glue",) and cost.STUDY.depends == ()
+    assert tradeoff.STUDY.depends == (table1.STUDY.name, table3.STUDY.name)  # it trains nothing of its own
     assert [s.name for s in order([cost.STUDY])] == ["fusion_cost"]
 
 
@@ -192,3 +193,24 @@ def test_the_paper_facts_come_from_the_paper_numbers():
     assert claim_value("t3_rf2") == pytest.approx(76.39)
     summary = table1.summary(_table({"full": {"a": 70.0}, "fusion_st_a": {"a": 72.0}}))
     assert summary.set_index("method").at["fusion_st_a", "paper_score_all_tasks"] == pytest.approx(77.33)
+
+
+def test_tradeoff_paper_points_are_table_1_minus_full_at_bert_base_counts():
+    points = tradeoff.paper_points().set_index(["method", "paper_task"])
+    counts = tradeoff.paper_counts()
+    mrpc = points.loc[("fusion_st_a", "MRPC")]
+    assert mrpc["relative"] == pytest.approx(90.29 - 85.14) and mrpc["trained_params"] == counts["fusion_st_a"]
+    fused = cost.fusion_parameters(n_adapters=16)
+    assert counts["fusion_st_a"] == fused["fusion"] + fused["adapters"] + counts["head"]  # fusion + its 16 adapters
+    assert counts["head"] < counts["st_a_rf64"] < counts["st_a"] < counts["st_a_rf2"] < counts["full"]
+    assert points.loc[("st_a_rf2", "Mean (Table 3)"), "relative"] == pytest.approx(76.39 - 75.51)
+
+
+def test_tradeoff_claims_use_the_learned_tasks_and_the_papers_same_tasks():
+    rows = pd.DataFrame({"task": ["a", "b"] * 3, "method": ["full"] * 2 + ["st_a"] * 2 + ["fusion_st_a"] * 2,
+                         "relative": [0.0, 0.0, -0.5, -9.0, 1.0, -9.0], "paper_relative": [0, 0, 0.2, 0.4, 1.0, 2.0],
+                         "trained_params": [100, 100, 2, 2, 10, 10], "learned": [True, False] * 3})
+    checks = {c.claim: c for c in tradeoff.claims(rows)}
+    st_a = checks["tradeoff_st_a_vs_full"]  # task b is not learned: left out of ours, kept for the paper's median
+    assert st_a.our_value == -0.5 and st_a.paper_value == pytest.approx(0.3) and st_a.verdict == "partly"
+    assert checks["tradeoff_fusion_st_a_vs_full"].verdict == "holds" and "a median 2% of full" in st_a.basis

@@ -125,15 +125,28 @@ def test_figure6_claims():
 
 
 def test_percentiles_across_learned_tasks():
-    table = pd.DataFrame({"suite": "glue", "method": "adapters_8", "regime": "adapters",
-                          "delta": [-3.0, -1.0, 0.0, 1.0, 3.0, -40.0], "trained_params": [10, 10, 10, 12, 12, 99],
-                          "trained_pct": 1.0, "learned": [True] * 5 + [False]})
-    lora = table.assign(method="lora_8", delta=table["delta"] + 1)
-    stats = fig3.percentiles(pd.concat([table, lora])).set_index("method")
-    row = stats.loc["adapters_8"]  # the task full fine-tuning did not learn is left out
+    table = pd.DataFrame({"suite": "glue", "series": "adapters", "method": "adapters_8", "task": list("abcdef"),
+                          "relative": [-3.0, -1.0, 0.0, 1.0, 3.0, -40.0], "trained_params": [10, 10, 10, 12, 12, 99],
+                          "trained_pct": 1.0, "learned": [True] * 5 + [False], "base_params": 1000,
+                          "shared_params": 1000, "run_trainable": [10, 10, 10, 12, 12, 99]})
+    lora = table.assign(series="lora", method="lora_8", relative=table["relative"] + 1)
+    totals = fig3.summary(pd.concat([table, lora]))
+    ours = totals[totals["source"] == "ours"].set_index("method")
+    row = ours.loc["adapters_8"]  # the task full fine-tuning did not learn is left out
     assert row["p50"] == 0.0 and row["p20"] == pytest.approx(-1.4) and row["n_tasks"] == 5
-    assert row["trained_params"] == 10 and row["family"] == "adapters"
-    assert stats.loc["lora_8", "family"] == "lora" and stats.loc["lora_8", "p50"] == 1.0
+    assert row["series"] == "adapters" and ours.loc["lora_8", "p50"] == 1.0
+    assert row["score"] == pytest.approx((1000 + 6 * table["run_trainable"].mean()) / 1000)  # 6 tasks served
+    paper = totals[totals["source"] == fig3.PAPER_LABELS["glue"]].set_index("method")
+    assert paper.loc["adapters_best_size", "paper_score"] == 1.3 and paper.loc["full", "paper_score"] == 9.0
+
+
+def test_paper_points_are_table_1_and_2_minus_their_full_column_at_the_papers_model_size():
+    points = fig3.paper_points().set_index(["suite", "method", "paper_task"])
+    cola = points.loc[("glue", "adapters_best_size", "CoLA")]
+    assert cola["relative"] == pytest.approx(59.5 - 60.5) and cola["trained_params"] == pytest.approx(0.036 * 340e6)
+    spam = points.loc[("additional", "top_k", "SMS spam collection")]
+    assert spam["relative"] == pytest.approx(0.0) and spam["trained_params"] == pytest.approx(0.529 * 110e6)
+    assert not points.index.get_level_values("paper_task").isin(["total", "Average"]).any()
 
 
 def test_learned_tasks_need_full_fine_tuning_five_points_above_the_majority_class():

@@ -9,6 +9,6 @@ Figure 3 and the attention figures.
     checks = table1.claims(table)
 """
 # registration order = the notebooks' order
-from adapterlib.studies.fusion import table1, table2, table3, fig3, fig4, cost  # noqa: I001
+from adapterlib.studies.fusion import table1, table2, table3, fig3, fig4, cost, tradeoff  # noqa: I001
 
-__all__ = ["table1", "table2", "table3", "fig3", "fig4", "cost"]
+__all__ = ["table1", "table2", "table3", "fig3", "fig4", "cost", "tradeoff"]

@@ -50,7 +50,8 @@ def sweep_points(frame: pd.DataFrame, suite: str, paper: pd.DataFrame | None = N
     group = ["task", "regime", *[c for c in by if c in frame.columns]]
     selected = select_best(frame, by=group, seeds="mean")
     selected["method"] = selected.apply(name, axis=1)
-    parts = [tidy_rows(rows, method, paper, suite=suite).assign(regime=rows["regime"].to_numpy())
+    parts = [tidy_rows(rows, method, paper, suite=suite).assign(regime=rows["regime"].to_numpy(),
+                                                                run_ids=rows["run_ids"].to_numpy())
              for method, rows in selected.groupby("method", sort=False)]
     return pd.concat(parts, ignore_index=True)
 

@@ -1,0 +1,149 @@
+"""AdapterFusion's methods on the parameter-vs-accuracy trade-off (not a figure of the paper: its Table 1 and
+Table 3 put on the axes of Houlsby's Figure 3): head only, ST-A at reduction factors 2 / 16 / 64, ST-A Houlsby,
+MT-A, Fusion w/ ST-A and w/ MT-A, full fine-tuning.
+
+Every point is a run of Table 1 or Table 3, read from the run store through their ``table`` functions: nothing new
+is trained. A fusion's parameters per target task are its fusion layers and head plus the adapters it fuses (trained
+by their own runs, stored once for the suite); MT-A trains the encoder with the adapters, so its point sits at the
+full model's size. The paper's points are its Table 1 (and Table 3 means) at counts made on BERT-base.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from functools import cache
+
+import pandas as pd
+from matplotlib.figure import Figure
+from transformers import BertConfig, BertForSequenceClassification
+
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.inject import add_adapter
+from adapterlib.core.params import count_parameters
+from adapterlib.core.trainable import set_trainable
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.paper import claim_value, fusion_n_tasks, fusion_table1, paper_score
+from adapterlib.runner.profiles import ST_A, Profile, get_profile
+from adapterlib.studies.base import Study, register
+from adapterlib.studies.common import LEARNED_MARGIN, learned_tasks
+from adapterlib.studies.fusion import table1, table3
+from adapterlib.studies.fusion.cost import fusion_parameters
+from adapterlib.studies.fusion.report import claims_section
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS
+from adapterlib.studies.tradeoff import CAPTION, Series, plot_tradeoff, summary, task_params, tradeoff_frame
+
+STUDY = register(Study(name="fusion_tradeoff", paper="fusion", title="Trade-off: accuracy vs trained parameters",
+                       roles=("fusion",), grids=(*TABLE1_GRIDS, "reduction_factors"),
+                       depends=(table1.STUDY.name, table3.STUDY.name)))
+SERIES = (Series("head", "head only", "tab:gray"),
+          Series("st_a", "ST-A, reduction factor 64 / 16 / 2", "tab:orange"),
+          Series("st_a_houlsby", "ST-A Houlsby", "tab:brown"),
+          Series("mt_a", "MT-A", "tab:red"),
+          Series("fusion_st_a", "Fusion w/ ST-A", "tab:green"),
+          Series("fusion_mt_a", "Fusion w/ MT-A", "tab:blue"),
+          Series("full", "full fine-tuning", "black"))
+CLAIMED = ("st_a", "fusion_st_a")  # the paper's parameter-efficient methods checked against full fine-tuning
+PAPER_LABELS = {"fusion": "paper (Tables 1 and 3, BERT-base)"}
+FIGURE_CAPTION = (CAPTION + "; a fusion's parameters per target task: its fusion layers and head plus every adapter "
+                  "it fuses; the paper's rf 2 / 64 points are Table 3's means minus full fine-tuning's Table 1 mean "
+                  "(it gives no per-task numbers); its x positions are counted on BERT-base")
+
+
+def table(profile: Profile) -> pd.DataFrame:
+    """Every method of Table 1 and the reduction factors 2 and 64 of Table 3, per task, as ``tradeoff.COLUMNS``
+    (``learned``: full fine-tuning learned the task)."""
+    methods = table1.table(profile)
+    factors = table3.table(profile)
+    rows = pd.concat([methods, factors[factors["reduction_factor"] != 16]], ignore_index=True)  # rf 16 is ST-A
+    series = rows["method"].str.replace(r"_rf\d+$", "", regex=True)
+    rows = rows.assign(suite="fusion", series=series, learned=rows["task"].isin(learned_tasks(methods)))
+    return tradeoff_frame(rows, profile.store())
+
+
+@cache
+def paper_counts() -> dict[str, int]:
+    """Parameters trained per task for each method on a randomly initialised BERT-base (the count does not depend
+    on the weights), with this library's regimes; fusions over the paper's 16 adapters."""
+    houlsby_size = get_profile("paper").grids["fusion_st_a_houlsby"]["size"][0]
+    adapters = {"st_a": ST_A, "st_a_rf2": AdapterConfig.pfeiffer(2), "st_a_rf64": AdapterConfig.pfeiffer(64),
+                "st_a_houlsby": AdapterConfig.houlsby(houlsby_size)}
+    counts = {}
+    for method, config in {"head": None, "full": None, **adapters}.items():
+        model = BertForSequenceClassification(BertConfig())
+        if config is not None:
+            add_adapter(model, method, config)
+        set_trainable(model, method if config is None else "adapters", adapter=method if config else None)
+        counts[method] = task_params(dataclasses.asdict(count_parameters(model)))
+    fused = fusion_parameters(n_adapters=fusion_n_tasks())
+    counts["mt_a"] = counts["full"] + fused["adapters"]  # MT-A trains the encoder and all adapters jointly
+    counts["fusion_st_a"] = counts["fusion_mt_a"] = fused["fusion"] + fused["adapters"] + counts["head"]
+    return counts
+
+
+def paper_points() -> pd.DataFrame:
+    """The paper's points: Table 1 per task minus its Full column, Table 3's means for reduction factors 2 and 64
+    minus Full's mean, at ``paper_counts``."""
+    paper, counts = fusion_table1(), paper_counts()
+    tasks = paper[(paper["paper_task"] != "Mean") & paper["method"].isin(counts)].copy()
+    full = tasks[tasks["method"] == "full"].set_index("paper_task")["paper_score"]
+    tasks["relative"] = tasks["paper_score"] - tasks["paper_task"].map(full)
+    means = pd.DataFrame([{"method": f"st_a_rf{rf}", "paper_task": "Mean (Table 3)",
+                           "relative": claim_value(f"t3_rf{rf}") - paper_score(paper, "Mean", "full")}
+                          for rf in (2, 64)])
+    points = pd.concat([tasks[["method", "paper_task", "relative"]], means], ignore_index=True)
+    return points.assign(suite="fusion", series=points["method"].str.replace(r"_rf\d+$", "", regex=True),
+                         trained_params=points["method"].map(counts), total_x=float("nan"))
+
+
+def tradeoff_summary(saved: pd.DataFrame) -> pd.DataFrame:
+    """Per method, ours then the paper's: medians and the parameters to serve every task (``tradeoff.summary``)."""
+    return summary(saved, paper_points(), PAPER_LABELS)
+
+
+def claims(saved: pd.DataFrame) -> list[ClaimCheck]:
+    """ST-A and Fusion w/ ST-A reach full fine-tuning's level at a fraction of its parameters per task: median over
+    the learned tasks of the method minus full fine-tuning, against the paper's median on the same stand-in tasks."""
+    checks = []
+    full = saved[saved["method"] == "full"].set_index("task")["trained_params"]
+    for method in CLAIMED:
+        rows = saved[(saved["method"] == method) & saved["learned"].astype(bool)]
+        paper = float(saved.loc[saved["method"] == method, "paper_relative"].median())
+        ours = float(rows["relative"].median())
+        share = float((rows["trained_params"] / rows["task"].map(full)).median()) if len(rows) else math.nan
+        verdict = "not measured" if math.isnan(ours) else cl.at_least(ours, min(paper, 0.0), slack=1.0)
+        checks.append(cl.check(
+            f"tradeoff_{method}_vs_full", ours, verdict,
+            f"median over our {len(rows)} learned tasks (full fine-tuning at least {LEARNED_MARGIN:g} points above the "
+            f"majority class) of {method} minus full fine-tuning, at a median {100 * share:.2g}% of full fine-tuning's "
+            "trained parameters per task; paper value: the same median of Table 1 over all the tasks ours stand in "
+            "for; "
+            "holds if ours >= min(paper, 0), partly if within 1 point below", STUDY.name, paper_value=paper,
+            description=f"{method} at full fine-tuning's level with a fraction of its parameters per task",
+            paper=STUDY.paper, source="Table 1 (on Fig. 3's axes)"))
+    return checks
+
+
+def findings(saved: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
+    """Per method: trained parameters per task, median points over full fine-tuning, the total to serve every
+    task, ours beside the paper's; then the claims."""
+    totals = tradeoff_summary(saved)
+    ours, paper = totals[totals["source"] == "ours"], totals[totals["source"] != "ours"].set_index("method")
+    lines = ["| method | ours: trained per task (% of base) | ours: median points over full (learned tasks) | "
+             "paper: trained per task (BERT-base) | paper: median points over full | "
+             "ours: total for all tasks (x base) |",
+             "|---|---|---|---|---|---|"]
+    for _, r in ours.iterrows():
+        theirs = paper.loc[r["method"]] if r["method"] in paper.index else None
+        median = "no task learned" if math.isnan(r["p50"]) else f"{r['p50']:+.2f}"
+        lines.append(f"| {r['method']} | {r['trained_pct']:.2f}% | {median} | "
+                     + ("- | -" if theirs is None else f"{theirs['trained_params'] / 1e6:.2f}M | {theirs['p50']:+.2f}")
+                     + f" | {r['score']:.2f}x ({r['task']}) |")
+    return "\n".join(lines) + "\n\n" + claims_section(checks)
+
+
+def plot(saved: pd.DataFrame) -> Figure:
+    """Score minus full fine-tuning's vs trained parameters per task, every method, the paper's points beside."""
+    return plot_tradeoff(saved, paper_points(), SERIES, {"fusion": "fusion tasks"}, PAPER_LABELS,
+                         caption=FIGURE_CAPTION)

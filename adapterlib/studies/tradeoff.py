@@ -1,0 +1,208 @@
+"""The parameter-vs-accuracy trade-off both papers argue from, drawn the same way for each suite (Houlsby Figs. 1/3,
+AdapterFusion's methods): score relative to full fine-tuning against the parameters trained per task.
+
+A study hands in its per-task rows (``tidy_rows`` output plus ``suite``, ``series`` and ``run_ids``) and the paper's
+points; ``tradeoff_frame`` reads each point's parameter counts from the record of the run it comes from,
+``summary`` gives the medians and the parameters needed to serve every task of the suite, ``plot_tradeoff`` draws
+it. ``relative`` is in points of the task metric (Houlsby Fig. 3's convention). ``ci_low``/``ci_high``: a normal
+95% interval for a difference of two independent accuracies on the test split (size ``n_test``); the two methods
+share that test set, so this overstates the spread of a paired comparison. NaN for other metrics (F1, Matthews,
+Spearman), whose sampling variance needs the per-example predictions the run store does not keep.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from adapterlib.data.tasks import load_task
+from adapterlib.reporting.outputs import TABLE_COLUMNS
+from adapterlib.reporting.statistics import median_interval
+from adapterlib.runner.settings import DATA_SEED, RunResult
+from adapterlib.runner.store import RunStore
+
+COLUMNS = (*TABLE_COLUMNS, "full_score", "relative", "ci_low", "ci_high", "paper_relative", "suite", "series",
+           "learned", "n_test", "base_params", "shared_params", "run_trainable")
+Z95 = 1.959964  # two-sided 95% normal quantile
+BAND = (20, 50, 80)  # percentiles of ``relative`` across tasks drawn per method
+CAPTION = ("relative = score minus full fine-tuning's on the same task (points); per-task points faint, lines and "
+           "markers: median over the tasks full fine-tuning learned, shaded / bars: 20th-80th percentile; hollow "
+           "markers: the paper's per-task points (small) and median (large) at the paper's model size; top axis: "
+           "% of our base model")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One method family of a figure: the ``series`` value of its rows, its legend label and colour."""
+
+    key: str
+    label: str
+    color: str
+
+
+def task_params(params: Mapping[str, float]) -> int:
+    """Parameters trained for one task: the run's trained ones plus the adapters it uses frozen (a fusion's,
+    trained by their own runs). The head is always trained, so the run's trained added parameters are
+    ``trainable - trainable_base - head``."""
+    trained_added = params["trainable"] - params["trainable_base"] - params["head"]
+    return int(params["trainable"] + params["added"] - trained_added)
+
+
+@cache
+def test_size(task: str, max_train: int | None, max_eval: int | None) -> int:
+    """Examples in ``task``'s test split at the caps a run used."""
+    return len(load_task(task, max_train=max_train, max_eval=max_eval, seed=DATA_SEED)["test"])
+
+
+def difference_interval(score: float, full_score: float, n: int, level_z: float = Z95) -> tuple[float, float]:
+    """Normal interval for ``score - full_score`` (accuracies in %, each on ``n`` independent test examples)."""
+    p, q = score / 100, full_score / 100
+    half = 100 * level_z * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+    return score - full_score - half, score - full_score + half
+
+
+def run_record(store: RunStore, run_id: str) -> RunResult:
+    """The record of ``run_id``; an MT-A task's (``<mt_a run id>/<task>``) as ``MultiTaskResult.per_task`` gives it."""
+    run, _, task = run_id.partition("/")
+    result = store.get(run)
+    return next(r for r in result.per_task() if r.config["task"] == task) if task else result
+
+
+def tradeoff_frame(rows: pd.DataFrame, store: RunStore) -> pd.DataFrame:
+    """One row per task and method (``COLUMNS``): counts from the first run of each row's ``run_ids`` in ``store``,
+    ``relative`` and its interval against the ``full`` row of the same suite and task, ``paper_relative`` the same
+    difference in the paper's numbers for the paper task it stands in for."""
+    out = rows.copy()
+    records = [run_record(store, list(ids)[0]) for ids in out["run_ids"]]
+    out["trained_params"] = [task_params(r.params) for r in records]
+    out["run_trainable"] = [int(r.params["trainable"]) for r in records]
+    out["base_params"] = [int(r.params["base"]) for r in records]
+    out["shared_params"] = (out["base_params"] - [int(r.params["trainable_base"]) for r in records]
+                            + out["trained_params"] - out["run_trainable"])
+    out["trained_pct"] = 100 * out["trained_params"] / out["base_params"]
+    out["n_test"] = [test_size(r.config["task"], r.config.get("max_train"), r.config.get("max_eval")) for r in records]
+    full = out[out["method"] == "full"].set_index(["suite", "task"])
+    key = pd.MultiIndex.from_frame(out[["suite", "task"]])
+    out["full_score"] = full["score"].reindex(key).to_numpy()
+    out["relative"] = out["score"] - out["full_score"]
+    out["paper_relative"] = out["paper_score"] - full["paper_score"].reindex(key).to_numpy()
+    intervals = [difference_interval(r.score, r.full_score, r.n_test)
+                 if r.metric == "accuracy" and r.method != "full" and not math.isnan(r.full_score) else (math.nan,) * 2
+                 for r in out.itertuples()]
+    out[["ci_low", "ci_high"]] = np.array(intervals, dtype=float).reshape(-1, 2)
+    if "learned" not in out.columns:
+        out["learned"] = True
+    extra = [c for c in out.columns if c not in COLUMNS and c != "run_ids"]
+    return out[[*COLUMNS, *extra]].reset_index(drop=True)
+
+
+def _stats(values: pd.Series) -> dict[str, float]:
+    values = values.dropna()
+    if values.empty:
+        return {f"p{p}": math.nan for p in BAND} | {"median_ci_low": math.nan, "median_ci_high": math.nan,
+                                                      "ci_coverage": math.nan}
+    low, high, coverage = median_interval(list(values))
+    return ({f"p{p}": float(np.percentile(values, p)) for p in BAND}
+            | {"median_ci_low": low, "median_ci_high": high, "ci_coverage": coverage})
+
+
+def summary(frame: pd.DataFrame, paper_points: pd.DataFrame, paper_label: Mapping[str, str]) -> pd.DataFrame:
+    """Per suite and method, ours then the paper's: median trained parameters per task, 20/50/80th percentiles of
+    ``relative`` over the learned tasks with an order-statistic interval for the median (90% or the coverage the
+    task count allows), and as ``score`` the parameters to store to serve every task of the suite (x the base
+    model: shared weights once, per-task ones per task; ``core.params.ParamCount.total_multiple``), ours for our
+    tasks beside the paper's (``paper_score``) for its tasks where its tables give them."""
+    rows = []
+    for (suite, series, method), part in frame.groupby(["suite", "series", "method"], sort=False):
+        n = part["task"].nunique()
+        total = (part["shared_params"].mean() + n * part["run_trainable"].mean()) / part["base_params"].mean()
+        paper = paper_points[(paper_points["suite"] == suite) & (paper_points["method"] == method)]
+        rows.append({"task": f"all {n} tasks", "paper_task": None, "method": method, "metric": "total_params_x",
+                     "score": total, "paper_score": paper["total_x"].max() if len(paper) else math.nan,
+                     "trained_params": int(part["trained_params"].median()),
+                     "trained_pct": part["trained_pct"].median(), "suite": suite, "series": series, "source": "ours",
+                     "n_tasks": int(part["learned"].astype(bool).sum()),
+                     **_stats(part.loc[part["learned"].astype(bool), "relative"])})
+    for (suite, series, method), part in paper_points.groupby(["suite", "series", "method"], sort=False):
+        rows.append({"task": None, "paper_task": f"{part['paper_task'].nunique()} paper tasks", "method": method,
+                     "metric": "total_params_x", "score": math.nan, "paper_score": part["total_x"].max(),
+                     "trained_params": int(part["trained_params"].median()), "trained_pct": math.nan,
+                     "suite": suite, "series": series, "source": paper_label[suite],
+                     "n_tasks": part["paper_task"].nunique(), **_stats(part["relative"])})
+    return pd.DataFrame(rows)
+
+
+def coverage(frame: pd.DataFrame, expected: Mapping[str, Sequence[str]]) -> str:
+    """A sentence per suite: how many of its ``expected`` tasks have points here, and which have none (their runs
+    failed or are missing)."""
+    lines = []
+    for suite, tasks in expected.items():
+        have = set(frame.loc[frame["suite"] == suite, "task"])
+        missing = [t for t in tasks if t not in have]
+        lines.append(f"- **{suite}**: {len(tasks) - len(missing)} of {len(tasks)} tasks have points"
+                     + (f"; no points (no finished run): {', '.join(missing)}" if missing else ""))
+    return "\n".join(lines)
+
+
+def _draw(ax, stats: pd.DataFrame, color: str, label: str) -> None:
+    """Our medians (``stats``: x, low, mid, high per method): a line and band for a family of several methods, a
+    marker with a 20-80th percentile bar for a single one."""
+    if len(stats) > 1:
+        ax.plot(stats["x"], stats["mid"], "o-", color=color, ms=6, label=label)
+        ax.fill_between(stats["x"], stats["low"], stats["high"], color=color, alpha=0.15)
+    else:
+        ax.errorbar(stats["x"], stats["mid"], yerr=[stats["mid"] - stats["low"], stats["high"] - stats["mid"]],
+                    fmt="o", color=color, ms=7, capsize=3, label=label)
+
+
+def plot_tradeoff(frame: pd.DataFrame, paper_points: pd.DataFrame, series: Sequence[Series],
+                  titles: Mapping[str, str], paper_label: Mapping[str, str], caption: str = CAPTION) -> Figure:
+    """One panel per suite: x trained parameters per task (log; top axis % of our base model), y relative; per
+    method family our per-task points, median and 20-80th band over learned tasks, and the paper's points hollow
+    in the same colour (see ``CAPTION``)."""
+    suites = list(dict.fromkeys(frame["suite"]))
+    width = max(10.0, 8.0 * len(suites))
+    fig, axes = plt.subplots(1, len(suites), figsize=(width, 8.0), squeeze=False)
+    for ax, suite in zip(axes[0], suites):
+        ours = frame[frame["suite"] == suite]
+        theirs = paper_points[paper_points["suite"] == suite]
+        for s in series:
+            part = ours[ours["series"] == s.key]
+            if part.empty:
+                continue
+            learned = part[part["learned"].astype(bool)]
+            ax.scatter(part["trained_params"], part["relative"], color=s.color, alpha=0.3, s=14, lw=0,
+                       label=None if len(learned) else f"{s.label}: ours per task (none learned)")
+            if len(learned):
+                stats = (learned.groupby("method")
+                         .agg(x=("trained_params", "median"), low=("relative", lambda v: np.percentile(v, 20)),
+                              mid=("relative", "median"), high=("relative", lambda v: np.percentile(v, 80)))
+                         .sort_values("x"))
+                _draw(ax, stats, s.color, f"{s.label}: ours")
+            paper = theirs[theirs["series"] == s.key]
+            if len(paper):
+                ax.scatter(paper["trained_params"], paper["relative"], facecolors="none", edgecolors=s.color,
+                           alpha=0.5, s=14)
+                med = paper.groupby("method").agg(x=("trained_params", "median"), mid=("relative", "median"))
+                ax.plot(med.sort_values("x")["x"], med.sort_values("x")["mid"], "s--", color=s.color, mfc="none",
+                        ms=10, mew=1.5, label=f"{s.label}: {paper_label[suite]}")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        base = float(ours["base_params"].median())
+        top = ax.secondary_xaxis("top", functions=(lambda x, b=base: 100 * x / b, lambda p, b=base: p * b / 100))
+        top.set_xlabel(f"% of our base model ({base / 1e6:.1f}M parameters)", fontsize=9)
+        ax.set_xlabel("trained parameters per task")
+        ax.set_ylabel("score minus full fine-tuning (points)")
+        n, of = int(ours.loc[ours["learned"].astype(bool), "task"].nunique()), ours["task"].nunique()
+        ax.set_title(f"{titles[suite]}: medians over {n} of {of} tasks (learned)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+    fig.text(0.5, 0.01, textwrap.fill(caption, int(16 * width)), ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
