@@ -23,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import _common as C  # noqa: E402
 import bench  # noqa: E402
+from adapterlib.reporting.statistics import median_interval  # noqa: E402
 
 
 def main() -> None:
@@ -55,7 +56,7 @@ def main() -> None:
             times[config].append(time.perf_counter() - start)
     for config, steps in times.items():
         ratios = [t / f for t, f in zip(steps, times["full"])]
-        low, high, coverage = bench.median_interval(ratios)
+        low, high, coverage = median_interval(ratios)
         print(f"{config:<32} median step {statistics.median(steps):.3f} s, {statistics.median(ratios):.3f}x full "
               f"[{low:.3f}, {high:.3f}: {coverage:.0%} interval of the median over {args.rounds} rounds]")
 
