@@ -86,7 +86,7 @@ def setup_text(profile: Profile, study: Study) -> str:
     offline = any(profile.suites[r].endswith("_offline") for r in roles if r in profile.suites)
     lines = [f"- **profile** `{profile.name}`: {profile.description}",
              *[f"- **model** `{m}`: {describe_model(m)}" for m in models],
-             f"- **data**: " + ", ".join(f"{r}: suite `{profile.suites[r]}` ({len(profile.task_names(r))} tasks)"
+             "- **data**: " + ", ".join(f"{r}: suite `{profile.suites[r]}` ({len(profile.task_names(r))} tasks)"
                                          for r in roles if r in profile.suites)
              + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
                 "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),

@@ -95,7 +95,7 @@ def findings(table: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
     means = table.groupby("reduction_factor")["score"].mean()
     spread = means.max() - means.min()
     paper = list(_paper_means().values())
-    return (f"Our mean test accuracy by reduction factor: "
+    return ("Our mean test accuracy by reduction factor: "
             + ", ".join(f"rf {rf:g}: {v:.2f}" for rf, v in means.items())
             + f" (spread {spread:.2f} points; the paper's spread is {max(paper) - min(paper):.2f} points over "
             + " / ".join(f"{v:.2f}" for v in paper) + "). The paper's point, that the bottleneck size matters little, "
