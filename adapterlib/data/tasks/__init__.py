@@ -58,24 +58,28 @@ def _build(task: Task) -> dict:
     return meta
 
 
-def prepare(suite: str | None = None, *, tasks: list[str] | None = None) -> None:
+def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_dir: str | Path | None = None) -> None:
     """Download, check, extract and build (idempotent). suite=None: every offline suite. A paper suite
-    pre-downloads its hub datasets into the datasets cache (needs the hub)."""
+    pre-downloads its hub datasets into the datasets cache (needs the hub) and reads and checks the local copies
+    of its tasks that are not on the hub; one without its local folder is skipped with a note."""
     from tqdm.auto import tqdm
 
     if tasks is not None:
-        todo = [get_task(n) for n in tasks]
+        names = list(dict.fromkeys(tasks))
     elif suite is None:
-        todo = [t for s in OFFLINE_SUITES.values() for t in list_tasks(s)]
+        names = list(dict.fromkeys(t.name for s in OFFLINE_SUITES.values() for t in list_tasks(s)))
     else:
-        todo = list_tasks(suite)
-    todo = list({t.name: t for t in todo if not t.local_only}.values())
-    for task in tqdm(todo, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+        names = [t.name for t in list_tasks(suite)]
+    names, missing = available_tasks(names, data_dir)
+    for reason in missing.values():
+        print(f"adapterlib: skipped {reason}", file=sys.stderr)
+    for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+        task = get_task(name)
         if task.offline:
             if task_meta(task.name) is None:
                 _build(task)
         else:
-            load_task(task.name)
+            load_task(task.name, data_dir=data_dir)
 
 
 def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from adapterlib.data.tasks.local import local_dir, local_files, needs_local_data
 from adapterlib.data.tasks.registry import Task, TaskError, get_task, list_tasks
 
 
@@ -35,7 +36,7 @@ def check_task(name: str, data_dir: str | Path | None = None) -> str | None:
     except Exception as e:  # noqa: BLE001 -- every failure becomes its one-line cause
         return hub.hub_problem(task, e)
     spec = hub.hub_spec(task)
-    have = set(builder.info.splits or ()) | set(getattr(builder.config, "data_files", None) or ())
+    have = {str(s) for s in (*(builder.info.splits or ()), *(getattr(builder.config, "data_files", None) or ()))}
     missing = sorted({"train", spec.validation, spec.test} - {None} - have) if have else []
     if missing:
         return (f"{task.name} ({task.paper_name}) from {task.hub_id}: no split {', '.join(missing)} "
@@ -56,8 +57,6 @@ def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | 
                     ) -> tuple[list[str], dict[str, str]]:
     """(tasks to run, {left-out task: why}) for a suite or task names: a local-only task without its local folder
     is left out with the line saying where it is expected. Reads only the file system (no hub, no data)."""
-    from adapterlib.data.tasks.hub import local_dir, local_files, needs_local_data
-
     names = [t.name for t in list_tasks(suite_or_names)] if isinstance(suite_or_names, str) else list(suite_or_names)
     available, missing = [], {}
     for name in names:

@@ -1,7 +1,7 @@
 """The papers' own tasks, through `datasets.load_dataset` (needs the Hugging Face hub) or a local copy.
 
 Script repos load from their parquet export (`Task.hub_revision`); tasks not on the hub load from
-`<data dir>/<task>/{train,validation,test}.{csv,tsv,jsonl,parquet}` (`local_dir`; layout in docs/TASKS.md).
+`<data dir>/<task>/{train,validation,test}.{csv,tsv,jsonl,parquet}` (local.py; columns in docs/TASKS.md).
 
 Splits: the hub's train is our train; where the hub has no labelled validation+test pair, the official
 validation set is our test (that is what both papers report on dev) and a seeded 10% (at most 5,000) of train
@@ -20,14 +20,11 @@ from pathlib import Path
 import datasets
 
 from adapterlib.data.tasks.labels import UNLABELLED, check_labels, label_ids
+from adapterlib.data.tasks.local import LOCAL_FORMATS, local_dir, local_files, needs_local_data
 from adapterlib.data.tasks.registry import OFFLINE_FOR, PARQUET_EXPORT, Task, TaskError, list_tasks
-from adapterlib.paths import data_root
 
 HOLDOUT_FRACTION, HOLDOUT_MAX, HOLDOUT_SEED = 0.1, 5000, 0
 COLUMN_ORDER = ("id", "title", "context", "text", "text_pair", "question", "choices", "answers", "label")
-LOCAL_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-LOCAL_SPLITS = {"train": "train", "validation": "validation", "dev": "validation", "val": "validation", "test": "test"}
-LOCAL_COLUMNS = {"single": "text,label", "pair": "text,text_pair,label"}  # the formats of the local-only tasks
 
 
 @dataclass(frozen=True)
@@ -141,29 +138,6 @@ def hub_problem(task: Task, error: Exception) -> str:
     else:
         why = f"{type(error).__name__}: {first}"
     return f"{task.name} ({task.paper_name}) from {task.hub_id}: {why}"
-
-
-def local_dir(task: Task, data_dir: str | Path | None = None) -> Path:
-    """Where a task that is not on the hub is read from: `<data_dir>/<task>/`, data_dir defaulting to
-    $ADAPTERLIB_DATA_DIR, else `<project root>/data`."""
-    return Path(data_dir or data_root()) / task.name
-
-
-def local_files(path: Path) -> dict[str, Path]:
-    """Split -> file among the train/validation(dev, val)/test files of a local task folder."""
-    found = {}
-    for f in sorted(path.iterdir()) if path.is_dir() else ():
-        split = LOCAL_SPLITS.get(f.name.split(".")[0])
-        if split and f.suffix in LOCAL_FORMATS:
-            found.setdefault(split, f)
-    return found
-
-
-def needs_local_data(task: Task, where: Path) -> str:
-    suffixes = ", ".join(sorted(LOCAL_FORMATS))
-    return (f"{task.name} ({task.paper_name}): not on the hub: needs local data at {where}/ (train.csv, optionally "
-            f"validation and test; {suffixes}; columns {LOCAL_COLUMNS.get(task.format, '?')}; see docs/TASKS.md), "
-            f"or set --data-dir / $ADAPTERLIB_DATA_DIR")
 
 
 def _read(f: Path) -> datasets.Dataset:
