@@ -95,13 +95,15 @@ SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("ucirvine/sms_spam", None): Schema({"sms": STR, "label": labels("ham", "spam")}, {"train": True}),
     ("allenai/winogrande", "winogrande_xl"): Schema(
         {"sentence": STR, "option1": STR, "option2": STR, "answer": STR}, GLUE_SPLITS,
-        {"sentence": lambda i, _: f"Sentence {i}: the _ was late.", "answer": lambda i, lab: str(1 + i % 2) if lab else ""}),
+        {"sentence": lambda i, _: f"Sentence {i}: the _ was late.",
+         "answer": lambda i, lab: str(1 + i % 2) if lab else ""}),
     ("stanfordnlp/imdb", None): Schema({"text": STR, "label": labels("neg", "pos")},
                                        {"train": True, "test": True, "unsupervised": False}),
     ("Rowan/hellaswag", None): Schema(
         {"ind": I32, "activity_label": STR, "ctx_a": STR, "ctx_b": STR, "ctx": STR, "endings": STRINGS,
          "source_id": STR, "split": STR, "split_type": STR, "label": STR}, GLUE_SPLITS,
-        {"endings": lambda i, _: [f"ending {i} {k}" for k in range(4)], "label": lambda i, lab: str(i % 4) if lab else ""},
+        {"endings": lambda i, _: [f"ending {i} {k}" for k in range(4)],
+         "label": lambda i, lab: str(i % 4) if lab else ""},
         script=True),
     ("allenai/social_i_qa", None): Schema(
         {"context": STR, "question": STR, "answerA": STR, "answerB": STR, "answerC": STR, "label": STR}, TRAIN_VAL,
@@ -178,8 +180,9 @@ class FakeHub:
         folder = self.data_dir / task.name
         folder.mkdir(parents=True, exist_ok=True)
         for split in ("train", "validation", "test"):
-            rows = [{"text": f"{task.name} {split} {i}", **({"text_pair": f"claim {i}"} if task.format == "pair" else {}),
-                     "label": task.label_names[i % task.num_labels]} for i in range(ROWS)]
+            pair = {"text_pair": "a sentence about it"} if task.format == "pair" else {}
+            rows = [{"text": f"{task.name} {split} {i}", **pair, "label": task.label_names[i % task.num_labels]}
+                    for i in range(ROWS)]
             datasets.Dataset.from_list(rows).to_csv(str(folder / f"{split}.csv"), index=False)
 
     def files(self, path: str, name: str | None = None, revision: str | None = None,

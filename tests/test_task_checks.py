@@ -186,7 +186,8 @@ def test_label_outside_num_labels_is_a_task_error_before_training(tmp_path, name
     write_csv(tmp_path / name, "train", single_rows([0, 1] * 10))
     write_csv(tmp_path / name, "test", single_rows(labels))
     k = get_task(name).num_labels
-    expected = f"{name}: test has labels {bad} outside range({k}); fix the data (or the task's num_labels) before training"
+    expected = (f"{name}: test has labels {bad} outside range({k}); fix the data (or the task's num_labels) "
+                "before training")
     with pytest.raises(TaskError) as e:
         load_task(name, data_dir=tmp_path)
     assert str(e.value) == expected
@@ -266,3 +267,9 @@ def test_cli_check_and_list_take_a_data_dir(fake_hub, tmp_path, capsys):
     assert run_cli("list", "--suite", "fusion_paper", "--data-dir", str(tmp_path)) == 0
     out = capsys.readouterr().out
     assert f"local {tmp_path / 'argument'}/ (absent)" in out and f"hub@{PARQUET_EXPORT}" in out
+
+
+def test_cli_prepare_paper_suite_skips_an_absent_local_task(fake_hub, tmp_path, capsys):
+    assert run_cli("prepare", "--suite", "fusion_paper", "--data-dir", str(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert f"adapterlib: skipped argument (Argument): not on the hub: needs local data at {tmp_path}" in err
