@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 
 import datasets
 import pytest
@@ -273,3 +275,11 @@ def test_cli_prepare_paper_suite_skips_an_absent_local_task(fake_hub, tmp_path, 
     assert run_cli("prepare", "--suite", "fusion_paper", "--data-dir", str(tmp_path)) == 0
     err = capsys.readouterr().err
     assert f"adapterlib: skipped argument (Argument): not on the hub: needs local data at {tmp_path}" in err
+
+
+def test_fake_hub_serves_the_processes_a_test_starts(fake_hub, monkeypatch):
+    fake_hub.install_in_subprocesses(monkeypatch)
+    code = ("from adapterlib.data.tasks import check_task, load_task; "
+            "print(len(load_task('sick')['test']), len(load_task('cf_disasters')['train']), check_task('hellaswag'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["12", "12", "None"]
