@@ -37,7 +37,7 @@ from adapterlib import __version__
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
 from adapterlib.paths import project_root, runs_root
-from adapterlib.runner.loop import TrainingDivergedError, process_state
+from adapterlib.runner.loop import TrainingDivergedError, process_state, run_device
 from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
 from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
 from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
@@ -175,9 +175,11 @@ class RunStore:
             raise ValueError(f"run {run_id!r} is not a finished adapter run in {self.root}: train it first")
         return self.run_dir(run_id) / ADAPTER_DIR
 
-    def load_trained(self, run: RunConfig | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    def load_trained(
+        self, run: RunConfig | str, device: torch.device | str | None = None
+    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """The model of a finished run with its best epoch's trained weights (e.g. for ablations, fusion
-        attention read-outs). Runs outside ``single.RELOADED_REGIMES`` need ``keep_weights=True`` when they ran."""
+        attention read-outs), in eval mode on ``device`` (default: ``loop.run_device``, the GPU when there is one). Runs outside ``single.RELOADED_REGIMES`` need ``keep_weights=True`` when they ran."""
         run_id = run.run_id if isinstance(run, RunConfig) else run
         result = self.get(run_id)
         if result is None or result.status != "ok":
@@ -187,14 +189,14 @@ class RunStore:
         if cfg.regime == "adapters":
             delete_adapter(model, cfg.task)
             load_adapter(model, self.run_dir(run_id) / ADAPTER_DIR)
-            return model.eval(), tokenizer
+            return model.to(device or run_device()).eval(), tokenizer
         weights = self.run_dir(run_id) / TRAINED_WEIGHTS
         if not weights.is_file():
             raise ValueError(f"run {run_id!r} kept no weights ({cfg.regime} runs keep them only with keep_weights=True)")
         missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
         if unexpected:
             raise ValueError(f"{weights} does not fit the model of {run_id}: unexpected {unexpected[:3]}")
-        return model.eval(), tokenizer
+        return model.to(device or run_device()).eval(), tokenizer
 
     def run_ids(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -42,12 +42,12 @@ def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, t
     source adapter (``layer`` 1-based as in the paper's figures)."""
     spec = get_task(task)
     features = encode(spec, dataset, tokenizer, max_length, train=False)
-    pad = model.config.pad_token_id or 0
+    pad, device = model.config.pad_token_id or 0, next(model.parameters()).device
     sums: dict[tuple[int, str], torch.Tensor] = {}
     tokens = 0.0
     with torch.no_grad(), recording_fusion_attention(model) as layers:
         for indices in length_sorted_batches(features, batch_size):
-            batch = collate([features[i] for i in indices], pad)
+            batch = {k: v.to(device) for k, v in collate([features[i] for i in indices], pad).items()}
             model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS})
             mask = batch["attention_mask"].reshape(-1, batch["attention_mask"].shape[-1]).float()
             tokens += float(mask.sum())
@@ -55,7 +55,7 @@ def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, t
                 weighted = (layer.last_attention * mask[..., None]).sum(dim=(0, 1))
                 sums[key] = sums.get(key, 0) + weighted
         names = {key: layer.adapters for key, layer in layers.items()}
-    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value / tokens)}
+    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value.cpu() / tokens)}
                          for (index, kind), total in sorted(sums.items())
                          for source, value in zip(names[(index, kind)], total)])
 
