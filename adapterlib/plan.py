@@ -108,7 +108,7 @@ def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
     problems = {task: problem for plan in plans for task, problem in plan.problems.items()}
     if not problems:
         return None
-    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(f"{t}: {p}" for t, p in sorted(problems.items()))
+    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(problems[t] for t in sorted(problems))  # each names its task
 
 
 def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:

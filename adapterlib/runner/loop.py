@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
@@ -59,7 +59,11 @@ def make_accelerator(precision: str = "fp32") -> Accelerator:
     (CUDA only), none otherwise (bf16 is plain autocast, see ``autocast``). accelerate keeps one mode per process."""
     if precision == "fp16" and not torch.cuda.is_available():
         raise ValueError("precision 'fp16' needs a CUDA device (loss scaling); on CPU use 'bf16' or 'fp32'")
-    return Accelerator(cpu=multi_cpu(), mixed_precision="fp16" if precision == "fp16" else "no")
+    # Under several processes DDP must tolerate trained parameters without a gradient: fusion's key bias cancels
+    # in the softmax (core/fusion.py), so it never gets one; a fusion run would otherwise fail at its second step.
+    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
+    return Accelerator(cpu=multi_cpu(), mixed_precision="fp16" if precision == "fp16" else "no",
+                       kwargs_handlers=[unused])
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
