@@ -50,9 +50,9 @@ def run_tasks(config: RunConfig | MultiTaskConfig) -> tuple[str, ...]:
     return config.tasks if isinstance(config, MultiTaskConfig) else (config.task,)
 
 
-def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False,
-              data_dir: str | Path | None = None) -> list[NotebookPlan]:
-    """The plan of every notebook (or ``only`` those), in the order ``reproduce`` runs them."""
+def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> list[NotebookPlan]:
+    """The plan of every notebook (or ``only`` those), in the order ``reproduce`` runs them. Local-only tasks are
+    looked for where training reads them (``$ADAPTERLIB_DATA_DIR``, else ``<project>/data``: ``paths.data_root``)."""
     from adapterlib.studies import STUDIES, order
     from adapterlib.studies.base import planned_runs
 
@@ -71,7 +71,7 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
         tasks = sorted({task for run in runs for task in run_tasks(run.config)})
         for task in tasks:
             if task not in checked:
-                checked[task] = check_task(task, data_dir)
+                checked[task] = check_task(task)
         plans.append(NotebookPlan(study.name, runs, done, costs, sum(h for h in todo_hours if h is not None),
                                   sum(h is None for h in todo_hours), sum(c.disk_bytes for c in costs.values()),
                                   {t: checked[t] for t in tasks if checked[t]}))
