@@ -59,14 +59,17 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
     unknown = sorted(set(only or ()) - set(STUDIES))
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(STUDIES)}")
-    store, checked = profile.store(), {}
+    store, checked, estimates, recorded = profile.store(), {}, {}, {}  # each run costed and looked up once
     plans = []
-    for study in order(STUDIES[name] for name in (only or STUDIES)):
-        if only and study.name not in only:
-            continue
+    for study in [s for s in order(STUDIES.values()) if not only or s.name in only]:
         runs = planned_runs(study, profile)
-        done = {run.config.run_id for run in runs if store.get(run.config) is not None}
-        costs = {run.config.run_id: run_cost(run.config, keep_weights=keep_weights) for run in runs}
+        for run in runs:
+            run_id = run.config.run_id
+            if run_id not in estimates:
+                estimates[run_id] = run_cost(run.config, keep_weights=keep_weights)
+                recorded[run_id] = store.get(run_id) is not None
+        done = {run.config.run_id for run in runs if recorded[run.config.run_id]}
+        costs = {run.config.run_id: estimates[run.config.run_id] for run in runs}
         todo_hours = [costs[run.config.run_id].gpu_hours for run in runs if run.config.run_id not in done]
         tasks = sorted({task for run in runs for task in run_tasks(run.config)})
         for task in tasks:
@@ -130,8 +133,7 @@ def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: b
             return trained
         with state.main_process_first():  # the data cache is built once, then read by the other processes
             for task in sorted({task for run in ready for task in run_tasks(run.config)}):
-                config = ready[0].config
-                load_task(task, max_train=config.max_train, max_eval=config.max_eval, seed=DATA_SEED)
+                load_task(task, max_train=profile.max_train, max_eval=profile.max_eval, seed=DATA_SEED)
         for run in ready:
             store.run(run.config, keep_weights=keep_weights, progress=state.is_main_process)
             trained += 1

@@ -50,6 +50,18 @@ def test_a_finished_run_is_recorded_once_with_its_adapter_and_environment(filled
     assert store.adapter_dir(ADAPTER_RUN.run_id).joinpath("adapter_config.json").is_file()
 
 
+def test_a_reloaded_model_goes_to_the_run_device(filled, monkeypatch):
+    """Analyses (Fig. 6's ablation, fusion attention) evaluate where the runs train: the GPU when there is one.
+    The meta device stands in for it here."""
+    import torch
+
+    from adapterlib.runner import store as store_module
+
+    monkeypatch.setattr(store_module, "run_device", lambda: torch.device("meta"))
+    model, _ = filled[0].load_trained(ADAPTER_RUN.run_id)
+    assert {p.device.type for p in model.parameters()} == {"meta"} and not model.training
+
+
 def test_restored_model_reproduces_the_best_epoch_dev_score(filled):
     store, result = filled
     model, tokenizer = store.load_trained(ADAPTER_RUN.run_id)
