@@ -103,6 +103,10 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
         lines.append(f"?: {untimed} runs to do on tasks without a known training size (no GPU-hours counted)")
     if provisional:
         lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
+    left_out = sorted({task for role in profile.suites for task in profile.missing_tasks(role)})
+    if left_out:
+        lines.append(f"left out, not run (local-only, no local copy; `adapterlib data check` says where to put "
+                     f"them): {', '.join(left_out)}")
     return "\n".join(lines)
 
 
