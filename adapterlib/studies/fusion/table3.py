@@ -43,8 +43,8 @@ def table(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     ``tasks``: a subset of the profile's fusion tasks (default: all of them)."""
     frame = results(profile, runs(profile, tasks))
     parts = []
-    for rf, runs in frame.groupby("reduction_factor"):
-        rows = method_rows(profile, runs, f"st_a_rf{rf:g}", "st_a")
+    for rf, factor_runs in frame.groupby("reduction_factor"):
+        rows = method_rows(profile, factor_runs, f"st_a_rf{rf:g}", "st_a")
         if rf != 16:  # Table 3 gives only means
             rows["paper_score"] = float("nan")
         parts.append(rows.assign(reduction_factor=rf))

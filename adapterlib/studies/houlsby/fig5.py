@@ -44,8 +44,8 @@ def table(profile: Profile) -> pd.DataFrame:
     rows = []
     for _, winner in selected.iterrows():
         method, spec = method_name(winner), get_task(winner["task"], suite)
-        runs = frame[frame["run_id"].isin(winner["run_ids"]) & (frame["split"] != "validation")]
-        for split, part in runs.groupby("split"):
+        evaluated = frame[frame["run_id"].isin(winner["run_ids"]) & (frame["split"] != "validation")]
+        for split, part in evaluated.groupby("split"):
             for metric in ("f1", "exact_match"):
                 rows.append({"task": spec.name, "paper_task": spec.reference, "method": method, "split": split,
                              "metric": metric, "score": part[metric].mean(),

@@ -42,8 +42,8 @@ def table(profile: Profile) -> pd.DataFrame:
     chosen = {"full": frame[frame["regime"] == "full"], "adapters_best_size": adapters,
               "adapters_64": adapters[adapters["size"] == 64]}
     parts = []
-    for method, runs in chosen.items():
-        selected = select_best(runs, by=["task", "regime"], seeds="best")
+    for method, method_runs in chosen.items():
+        selected = select_best(method_runs, by=["task", "regime"], seeds="best")
         rows = tidy_rows(selected, method, paper, suite=suite)
         rows["total_params_x"] = total_params_x(profile, selected, HOULSBY_GLUE_N_TASKS)
         parts.append(rows)
