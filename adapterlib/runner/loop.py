@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
@@ -48,12 +48,22 @@ def process_state() -> PartialState:
     return PartialState(cpu=multi_cpu())
 
 
+def run_device() -> torch.device:
+    """Where this process trains and where a model reloaded for an analysis goes: its CUDA device when there is
+    one (one per process under a launcher), else the CPU."""
+    return process_state().device
+
+
 def make_accelerator(precision: str = "fp32") -> Accelerator:
     """The process's Accelerator for a run in ``precision``: accelerate's loss-scaled mixed precision for "fp16"
     (CUDA only), none otherwise (bf16 is plain autocast, see ``autocast``). accelerate keeps one mode per process."""
     if precision == "fp16" and not torch.cuda.is_available():
         raise ValueError("precision 'fp16' needs a CUDA device (loss scaling); on CPU use 'bf16' or 'fp32'")
-    return Accelerator(cpu=multi_cpu(), mixed_precision="fp16" if precision == "fp16" else "no")
+    # Under several processes DDP must tolerate trained parameters without a gradient: fusion's key bias cancels
+    # in the softmax (core/fusion.py), so it never gets one; a fusion run would otherwise fail at its second step.
+    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
+    return Accelerator(cpu=multi_cpu(), mixed_precision="fp16" if precision == "fp16" else "no",
+                       kwargs_handlers=[unused])
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -1,0 +1,97 @@
+"""`adapterlib plan` / `fill` (issue 17): the runs each notebook declares, counted done / to do from the store; an
+unreachable dataset stops `plan` and `reproduce` before anything trains; two processes under `accelerate launch`
+(gloo, CPU) fill one store through the CLI, each run once, after which the plan has nothing left to train."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapterlib import plan as plan_module
+from adapterlib.cli import main
+from adapterlib.costs import run_cost
+from adapterlib.runner import profiles
+from adapterlib.runner.profiles import get_profile
+
+# A small grid on the smoke profile: one GLUE-role task x (full, adapters of size 8); two fusion tasks (ST-A on
+# each, then a fusion of both adapters per target task).
+TINY = {"tasks": {"glue": ("rt_polarity",), "fusion": ("uci_sentiment", "presuppositions_nli")},
+        "grids": {"houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [1], "size": [8]}},
+        "max_train": 32, "max_eval": 16}
+NOTEBOOKS = ["fusion_fig4_attention"]  # ST-A runs, then (next round) the fusions over them
+WORKER = """
+import sys
+from adapterlib.runner import profiles
+profiles.PROFILES["smoke"] = profiles.get_profile("smoke", **{tiny!r})
+from adapterlib.cli import main
+sys.exit(main(["fill", "--profile", "smoke", "--only", *{notebooks!r}, "--runs-dir", {runs!r}]))
+"""
+
+
+@pytest.fixture
+def tiny_smoke(monkeypatch, tmp_path):
+    """The smoke profile cut to ``TINY``, with its run store under ``tmp_path``."""
+    monkeypatch.setitem(profiles.PROFILES, "smoke", get_profile("smoke", **TINY))
+    monkeypatch.setenv("ADAPTERLIB_RUNS", str(tmp_path / "runs"))
+    return profiles.PROFILES["smoke"]
+
+
+def test_plan_counts_done_and_to_do_from_the_store(tiny_smoke):
+    [table1] = plan_module.make_plan(tiny_smoke, ["houlsby_table1_glue"])
+    assert len(table1.runs) == 2 and not table1.done and table1.problems == {}
+    full = next(run.config for run in table1.runs if run.config.regime == "full")
+    tiny_smoke.store().run(full, progress=False)
+    [table1] = plan_module.make_plan(tiny_smoke, ["houlsby_table1_glue"])
+    assert table1.done == {full.run_id} and [run.config.regime for run in table1.todo] == ["adapters"]
+    # a full fine-tuning run keeps no weights unless asked; an adapter run keeps its adapter, LayerNorms and head
+    assert table1.costs[full.run_id].disk_bytes == 0 < run_cost(full, keep_weights=True).disk_bytes
+    text = plan_module.format_plan(tiny_smoke, [table1])
+    assert "houlsby_table1_glue" in text and "total (each run once)" in text
+
+
+def test_fusion_runs_need_their_source_adapters(tiny_smoke):
+    [attention] = plan_module.make_plan(tiny_smoke, ["fusion_fig4_attention"])
+    sources = {run.config.run_id for run in attention.runs if run.config.regime == "adapters"}
+    fusions = [run for run in attention.runs if run.config.regime == "fusion"]
+    assert len(sources) == 2 and len(fusions) == 2
+    assert all(set(run.needs) == sources for run in fusions)
+
+
+def test_an_unreachable_dataset_stops_plan_and_reproduce_before_training(tiny_smoke, monkeypatch, capsys):
+    def check_task(name, data_dir=None):
+        return f"{name}: not on the hub and no local copy" if name == "rt_polarity" else None
+
+    monkeypatch.setattr(plan_module, "check_task", check_task)
+    assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 1
+    out, err = capsys.readouterr()
+    assert "1 unreachable" in out and err.count("\n") == 1 and "rt_polarity: not on the hub" in err
+    assert main(["reproduce", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the offline data's progress bars
+    assert last.startswith("adapterlib: error: 1 dataset(s) unreachable: rt_polarity: not on the hub")
+    assert last.endswith("(nothing was trained)")
+    assert tiny_smoke.store().run_ids() == []
+
+
+def test_two_processes_under_accelerate_launch_fill_the_store_each_run_once(tiny_smoke, tmp_path):
+    """``--multi_gpu`` is accelerate's torchrun launcher; without GPUs the processes join a gloo group
+    (``loop.multi_cpu``). ``--cpu`` alone would start one process."""
+    runs = tmp_path / "runs"
+    script = tmp_path / "fill.py"
+    script.write_text(WORKER.format(tiny=TINY, notebooks=NOTEBOOKS, runs=str(runs)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "ADAPTERLIB_RUNS": str(runs)}
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plans = plan_module.make_plan(tiny_smoke, NOTEBOOKS)
+    planned = {run.config.run_id for plan in plans for run in plan.runs}
+    store = tiny_smoke.store()
+    assert set(store.run_ids()) == planned and len(planned) == 4
+    assert not [p for p in Path(store.root).iterdir() if p.name.startswith(".")]  # no half-written run left
+    records = [json.loads((store.run_dir(run_id) / "record.json").read_text()) for run_id in planned]
+    assert all(r["status"] == "ok" and r["processes"] == 2 for r in records)  # one run on both processes
+    assert all(not plan.todo for plan in plans)  # reproduce then trains nothing
