@@ -40,15 +40,16 @@ def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
     grid = profile.grids["mt_a"]
     return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
                             batch_size=scale.batch_size, max_length=scale.max_length, seed=seed,
-                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs)
-            for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds)]
+                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs,
+                            precision=scale.precision)
+            for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds_for("fusion"))]
 
 
 def fusion_configs(profile: Profile, sources: Sequence[RunConfig | MultiTaskConfig]) -> list[RunConfig]:
     """For every target task and seed: one fusion of all source adapters of that seed (ST-A runs of one
     hyperparameter point, or one MT-A run), as in the paper (each target fuses all 16 adapters)."""
     configs = []
-    for seed in profile.seeds:
+    for seed in profile.seeds_for("fusion"):
         mine = [s for s in sources if s.seed == seed]
         groups = ([m.adapter_ids for m in mine] if mine and isinstance(mine[0], MultiTaskConfig)
                   else [[s.run_id for s in mine]])
