@@ -28,7 +28,7 @@ from adapterlib.core.lora import LoRAConfig
 from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
-from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, get_task, list_tasks
+from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, get_task, list_tasks
 from adapterlib.runner.settings import PRECISIONS, RunConfig, is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
@@ -95,10 +95,17 @@ class Profile:
             raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
 
     def task_names(self, role: str) -> list[str]:
-        """The tasks this profile runs for ``role`` ("glue", "additional", "squad", "fusion")."""
+        """The tasks this profile trains for ``role`` ("glue", "additional", "squad", "fusion"); a task scored on
+        another's runs (``Task.scored_from``: MNLI-mm) is not one of them, ``scored_from`` lists it."""
         if role not in self.suites:
             raise ValueError(f"unknown role {role!r}; profile {self.name!r} has {sorted(self.suites)}")
-        return list(self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])])
+        names = self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])]
+        return [t for t in names if get_task(t, self.suites[role]).scored_from is None]
+
+    def scored_from(self, role: str) -> list[Task]:
+        """The ``role`` suite's tasks scored on the runs of a task this profile trains (MNLI-mm on MNLI's)."""
+        trained = self.task_names(role)
+        return [t for t in list_tasks(self.suites[role]) if t.scored_from and t.scored_from[0] in trained]
 
     def seeds_for(self, role: str) -> tuple[int, ...]:
         """The seeds of ``role``'s runs: ``role_seeds[role]``, else ``seeds``."""
