@@ -32,11 +32,12 @@ def setup(profile: str, **overrides) -> Profile:
 
 
 @cache
-def majority_score(task_name: str) -> float:
+def majority_score(task_name: str, suite: str | None = None) -> float:
     """The task's metric for always predicting the most frequent label of its test split (for multiple choice, the
     most frequent correct option; for regression a constant, which scores 0); NaN for span QA. Caps are stratified,
-    so this is also the floor of a capped test split."""
-    task = get_task(task_name)
+    so this is also the floor of a capped test split. ``suite``: whose metric (MRPC is F1 in Houlsby's GLUE, accuracy
+    in AdapterFusion's suite)."""
+    task = get_task(task_name, suite)
     if task.format == "span_qa":
         return math.nan
     labels = np.asarray(load_task(task_name)["test"]["label"])
@@ -66,7 +67,7 @@ def tidy_rows(
                                      "std", "sem", "n_seeds") if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
-                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name), **extra})
+                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite), **extra})
     return pd.DataFrame(rows)
 
 

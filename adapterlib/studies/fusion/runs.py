@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from adapterlib.data.tasks import get_task
 from adapterlib.reporting.paper import fusion_table1
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import ST_A, Profile
@@ -23,9 +24,15 @@ TABLE1_GRIDS = ("fusion_full", "fusion_st_a", "fusion_st_a_houlsby", "mt_a", "fu
 
 
 def results(profile: Profile, configs: Sequence[RunConfig | MultiTaskConfig]) -> pd.DataFrame:
-    """The results of ``configs`` from the profile's run store, training only what is missing."""
+    """The results of ``configs`` from the profile's run store, training only what is missing, ``score`` being the
+    fusion suite's metric (accuracy for MRPC and QQP too, as AdapterFusion reports them, where a run records
+    Houlsby's F1 as its score: models are chosen and scored on accuracy; a run's best epoch stays its own metric's)."""
     frame = run_grid(configs, profile.store()).frame
-    return frame[frame["status"] == "ok"] if not frame.empty else frame
+    if frame.empty:
+        return frame
+    frame = frame[frame["status"] == "ok"]
+    metric = frame["task"].map(lambda task: get_task(task, profile.suites["fusion"]).metric)
+    return frame.assign(score=[frame.at[i, m] for i, m in metric.items()])
 
 
 def st_a_configs(profile: Profile, grid: str = "fusion_st_a", tasks: Sequence[str] | None = None) -> list[RunConfig]:
