@@ -228,3 +228,12 @@ def test_fusion_selects_and_scores_mrpc_and_qqp_by_accuracy_as_adapterfusion_rep
     scored = runs.results(get_profile("paper"), [])
     assert scored.set_index("task")["score"].to_dict() == {"mrpc": 84.0, "sst2": 92.0}
     assert {get_task(t, "fusion_paper").metric for t in ("mrpc", "qqp")} == {"accuracy"} != {get_task("mrpc").metric}
+
+
+def test_our_split_and_the_papers_are_labelled_side_by_side():
+    from adapterlib.studies.common import our_split
+
+    assert our_split("mrpc", "fusion_paper") == "hub validation split"  # AdapterFusion reports dev: like for like
+    assert our_split("scitail", "fusion_paper") == "hub test split"
+    assert our_split("cf_airline", "houlsby_additional") == "held-out 10% of train"
+    assert our_split("rt_polarity", "fusion_offline") == "held-out test split of the offline stand-in"

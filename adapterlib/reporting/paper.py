@@ -75,6 +75,13 @@ HOULSBY_FIG4_TRAINED_PARAMS = {"full": BERT_BASE_PARAMS, "top_k_1": 9e6, "adapte
 HOULSBY_FIG5_TRAINED_PCT = {"full": 100.0, "adapters_64": 2.0, "adapters_2": 0.1}
 
 
+# What each paper table's numbers are measured on, for a ``paper_split`` column beside ours (``our_split``), so no
+# one compares a dev score with a test one unknowingly. Houlsby Sec. 3.1: "For the GLUE tasks, we report the test
+# metrics provided by the submission website. For the other classification tasks we report test-set accuracy";
+# Pfeiffer et al. 2021 Table 1 is on the development sets.
+PAPER_SPLITS = {"houlsby_table1": "GLUE test server", "houlsby_table2": "test set", "fusion_table1": "dev set"}
+
+
 def fusion_table1() -> pd.DataFrame:
     """AdapterFusion Table 1: one row per (method, paper_task) with paper_score (dev accuracy)."""
     wide = _read("fusion_table1_dev.csv")
