@@ -104,7 +104,8 @@ def setup_text(profile: Profile, study: Study) -> str:
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
              f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
-             f"max length {profile.max_length} (QA {profile.qa_max_length}), seeds {_seeds_text(profile, roles + study.model_roles)}"
+             f"max length {profile.max_length} (QA {profile.qa_max_length}), "
+             f"seeds {_seeds_text(profile, roles + study.model_roles)}"
              + (f", precision {profile.precision}" if profile.precision != "fp32" else "")
              + (f", model config overrides {dict(profile.model_kwargs)}" if profile.model_kwargs else "")]
     return "\n".join(lines)

@@ -38,7 +38,7 @@ class Task:
     hub_id: str | None = None       # datasets.load_dataset(hub_id, hub_config)
     hub_config: str | None = None
     local_only: bool = False        # paper data that is not publicly on the hub: load_task(..., path=...)
-    scored_from: tuple[str, str] | None = None  # (task, split): a paper row read from another task's runs, never trained
+    scored_from: tuple[str, str] | None = None  # (task, split): a row read from another task's runs, never trained
 
     @property
     def offline(self) -> bool:

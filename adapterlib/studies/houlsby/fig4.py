@@ -29,7 +29,8 @@ from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure
 
 STUDY = register(Study(name="houlsby_fig4_size_sweep", paper="houlsby",
                        title="Figure 4: adapter size vs top-k vs LayerNorm-only", roles=("glue",),
-                       model_roles=(ANALYSIS_ROLE,), grids=("houlsby_glue", "size_sweep"), depends=("houlsby_table1_glue",)))
+                       model_roles=(ANALYSIS_ROLE,), grids=("houlsby_glue", "size_sweep"),
+                       depends=("houlsby_table1_glue",)))
 
 
 def table(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
