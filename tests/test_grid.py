@@ -143,6 +143,8 @@ def test_paper_profile_seeds_per_role_as_the_papers_report_them():
     assert {c.seed for c in paper.configs("houlsby_additional", ["cf_airline"], regime="full")} == {0, 1, 2}
     assert {c.seed for c in paper.configs("squad", ["squad"], regime="full")} == {0, 1, 2}  # Fig. 5
     assert {c.seed for c in paper.configs("size_sweep", ["mnli"], role="additional", regime="layernorm")} == {0, 1, 2}
+    one_seed = get_profile("paper", seeds=(7,))  # a seeds override means every role
+    assert {c.seed for c in one_seed.configs("houlsby_additional", ["cf_airline"], regime="full")} == {7}
     with pytest.raises(ValueError, match=r"role_seeds\['glue'\] must be a non-empty"):
         get_profile("paper", role_seeds={"glue": ()})
 

@@ -37,7 +37,7 @@ ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draw
 @dataclass(frozen=True)
 class Profile:
     """``suites``: role -> task suite; ``tasks``: role -> the suite's tasks this profile uses (missing: all);
-    ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table, BERT-base elsewhere);
+    ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table and SQuAD, BERT-base elsewhere);
     ``grids``: named grids (see ``grid.expand``) for this scale; ``max_length`` applies to every task format but
     span_qa, which uses ``qa_max_length`` and ``doc_stride``. ``role_seeds``: role -> seeds where a role's paper
     used another number of seeds than ``seeds``; ``precision``: every run's (``TrainingSettings.precision``)."""
@@ -240,8 +240,9 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
-    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's).
-    Fails at once, before any training, on an unknown profile, an unknown field or a bad value."""
+    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's; ``seeds``
+    alone sets every role's seeds). Fails at once, before any training, on an unknown profile, an unknown field or a
+    bad value."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
@@ -251,4 +252,6 @@ def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
     profile = PROFILES[name]
     if "grids" in overrides:
         overrides["grids"] = {**profile.grids, **overrides["grids"]}
+    if "seeds" in overrides:
+        overrides.setdefault("role_seeds", {})
     return dataclasses.replace(profile, **overrides)
