@@ -78,7 +78,7 @@ def order(studies: Iterable[Study]) -> list[Study]:
     return list(done.values())
 
 
-def _seeds_text(profile: Profile, roles: tuple[str, ...]) -> str:
+def seeds_text(profile: Profile, roles: tuple[str, ...]) -> str:
     """The seeds of ``roles``' runs: one list when they agree, else one per role."""
     seeds = {role: list(profile.seeds_for(role)) for role in roles}
     if len({tuple(s) for s in seeds.values()}) > 1:
@@ -105,7 +105,7 @@ def setup_text(profile: Profile, study: Study) -> str:
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
              f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
              f"max length {profile.max_length} (QA {profile.qa_max_length}), "
-             f"seeds {_seeds_text(profile, roles + study.model_roles)}"
+             f"seeds {seeds_text(profile, roles + study.model_roles)}"
              + (f", precision {profile.precision}" if profile.precision != "fp32" else "")
              + (f", model config overrides {dict(profile.model_kwargs)}" if profile.model_kwargs else "")]
     return "\n".join(lines)

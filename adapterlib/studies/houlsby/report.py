@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.runner.profiles import Profile
+from adapterlib.studies.base import seeds_text
 from adapterlib.studies.common import majority_note
 
 PAPER = "houlsby"
@@ -108,6 +109,6 @@ def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame
     (one with a ``majority`` column), which of its rows sit at the majority-class floor."""
     counts = pd.Series([c.verdict for c in checks]).value_counts()
     head = (f"**What we found** (profile `{profile.name}`; model {', '.join(sorted(set(profile.models.values())))}, "
-            f"train cap {profile.max_train or 'none'}, seeds {list(profile.seeds)}): "
+            f"train cap {profile.max_train or 'none'}, seeds {seeds_text(profile, tuple(profile.suites))}): "
             + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + " of the claims checked here.")
     return head + "\n\n" + cl.describe(checks) + ("" if table is None else "\n\n" + majority_note(table))
