@@ -9,7 +9,7 @@ from transformers import BertConfig, BertForSequenceClassification, DistilBertCo
 import adapterlib as al
 from adapterlib.core.bottleneck import AdapterSite
 from adapterlib.core.inject import adapter_parameter_names
-from adapterlib.core.trainable import layernorm_parameter_names
+from adapterlib.core.trainable import POOLER_PRETRAINED, layernorm_parameter_names, pooler_parameter_names
 from conftest import tiny_model, token_batch
 
 BERT_BASE = BertConfig(num_labels=2)  # random init: counts only
@@ -55,6 +55,36 @@ def test_houlsby_adapters_regime_trains_adapters_layernorms_head_only(bert_base)
     expected = (counts.base - 2 * 768 * 25 - (768 * 768 + 768)) / counts.base + 9 * per_task
     assert counts.total_multiple(9) == pytest.approx(expected, rel=1e-12)
     al.delete_adapter(model, "other")
+
+
+def test_houlsby_64_on_bert_base_trains_the_papers_count_with_the_pretrained_pooler_frozen():
+    """adapter-bert trains adapters, LayerNorms and the output head: 2md + d + m per adapter (Houlsby Sec. 2.1),
+    two adapters in each of 12 layers, 25 LayerNorms of 2d, a 2-label classifier. Counted on the meta device, so
+    the number comes from BERT-base's architecture alone."""
+    d, m, layers = 768, 64, 12
+    paper_count = layers * 2 * (2 * m * d + d + m) + 25 * 2 * d + (d * 2 + 2)
+    with torch.device("meta"):
+        model = BertForSequenceClassification(BertConfig(num_labels=2))
+    model.config.update({POOLER_PRETRAINED: True})  # what load_model records for bert-base-uncased's NSP pooler
+    al.add_adapter(model, "h64", al.AdapterConfig.houlsby(size=m))
+    al.set_trainable(model, "adapters", adapter="h64")
+    assert al.count_parameters(model).trainable == paper_count == 2_419_202
+    assert not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("bert.pooler."))
+    al.set_trainable(model, "head")  # the other regimes keep training the pooler with the classifier
+    assert all(p.requires_grad for n, p in model.named_parameters() if n.startswith("bert.pooler."))
+
+
+def test_load_model_records_whether_the_pooler_was_trained(tmp_path):
+    minilm, tokenizer = al.load_model("minilm-l6", num_hidden_layers=1)
+    assert getattr(minilm.config, POOLER_PRETRAINED) is False  # MiniLM-L6's pooler bias is all zero
+    trained = tiny_model()
+    torch.nn.init.normal_(trained.bert.pooler.dense.bias)  # as a next-sentence-prediction pooler has it
+    trained.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded, _ = al.load_model(str(tmp_path), num_labels=3)
+    assert getattr(reloaded.config, POOLER_PRETRAINED) is True
+    al.add_adapter(reloaded, "a", al.AdapterConfig.houlsby(size=4))
+    assert not pooler_parameter_names(reloaded) & al.trainable_parameter_names(reloaded, "adapters")
 
 
 def test_bottleneck_size_from_reduction_factor():

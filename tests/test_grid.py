@@ -126,3 +126,33 @@ def test_profiles_expand_into_valid_runs_at_their_scale():
         grid = smoke.grids[name]
         regimes = list(grid["lr"]) if isinstance(grid["lr"], dict) else ["adapters"]
         assert smoke.configs(name, smoke.task_names("glue")[:1], regime=regimes)
+
+
+def test_paper_profile_runs_in_mixed_precision_and_the_cpu_profile_keeps_its_run_ids():
+    paper, cpu = get_profile("paper"), get_profile("cpu")
+    assert {c.precision for c in paper.configs("houlsby_glue", ["rte"], regime=["full", "adapters"])} == {"auto"}
+    cpu_run = cpu.run_config("rt_polarity", "adapters", adapter=al.AdapterConfig.houlsby(size=64), lr=3e-3)
+    assert cpu_run.precision == "fp32" and "precision" not in cpu_run.to_dict()  # fp32 is not hashed
+    with pytest.raises(ValueError, match="precision must be one of"):
+        get_profile("paper", precision="fp8")
+
+
+def test_paper_profile_seeds_per_role_as_the_papers_report_them():
+    paper = get_profile("paper")
+    assert {c.seed for c in paper.configs("houlsby_glue", ["rte"], regime="full")} == {0, 1, 2, 3, 4}  # Sec. 3.2
+    assert {c.seed for c in paper.configs("houlsby_additional", ["cf_airline"], regime="full")} == {0, 1, 2}
+    assert {c.seed for c in paper.configs("squad", ["squad"], regime="full")} == {0, 1, 2}  # Fig. 5
+    assert {c.seed for c in paper.configs("size_sweep", ["mnli"], role="additional", regime="layernorm")} == {0, 1, 2}
+    one_seed = get_profile("paper", seeds=(7,))  # a seeds override means every role
+    assert {c.seed for c in one_seed.configs("houlsby_additional", ["cf_airline"], regime="full")} == {7}
+    with pytest.raises(ValueError, match=r"role_seeds\['glue'\] must be a non-empty"):
+        get_profile("paper", role_seeds={"glue": ()})
+
+
+def test_paper_squad_runs_bert_large_on_each_methods_own_grid():
+    paper = get_profile("paper")
+    full = paper.configs("squad", ["squad"], regime="full")
+    adapters = paper.configs("squad", ["squad"], regime="adapters")
+    assert {c.model for c in full + adapters} == {"bert-large-uncased"}
+    assert {(c.lr, c.epochs) for c in full} == {(lr, ep) for lr in (3e-5, 5e-5, 1e-4) for ep in (2, 3, 5)}
+    assert {(c.lr, c.epochs) for c in adapters} == {(lr, ep) for lr in (3e-5, 1e-4, 3e-4, 1e-3) for ep in (3, 10, 20)}

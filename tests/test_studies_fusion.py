@@ -11,7 +11,7 @@ import pytest
 from transformers import BertConfig
 
 import adapterlib as al
-from adapterlib.data.tasks import load_task
+from adapterlib.data.tasks import get_task, load_task
 from adapterlib.reporting.paper import FUSION_SMALL_TASKS, claim_value, fusion_n_tasks
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
@@ -214,3 +214,26 @@ def test_tradeoff_claims_use_the_learned_tasks_and_the_papers_same_tasks():
     st_a = checks["tradeoff_st_a_vs_full"]  # task b is not learned: left out of ours, kept for the paper's median
     assert st_a.our_value == -0.5 and st_a.paper_value == pytest.approx(0.3) and st_a.verdict == "partly"
     assert checks["tradeoff_fusion_st_a_vs_full"].verdict == "holds" and "a median 2% of full" in st_a.basis
+
+
+def test_fusion_selects_and_scores_mrpc_and_qqp_by_accuracy_as_adapterfusion_reports(monkeypatch):
+    """A run records Houlsby's F1 as MRPC's score; AdapterFusion's Table 1 is accuracy on every task."""
+    from adapterlib.runner.grid import GridReport
+
+    frame = pd.DataFrame([{"run_id": "m", "task": "mrpc", "status": "ok", "split": "test", "score": 88.0,
+                           "f1": 88.0, "accuracy": 84.0},
+                          {"run_id": "s", "task": "sst2", "status": "ok", "split": "test", "score": 92.0,
+                           "accuracy": 92.0}])
+    monkeypatch.setattr(runs, "run_grid", lambda configs, store: GridReport(frame, 0, 2, 0))
+    scored = runs.results(get_profile("paper"), [])
+    assert scored.set_index("task")["score"].to_dict() == {"mrpc": 84.0, "sst2": 92.0}
+    assert {get_task(t, "fusion_paper").metric for t in ("mrpc", "qqp")} == {"accuracy"} != {get_task("mrpc").metric}
+
+
+def test_our_split_and_the_papers_are_labelled_side_by_side():
+    from adapterlib.studies.common import our_split
+
+    assert our_split("mrpc", "fusion_paper") == "hub validation split"  # AdapterFusion reports dev: like for like
+    assert our_split("scitail", "fusion_paper") == "hub test split"
+    assert our_split("cf_airline", "houlsby_additional") == "held-out 10% of train"
+    assert our_split("rt_polarity", "fusion_offline") == "held-out test split of the offline stand-in"

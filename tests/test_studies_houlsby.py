@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.reporting.paper import houlsby_additional_params
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
@@ -49,6 +50,35 @@ def test_figures_reuse_table1_runs_at_cpu_scale():
     init = cpu.configs("init_std", ["vitaminc"], role="additional")
     lr = cpu.configs("lr_sweep", ["vitaminc"], role="additional")
     assert len({c.run_id for c in init} & table1_runs) == 1 and len({c.run_id for c in lr} & table1_runs) == 1
+
+
+class Requested(Exception):
+    """Raised with the configs a study asked the run store for, so a test sees them without training."""
+
+
+def requested_configs(monkeypatch, module, call, name: str = "finished") -> list:
+    def capture(*args, **kwargs):  # finished(profile, configs) or run_grid(configs, store)
+        raise Requested(next(a for a in args if isinstance(a, list)))
+
+    monkeypatch.setattr(module, name, capture)
+    with pytest.raises(Requested) as hit:
+        call()
+    return hit.value.args[0]
+
+
+def test_paper_figures_run_on_the_model_the_papers_claims_name(monkeypatch):
+    """Fig. 4 and 6 on BERT-base (Sec. 3.4, 3.6), Fig. 5 and Sec. 3.6's sizes on BERT-large, as in_text_claims.csv."""
+    paper = get_profile("paper")
+    hub_id = {"bert-base": "bert-base-uncased", "bert-large": "bert-large-uncased"}
+    claimed = paper_claims().groupby("source")["model"].agg(lambda models: {hub_id[m] for m in models})
+    calls = {"Fig. 4": (fig4, lambda: fig4.table(paper), "finished"),
+             "Fig. 5": (fig5, lambda: fig5.table(paper), "finished"),
+             "Fig. 6": (fig6, lambda: fig6.ablation(paper), "finished"),
+             "Sec. 3.6": (fig6, lambda: fig6.size_means(paper), "finished")}
+    for source, (module, call, name) in calls.items():
+        assert {c.model for c in requested_configs(monkeypatch, module, call, name)} == claimed[source], source
+    init_std = requested_configs(monkeypatch, fig6, lambda: fig6.init_std_sweep(paper), "run_grid")
+    assert {c.model for c in init_std} == claimed["Fig. 6"]
 
 
 def table1_frame(full: list[float], adapters: list[float], pct: float = 2.0) -> pd.DataFrame:
@@ -193,7 +223,7 @@ def test_each_item_registers_its_notebook_and_the_runs_it_reads():
 def test_setup_text_names_every_model_an_item_trains():
     paper = get_profile("paper")
     assert "bert-large" in setup_text(paper, table1.STUDY) and "bert-base" not in setup_text(paper, table1.STUDY)
-    both = setup_text(paper, fig6.STUDY)  # the ablation reads Table 1's BERT-large, the sweeps train BERT-base
+    both = setup_text(paper, fig6.STUDY)  # Sec. 3.6's sizes read Table 1's BERT-large, the rest is BERT-base
     assert "bert-large" in both and "bert-base" in both and "houlsby_additional" not in both
     assert "MiniLM" in setup_text(get_profile("cpu"), fig6.STUDY)
 
@@ -240,3 +270,29 @@ def test_figure4_descriptions_state_the_papers_points():
     descriptions = {c.claim: c.description for c in fig4.claims(table)}
     assert descriptions["fig4_adapter64"] == "adapter size 64 within 0.7 points of full fine-tuning (MNLI-m 83.7 vs 84.4)"
     assert descriptions["fig4_top1"] == "fine-tuning only the top layer loses 6.6 points (MNLI-m 77.8 vs 84.4)"
+
+
+def test_table1_scores_mnli_mm_on_mnli_runs_without_training_it_again(monkeypatch):
+    """GLUE's MNLI-mm is the MNLI model on the mismatched set: the row reads the MNLI runs' test_mismatched split."""
+    paper = get_profile("paper")
+    assert "mnli_mm" not in paper.task_names("glue") and [t.name for t in paper.scored_from("glue")] == ["mnli_mm"]
+    rows = []
+    for run, regime, size, seed, (dev, test, mismatched) in (("f0", "full", np.nan, 0, (80, 79, 78)),
+                                                             ("f1", "full", np.nan, 1, (82, 81, 80.5)),
+                                                             ("a0", "adapters", 64, 0, (81, 80, 79.5))):
+        rows += [{"run_id": run, "task": "mnli", "regime": regime, "size": size, "lr": 3e-5, "epochs": 3,
+                  "seed": seed, "split": split, "score": score, "trainable": 1, "trainable_pct": 1.0,
+                  "status": "ok"}
+                 for split, score in (("validation", dev), ("test", test), ("test_mismatched", mismatched))]
+    trained = []
+    monkeypatch.setattr(table1, "finished", lambda profile, configs: trained.extend(configs) or pd.DataFrame(rows))
+    monkeypatch.setattr(table1, "total_params_x", lambda *args: math.nan)
+    monkeypatch.setattr("adapterlib.studies.common.majority_score", lambda task, suite: math.nan)
+    table = table1.table(paper).set_index(["task", "method"])
+    assert not any(c.task == "mnli_mm" for c in trained)
+    assert table.loc[("mnli_mm", "full"), "score"] == 80.5  # the best-on-dev MNLI run, on the mismatched set
+    assert table.loc[("mnli_mm", "adapters_64"), "score"] == 79.5
+    assert table.loc[("mnli_mm", "full"), "paper_task"] == "MNLI-mm" and table.loc[("mnli", "full"), "score"] == 81
+    # our scores are on the hub's dev sets, the paper's on the GLUE test server: the columns say so
+    assert table.loc[("mnli_mm", "full"), "our_split"] == "hub validation_mismatched split"
+    assert set(table["paper_split"]) == {"GLUE test server"}

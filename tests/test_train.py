@@ -17,7 +17,7 @@ from adapterlib.data.encoding import collate, encode, length_sorted_batches, qa_
 from adapterlib.data.tasks import get_task, load_task
 from adapterlib.runner.evaluate import evaluate
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
-                                    resolve_precision, train_epochs)
+                                    resolve_precision, tf32_matmuls, train_epochs)
 from adapterlib.runner.settings import RunConfig, TrainingSettings
 from conftest import tiny_model, token_batch
 from adapterlib.runner.single import build_model, train_and_evaluate
@@ -131,6 +131,22 @@ def test_run_id_is_a_stable_hash_of_the_whole_config():
             "print(RunConfig('rt_polarity', adapter=al.AdapterConfig.houlsby(64), lr=1e-3).run_id)")
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == cfg.run_id  # no hash randomisation, no object ids
+
+
+def test_auto_precision_is_bf16_where_the_gpu_supports_it_with_tf32_matmuls(monkeypatch):
+    """The paper profile's ``auto``: bf16 on a bf16-capable CUDA device, fp32 elsewhere; TF32 only while a run
+    trains off fp32, restored afterwards."""
+    for supported, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: supported)
+        assert resolve_precision("auto", torch.device("cuda")) == expected
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    before, torch.backends.cuda.matmul.allow_tf32 = torch.backends.cuda.matmul.allow_tf32, False
+    try:
+        with tf32_matmuls(True):
+            assert torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def test_precision_is_hashed_except_fp32_so_earlier_run_ids_stand():

@@ -25,6 +25,8 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from adapterlib.core.trainable import POOLER_PRETRAINED, pooler_has_trained_weights
+
 TASK_FORMATS = {
     "single": AutoModelForSequenceClassification,
     "pair": AutoModelForSequenceClassification,
@@ -120,6 +122,7 @@ def load_model(
         tokenizer = AutoTokenizer.from_pretrained(path)
         with _quiet_load_report():  # the fresh task head is always "MISSING" from the checkpoint: expected
             model = TASK_FORMATS[task_format].from_pretrained(path, config=config)
+        model.config.update({POOLER_PRETRAINED: pooler_has_trained_weights(model)})  # what the adapters regime trains
     except OSError as err:
         if local:
             raise ModelNotAvailableError(f"cannot load model from {path}: {err}") from err

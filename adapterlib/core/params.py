@@ -12,7 +12,8 @@ from adapterlib.core.trainable import base_prefix
 @dataclass(frozen=True)
 class ParamCount:
     """``base``: the pre-trained encoder (embeddings, layers, pooler); ``added``: adapters and fusion layers;
-    ``head``: task head outside the encoder; ``trainable``: what the current regime trains;
+    ``head``: task head outside the encoder; ``trainable``: what the current regime trains (the ``adapters`` regime
+    trains the pooler only where it was never pre-trained: MiniLM-L6's, not BERT's, see ``core.trainable``);
     ``trainable_base``: the part of ``trainable`` that is base-model weights (LayerNorms, top layers...)."""
 
     total: int

@@ -4,14 +4,20 @@
 |-------------|----------------------------------------------------------------|------------------------------------|
 | `full`      | every parameter                                                | full fine-tuning                   |
 | `adapters`  | the named adapter + the task head (+ every LayerNorm if the    | Houlsby (with LayerNorms);         |
-|             | adapter's config says `train_layernorms`, as Houlsby's does)   | AdapterFusion ST-A (without)       |
+|             | adapter's config says `train_layernorms`, as Houlsby's does),  | AdapterFusion ST-A (without)       |
+|             | without a pre-trained pooler                                   |                                    |
 | `top_k`     | the top k Transformer layers + the task head                   | Houlsby's variable fine-tuning     |
 | `layernorm` | every LayerNorm + the task head                                | Houlsby Fig. 4 "LayerNorm only"    |
 | `head`      | the task head                                                  | AdapterFusion Table 1 "Head"       |
 | `fusion`    | the fusion layers + the task head (adapters and base frozen)  | AdapterFusion                      |
 
 The task head is every parameter outside the base encoder (e.g. `classifier`, `qa_outputs`) plus the encoder's
-pooler when it has one: the pooler only feeds the classifier, and is trained with it in every regime.
+pooler when it has one: the pooler only feeds the classifier, and is trained with it in every regime but one. The
+`adapters` regime leaves a pre-trained pooler frozen (BERT's, trained by next-sentence prediction), as adapter-bert
+does (its trained collections are adapters, layer_norm and the output head): Houlsby-64 on BERT-base then trains
+2,419,202 parameters, the paper's 2md + d + m per adapter plus LayerNorms and head, not 3,009,794. A pooler that
+was never trained (MiniLM-L6's: sentence-transformers pools by mean, its bias is still all zero) stays in the head
+there, as a fresh layer would. ``load_model`` records which one a checkpoint has (``POOLER_PRETRAINED``).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from adapterlib.core.inject import active_adapter, adapter_configs, adapter_para
 from adapterlib.core.methods import AdapterError, added_parameter_names
 
 REGIMES = ("full", "adapters", "top_k", "layernorm", "head", "fusion")
+POOLER_PRETRAINED = "pooler_pretrained"  # model-config flag: the checkpoint's pooler holds trained weights
 
 
 def base_prefix(model: PreTrainedModel) -> str:
@@ -34,7 +41,22 @@ def base_prefix(model: PreTrainedModel) -> str:
 def head_parameter_names(model: PreTrainedModel) -> set[str]:
     prefix = base_prefix(model)
     names = {n for n, _ in model.named_parameters()} - added_parameter_names(model)
-    return {n for n in names if (prefix and not n.startswith(prefix)) or n.startswith(f"{prefix}pooler.")}
+    return {n for n in names if prefix and not n.startswith(prefix)} | pooler_parameter_names(model)
+
+
+def pooler_parameter_names(model: PreTrainedModel) -> set[str]:
+    """The parameters of the encoder's pooler (empty without one)."""
+    prefix = f"{base_prefix(model)}pooler."
+    return {n for n, _ in model.named_parameters() if n.startswith(prefix)}
+
+
+def pooler_has_trained_weights(model: PreTrainedModel) -> bool:
+    """Whether the pooler's weights were trained: its bias is not all zero. A freshly initialised pooler (a
+    checkpoint without one) and one no training step ever reached (MiniLM-L6's) both keep the zero bias of BERT's
+    initialisation; BERT's next-sentence-prediction pooler does not."""
+    pooler = pooler_parameter_names(model)
+    biases = [p for n, p in model.named_parameters() if n in pooler and n.endswith("bias")]
+    return any(bool(b.detach().abs().sum() > 0) for b in biases)
 
 
 def layernorm_parameter_names(model: PreTrainedModel) -> set[str]:
@@ -81,6 +103,8 @@ def trainable_parameter_names(
     adapter = adapter or active_adapter(model)
     if adapter is None:
         raise AdapterError("regime 'adapters' needs an adapter name (the model has no single active adapter)")
+    if getattr(model.config, POOLER_PRETRAINED, False):
+        head -= pooler_parameter_names(model)
     names = head | adapter_parameter_names(model, adapter)
     if adapter_configs(model)[adapter].train_layernorms:
         names |= layernorm_parameter_names(model)

@@ -4,7 +4,7 @@
 |---|---|---|---|
 | ``smoke`` | MiniLM-L6, first 2 layers | a few offline tasks per suite, one per task format | 64 train examples, 1 epoch: every notebook in about a minute (what the tests run) |
 | ``cpu`` | MiniLM-L6 | the offline suites (Houlsby Table 2: 7 of 9 tasks; AdapterFusion: 6 of 10) | 256 train / 256 eval examples, grids cut to the papers' best points: all notebooks of both papers in under 90 minutes on 2 cores (measured: README) |
-| ``paper`` | BERT-large (Houlsby GLUE), BERT-base (the rest) | the papers' hub suites | the papers' grids, seeds, lengths; needs the hub and GPUs |
+| ``paper`` | BERT-large (Houlsby GLUE and SQuAD), BERT-base (the rest) | the papers' hub suites | the papers' grids, seeds, lengths, mixed precision (``auto``); needs the hub and GPUs (settings against the papers: docs/PAPER_SETTINGS.md) |
 
 The cpu budget (measured on 2 quiet cores: a run of 512 single-sentence examples x 3 epochs with its evaluations
 took 43 s with adapters, 52 s with full fine-tuning; sentence pairs and multiple choice cost 2-4x more per example):
@@ -28,8 +28,8 @@ from adapterlib.core.lora import LoRAConfig
 from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
-from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, available_tasks, get_task, list_tasks
-from adapterlib.runner.settings import RunConfig, is_int
+from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, available_tasks, get_task, list_tasks
+from adapterlib.runner.settings import PRECISIONS, RunConfig, is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
 
@@ -37,9 +37,10 @@ ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draw
 @dataclass(frozen=True)
 class Profile:
     """``suites``: role -> task suite; ``tasks``: role -> the suite's tasks this profile uses (missing: all);
-    ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table, BERT-base elsewhere);
+    ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table and SQuAD, BERT-base elsewhere);
     ``grids``: named grids (see ``grid.expand``) for this scale; ``max_length`` applies to every task format but
-    span_qa, which uses ``qa_max_length`` and ``doc_stride``."""
+    span_qa, which uses ``qa_max_length`` and ``doc_stride``. ``role_seeds``: role -> seeds where a role's paper
+    used another number of seeds than ``seeds``; ``precision``: every run's (``TrainingSettings.precision``)."""
 
     name: str
     description: str
@@ -55,9 +56,12 @@ class Profile:
     grids: Mapping[str, Mapping[str, Any]]
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    role_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "role_seeds", {role: tuple(s) for role, s in self.role_seeds.items()})
         problems = []
         for key in ("max_train", "max_eval"):
             value = getattr(self, key)
@@ -68,9 +72,13 @@ class Profile:
                 problems.append(f"{key} must be an int >= 1, got {getattr(self, key)!r}")
         if not self.doc_stride < self.qa_max_length:
             problems.append(f"doc_stride ({self.doc_stride}) must be below qa_max_length ({self.qa_max_length})")
-        if not self.seeds or not all(is_int(s) for s in self.seeds):
-            problems.append(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
-        for role in set(self.suites) | set(self.models) | set(self.tasks):
+        for role, seeds in {None: self.seeds, **self.role_seeds}.items():
+            if not seeds or not all(is_int(s) for s in seeds):
+                where = "seeds" if role is None else f"role_seeds[{role!r}]"
+                problems.append(f"{where} must be a non-empty sequence of ints, got {seeds!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        for role in set(self.suites) | set(self.models) | set(self.tasks) | set(self.role_seeds):
             if role not in ROLES:
                 problems.append(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         for role, suite in self.suites.items():
@@ -87,8 +95,9 @@ class Profile:
             raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
 
     def task_names(self, role: str) -> list[str]:
-        """The tasks this profile runs for ``role`` ("glue", "additional", "squad", "fusion"): a paper task that is
-        not on the hub is left out while its local folder is absent (``missing_tasks`` says where it goes)."""
+        """The tasks this profile trains for ``role`` ("glue", "additional", "squad", "fusion"): a paper task that is
+        not on the hub is left out while its local folder is absent (``missing_tasks`` says where it goes); a task
+        scored on another's runs (``Task.scored_from``: MNLI-mm) is not one of them, ``scored_from`` lists it."""
         return available_tasks(self._role_tasks(role))[0]
 
     def missing_tasks(self, role: str) -> dict[str, str]:
@@ -98,7 +107,17 @@ class Profile:
     def _role_tasks(self, role: str) -> list[str]:
         if role not in self.suites:
             raise ValueError(f"unknown role {role!r}; profile {self.name!r} has {sorted(self.suites)}")
-        return list(self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])])
+        names = self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])]
+        return [t for t in names if get_task(t, self.suites[role]).scored_from is None]
+
+    def scored_from(self, role: str) -> list[Task]:
+        """The ``role`` suite's tasks scored on the runs of a task this profile trains (MNLI-mm on MNLI's)."""
+        trained = self.task_names(role)
+        return [t for t in list_tasks(self.suites[role]) if t.scored_from and t.scored_from[0] in trained]
+
+    def seeds_for(self, role: str) -> tuple[int, ...]:
+        """The seeds of ``role``'s runs: ``role_seeds[role]``, else ``seeds``."""
+        return self.role_seeds.get(role, self.seeds)
 
     def run_config(self, task: str, regime: str = "adapters", *, role: str | None = None, **fields: Any) -> RunConfig:
         """One run at this profile's scale; ``fields`` override any RunConfig field."""
@@ -107,22 +126,29 @@ class Profile:
     def configs(
         self, grid: str | Mapping[str, Any], tasks: Sequence[str], *, role: str | None = None, **axes: Any
     ) -> list[RunConfig]:
-        """``grid`` (a name in ``grids``, or a grid) x ``tasks`` x ``axes`` (default ``seed``: ``seeds``) at this
-        profile's scale."""
+        """``grid`` (a name in ``grids``, or a grid) x ``tasks`` x ``axes`` (default ``seed``: the role's seeds) at
+        this profile's scale."""
         if isinstance(grid, str):
             if grid not in self.grids:
                 raise ValueError(f"unknown grid {grid!r}; profile {self.name!r} has {sorted(self.grids)}")
             grid = self.grids[grid]
-        axes.setdefault("seed", list(self.seeds))
-        return [cfg for task in tasks for cfg in expand({**self._defaults(task, role), **grid}, task=task, **axes)]
+        return [cfg for task in tasks for cfg in expand(
+            {**self._defaults(task, role), **grid}, task=task,
+            **{"seed": list(self.seeds_for(self._role(task, role))), **axes})]
+
+    def _role(self, task: str, role: str | None) -> str:
+        """``role``, or the role whose suite ``task`` is in (span QA: "squad")."""
+        if role is not None:
+            return role
+        return "squad" if get_task(task).format == "span_qa" else next(
+            (r for r in ROLES if task in self._role_tasks(r)), "glue")
 
     def _defaults(self, task: str, role: str | None) -> dict[str, Any]:
         qa = get_task(task).format == "span_qa"
-        model_role = role or ("squad" if qa else next((r for r in ROLES if task in self._role_tasks(r)), "glue"))
-        return {"model": self.models.get(model_role, self.models["glue"]), "max_train": self.max_train,
+        return {"model": self.models.get(self._role(task, role), self.models["glue"]), "max_train": self.max_train,
                 "max_eval": self.max_eval, "batch_size": self.batch_size,
                 "max_length": self.qa_max_length if qa else self.max_length, "doc_stride": self.doc_stride,
-                "model_kwargs": dict(self.model_kwargs)}
+                "model_kwargs": dict(self.model_kwargs), "precision": self.precision}
 
     def store(self) -> RunStore:
         """The shared run store of this profile (``runs/<name>/``, or ``$ADAPTERLIB_RUNS/<name>/``)."""
@@ -165,9 +191,14 @@ _CPU_GRIDS: dict[str, dict[str, Any]] = {
 }
 _PAPER_GRIDS: dict[str, dict[str, Any]] = {
     **GRIDS,
+    # Fig. 4 (Sec. 3.4, BERT-base): sizes 2^0..2^9, top k = 1..12, "the learning rate is tuned using the range
+    # presented in Section 3.2" (its epochs {3, 20} too: Sec. 3.4 names none).
     "size_sweep": {"lr": [3e-5, 3e-4, 3e-3], "epochs": [3, 20], "size": [2 ** i for i in range(10)],
-                   "top_k": [1, 2, 3, 5, 7, 9, 11, 12]},
-    "squad": {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "epochs": [2, 3], "size": [2, 4, 8, 16, 32, 64]},
+                   "top_k": list(range(1, 13))},
+    # Sec. 3.5 sweeps each method on its own grid: fine-tuning lr {3e-5, 5e-5, 1e-4}, epochs {2, 3, 5}; adapters lr
+    # {3e-5, 1e-4, 3e-4, 1e-3}, epochs {3, 10, 20}. It names no sizes: Table 2's {2..64} holds Fig. 5's 2 and 64.
+    "squad": {"lr": {"full": [3e-5, 5e-5, 1e-4], "adapters": [3e-5, 1e-4, 3e-4, 1e-3]},
+              "epochs": {"full": [2, 3, 5], "adapters": [3, 10, 20]}, "size": [2, 4, 8, 16, 32, 64]},
     "init_std": {"lr": [3e-4], "epochs": [3], "size": [64], "init_std": [10.0 ** -i for i in range(7, -1, -1)]},
     "lr_sweep": {"lr": [2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3], "epochs": [3], "size": [64]},
     "fusion_full": {"lr": {"full": [2e-5], "head": [1e-4]}, "epochs": [10]},
@@ -203,17 +234,23 @@ PROFILES: dict[str, Profile] = {
                               "vader_nyt", "vader_amazon")}),
     "paper": Profile(
         name="paper", description="the papers' models, hub task suites, grids and seeds (needs the hub and GPUs)",
+        # SQuAD on BERT-large: Sec. 3.5 names no model, but its full fine-tuning F1 of 90.7 is BERT-large's (Devlin
+        # et al. 2019 report 90.9 dev F1 for BERT-large, 88.5 for BERT-base), the model of Sec. 3.2.
         models={"glue": PAPER_MODELS["houlsby"], "additional": PAPER_MODELS["houlsby_additional"],
-                "squad": PAPER_MODELS["houlsby_additional"], "fusion": PAPER_MODELS["fusion"]},
+                "squad": PAPER_MODELS["houlsby"], "fusion": PAPER_MODELS["fusion"]},
         suites=PAPER_SUITES,
         max_train=None, max_eval=None, max_length=128, qa_max_length=384, doc_stride=128, batch_size=32,
-        seeds=(0, 1, 2, 3, 4), grids=_PAPER_GRIDS),
+        # Five seeds for GLUE (Sec. 3.2: "re-run 5 times with different random seeds"); three where Houlsby's
+        # error bars say three (Figs. 4, 5, 7): Table 2 states no count, the BERT-base analyses share its role.
+        seeds=(0, 1, 2, 3, 4), role_seeds={"additional": (0, 1, 2), "squad": (0, 1, 2)}, grids=_PAPER_GRIDS,
+        precision="auto"),  # bf16 autocast where the GPU supports it, TF32 matmuls (runner.loop)
 }
 
 
 def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
-    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's).
-    Fails at once, before any training, on an unknown profile, an unknown field or a bad value."""
+    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's; ``seeds``
+    alone sets every role's seeds). Fails at once, before any training, on an unknown profile, an unknown field or a
+    bad value."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
@@ -223,4 +260,6 @@ def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
     profile = PROFILES[name]
     if "grids" in overrides:
         overrides["grids"] = {**profile.grids, **overrides["grids"]}
+    if "seeds" in overrides:
+        overrides.setdefault("role_seeds", {})
     return dataclasses.replace(profile, **overrides)

@@ -118,6 +118,15 @@ def order(studies: Iterable[Study]) -> list[Study]:
     return list(done.values())
 
 
+def seeds_text(profile: Profile, roles: tuple[str, ...]) -> str:
+    """The seeds of ``roles``' runs: one list when they agree, else one per role."""
+    seeds = {role: list(profile.seeds_for(role)) for role in roles}
+    if len({tuple(s) for s in seeds.values()}) > 1:
+        return ", ".join(f"{role} {s}" for role, s in seeds.items())
+    only = next(iter(seeds.values()))
+    return f"{only}" + (" (one seed: no spread over seeds)" if len(only) == 1 else "")
+
+
 def setup_text(profile: Profile, study: Study) -> str:
     """Markdown stating the model, data and scale of this run of ``study``, generated from the profile (so a
     ``paper`` run says BERT and the hub, a ``cpu`` run MiniLM and the offline stand-ins)."""
@@ -135,7 +144,8 @@ def setup_text(profile: Profile, study: Study) -> str:
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
              f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
-             f"max length {profile.max_length} (QA {profile.qa_max_length}), seeds {list(profile.seeds)}"
-             + (" (one seed: no spread over seeds)" if len(profile.seeds) == 1 else "")
+             f"max length {profile.max_length} (QA {profile.qa_max_length}), "
+             f"seeds {seeds_text(profile, roles + study.model_roles)}"
+             + (f", precision {profile.precision}" if profile.precision != "fp32" else "")
              + (f", model config overrides {dict(profile.model_kwargs)}" if profile.model_kwargs else "")]
     return "\n".join(lines)

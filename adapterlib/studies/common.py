@@ -16,8 +16,9 @@ import pandas as pd
 
 from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.data.metrics import compute_metrics
-from adapterlib.reporting.paper import paper_score
+from adapterlib.reporting.paper import PAPER_SPLITS, paper_score
 from adapterlib.data.tasks import get_task, load_task
+from adapterlib.data.tasks.hub import DEFAULT_SPEC, SPECS
 
 
 def setup(profile: str, **overrides) -> Profile:
@@ -32,17 +33,34 @@ def setup(profile: str, **overrides) -> Profile:
 
 
 @cache
-def majority_score(task_name: str) -> float:
+def majority_score(task_name: str, suite: str | None = None) -> float:
     """The task's metric for always predicting the most frequent label of its test split (for multiple choice, the
     most frequent correct option; for regression a constant, which scores 0); NaN for span QA. Caps are stratified,
-    so this is also the floor of a capped test split."""
-    task = get_task(task_name)
+    so this is also the floor of a capped test split. ``suite``: whose metric (MRPC is F1 in Houlsby's GLUE, accuracy
+    in AdapterFusion's suite)."""
+    task = get_task(task_name, suite)
     if task.format == "span_qa":
         return math.nan
     labels = np.asarray(load_task(task_name)["test"]["label"])
     values, counts = np.unique(labels, return_counts=True)
     constant = np.full_like(labels, values[counts.argmax()])
     return compute_metrics(task, constant, labels)["score"]
+
+
+def our_split(task_name: str, suite: str) -> str:
+    """What our ``test`` score of a task is measured on (the ``our_split`` column beside ``paper_split``): an offline
+    stand-in's held-out test split, or the hub split our loader makes the test set."""
+    task = get_task(task_name, suite)
+    if task.offline:
+        return "held-out test split of the offline stand-in"
+    test = SPECS.get(task.name, DEFAULT_SPEC).test
+    return "held-out 10% of train" if test is None else f"hub {test} split"
+
+
+def split_columns(table: pd.DataFrame, suite: str, paper_table: str) -> pd.DataFrame:
+    """``table`` with ``our_split`` (per task row; None on paper-only rows) and ``paper_split`` (``PAPER_SPLITS``)."""
+    return table.assign(our_split=[our_split(t, suite) if isinstance(t, str) else None for t in table["task"]],
+                        paper_split=PAPER_SPLITS[paper_table])
 
 
 def tidy_rows(
@@ -66,7 +84,7 @@ def tidy_rows(
                                      "std", "sem", "n_seeds") if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
-                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name), **extra})
+                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite), **extra})
     return pd.DataFrame(rows)
 
 

@@ -4,7 +4,8 @@ Script repos load from their parquet export (`Task.hub_revision`); tasks not on 
 `<data dir>/<task>/{train,validation,test}.{csv,tsv,jsonl,parquet}` (local.py; columns in docs/TASKS.md).
 
 Splits: the hub's train is our train; where the hub has no labelled validation+test pair, the official
-validation set is our test (that is what both papers report on dev) and a seeded 10% (at most 5,000) of train
+validation set is our test (AdapterFusion reports dev; Houlsby's GLUE table is the GLUE test server, whose labels
+are not public, so tables label both: ``our_split``, ``paper_split``) and a seeded 10% (at most 5,000) of train
 becomes our validation set for model selection. Labels are mapped to `Task.label_names` by name and checked
 against `num_labels` (labels.py).
 """

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from adapterlib.data.tasks import get_task
 from adapterlib.reporting.paper import fusion_table1
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import ST_A, Profile
@@ -23,9 +24,15 @@ TABLE1_GRIDS = ("fusion_full", "fusion_st_a", "fusion_st_a_houlsby", "mt_a", "fu
 
 
 def results(profile: Profile, configs: Sequence[RunConfig | MultiTaskConfig]) -> pd.DataFrame:
-    """The results of ``configs`` from the profile's run store, training only what is missing."""
+    """The results of ``configs`` from the profile's run store, training only what is missing, ``score`` being the
+    fusion suite's metric (accuracy for MRPC and QQP too, as AdapterFusion reports them, where a run records
+    Houlsby's F1 as its score: models are chosen and scored on accuracy; a run's best epoch stays its own metric's)."""
     frame = run_grid(configs, profile.store()).frame
-    return frame[frame["status"] == "ok"] if not frame.empty else frame
+    if frame.empty:
+        return frame
+    frame = frame[frame["status"] == "ok"]
+    metric = frame["task"].map(lambda task: get_task(task, profile.suites["fusion"]).metric)
+    return frame.assign(score=[frame.at[i, m] for i, m in metric.items()])
 
 
 def st_a_configs(profile: Profile, grid: str = "fusion_st_a", tasks: Sequence[str] | None = None) -> list[RunConfig]:
@@ -40,15 +47,16 @@ def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
     grid = profile.grids["mt_a"]
     return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
                             batch_size=scale.batch_size, max_length=scale.max_length, seed=seed,
-                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs)
-            for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds)]
+                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs,
+                            precision=scale.precision)
+            for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds_for("fusion"))]
 
 
 def fusion_configs(profile: Profile, sources: Sequence[RunConfig | MultiTaskConfig]) -> list[RunConfig]:
     """For every target task and seed: one fusion of all source adapters of that seed (ST-A runs of one
     hyperparameter point, or one MT-A run), as in the paper (each target fuses all 16 adapters)."""
     configs = []
-    for seed in profile.seeds:
+    for seed in profile.seeds_for("fusion"):
         mine = [s for s in sources if s.seed == seed]
         groups = ([m.adapter_ids for m in mine] if mine and isinstance(mine[0], MultiTaskConfig)
                   else [[s.run_id for s in mine]])

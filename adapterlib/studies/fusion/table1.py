@@ -17,7 +17,7 @@ from adapterlib.reporting.paper import fusion_n_tasks, fusion_table1, paper_scor
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
-from adapterlib.studies.common import floor_count, majority_note
+from adapterlib.studies.common import floor_count, majority_note, split_columns
 from adapterlib.studies.fusion.report import bars_by_task, claims_section
 from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, table1_configs
 
@@ -43,6 +43,7 @@ def table(profile: Profile) -> pd.DataFrame:
     parts += [method_rows(profile, frame, method) for method, frame in frames.items()]
     rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     rows["method"] = pd.Categorical(rows["method"], METHODS, ordered=True)
+    rows = split_columns(rows, profile.suites["fusion"], "fusion_table1")
     return rows.sort_values(["method", "task"]).assign(method=lambda t: t["method"].astype(str)).reset_index(drop=True)
 
 

@@ -1,8 +1,9 @@
 """Houlsby Figure 4: adapter sizes vs fine-tuning the top k layers vs LayerNorm-only, on the MNLI-m and CoLA
 stand-ins (``runs.figure_tasks``), as test score minus full fine-tuning's.
 
-Full fine-tuning and the adapter sizes of Table 1's grid are Table 1's runs; the top-k points are shared with
-Figure 3. The paper's in-text points (BERT-base, MNLI-m) stand on the MNLI-like task.
+The runs are BERT-base's as in the paper (``runs.ANALYSIS_ROLE``): on the cpu profile, where one model serves every
+role, full fine-tuning and the adapter sizes of Table 1's grid are Table 1's runs and the top-k points Figure 3's.
+The paper's in-text points (BERT-base, MNLI-m) stand on the MNLI-like task.
 """
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ from adapterlib.runner.settings import RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_reason
 from adapterlib.studies.houlsby.report import gap_check
-from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
+from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure_tasks, finished, in_task_order,
+                                             sweep_points)
 
 STUDY = register(Study(name="houlsby_fig4_size_sweep", paper="houlsby",
                        title="Figure 4: adapter size vs top-k vs LayerNorm-only", roles=("glue",),
-                       grids=("houlsby_glue", "size_sweep"), depends=("houlsby_table1_glue",)))
+                       model_roles=(ANALYSIS_ROLE,), grids=("houlsby_glue", "size_sweep"),
+                       depends=("houlsby_table1_glue",)))
 
 
 @declares_runs(STUDY)
@@ -36,8 +39,8 @@ def runs(profile: Profile, tasks: Sequence[str] | None = None) -> list[RunConfig
     """Full fine-tuning (Table 1's runs) and the size sweep's adapters, top-k and LayerNorm-only on ``tasks``
     (default: ``runs.figure_tasks``)."""
     tasks = list(tasks or figure_tasks(profile))
-    return (profile.configs("houlsby_glue", tasks, regime=["full"])
-            + profile.configs("size_sweep", tasks, regime=["adapters", "top_k", "layernorm"]))
+    return (profile.configs("houlsby_glue", tasks, role=ANALYSIS_ROLE, regime=["full"])
+            + profile.configs("size_sweep", tasks, role=ANALYSIS_ROLE, regime=["adapters", "top_k", "layernorm"]))
 
 
 def table(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:

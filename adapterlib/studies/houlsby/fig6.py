@@ -1,9 +1,11 @@
 """Houlsby Figure 6 (with appendix Figure 7 and section 3.6): ablation and robustness, four panels in one table
 with a ``panel`` column.
 
-``ablation``: Table 1's size-64 adapters with the adapters of every contiguous span of layers switched off at
-evaluation time (nothing retrained); ``init_std`` and ``lr``: sweeps of size-64 adapters on the MNLI-like task;
-``size``: Table 1's adapter sizes by mean dev score.
+``ablation``: size-64 adapters on BERT-base (``runs.ANALYSIS_ROLE``, Sec. 3.6; Table 1's own runs where one model
+serves every role) with the adapters of every contiguous span of layers switched off at evaluation time (nothing
+retrained); ``init_std`` and ``lr``: sweeps of size-64 adapters on the MNLI-like task, on BERT-base as well;
+``size``: Table 1's adapter sizes by mean dev score (Sec. 3.6 "re-examine[s] the experimental data from Section
+3.2": BERT-large).
 """
 from __future__ import annotations
 
@@ -25,23 +27,25 @@ from adapterlib.runner.profiles import Profile
 from adapterlib.runner.evaluate import evaluate
 from adapterlib.runner.settings import DATA_SEED, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
-from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
+from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure_tasks, finished, in_task_order,
+                                             sweep_points)
 
 STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
                        title="Figure 6 (and Figure 7, section 3.6): ablation and robustness", roles=("glue",),
-                       model_roles=("additional",), grids=("houlsby_glue", "init_std", "lr_sweep"),
+                       model_roles=(ANALYSIS_ROLE,), grids=("houlsby_glue", "init_std", "lr_sweep"),
                        depends=("houlsby_table1_glue",)))
 SIZES = (8, 64, 256)  # section 3.6's adapter sizes
 
 
 def ablation_configs(profile: Profile, tasks: Sequence[str]) -> list[RunConfig]:
     """Table 1's size-64 adapter runs on ``tasks``: the models the ablation reloads."""
-    return [c for c in profile.configs("houlsby_glue", tasks, regime=["adapters"]) if c.adapter.size == 64]
+    return [c for c in profile.configs("houlsby_glue", tasks, role=ANALYSIS_ROLE, regime=["adapters"])
+            if c.adapter.size == 64]
 
 
 def sweep_configs(profile: Profile, grid: str, tasks: Sequence[str]) -> list[RunConfig]:
-    """A one-key sweep of size-64 adapters (``init_std`` or ``lr_sweep``), on the additional role's model."""
-    return profile.configs(grid, tasks, role="additional")
+    """A one-key sweep of size-64 adapters (``init_std`` or ``lr_sweep``), on the analysis role's model."""
+    return profile.configs(grid, tasks, role=ANALYSIS_ROLE)
 
 
 def size_configs(profile: Profile) -> list[RunConfig]:
@@ -202,7 +206,7 @@ def plot_sweeps(saved: pd.DataFrame) -> Figure:
     axes[2].plot(means.index, means.to_numpy(), "o-", label=f"ours: mean over {sizes['task'].nunique()} tasks")
     known = paper_claims()
     axes[2].plot(SIZES, [known.loc[f"sec36_size{s}", "value"] for s in SIZES], "x--", color="red",
-                 label="paper: mean over 8 tasks (BERT-base)")
+                 label="paper: mean over 8 tasks (BERT-large)")
     axes[2].set_xscale("log", base=2)
     axes[2].set_xlabel("adapter size")
     axes[2].set_ylabel("mean dev score")

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.runner.profiles import Profile
+from adapterlib.studies.base import seeds_text
 from adapterlib.studies.common import majority_note
 
 PAPER = "houlsby"
@@ -47,6 +48,11 @@ def share_check(claim: str, pct: float, paper_pct: float, csv: str, note: str, *
                     csv, paper_value=paper_pct, **given)
 
 
+# What the adapters' trained counts hold besides adapters, LayerNorms and classifier (core.trainable).
+POOLER_NOTE = ("the adapters' counts include the pooler only where it was never pre-trained (MiniLM-L6's, bias all "
+               "zero); BERT's pre-trained pooler stays frozen, as in adapter-bert")
+
+
 def base_size_note(table: pd.DataFrame, paper_params: float, paper_model: str) -> str:
     """Our base model's size beside the paper's, read from the full fine-tuning rows of ``table`` (an adapter of a
     given size is a larger share of a smaller model)."""
@@ -58,7 +64,8 @@ def base_size_note(table: pd.DataFrame, paper_params: float, paper_model: str) -
     base = float((full["trained_params"] * 100 / full["trained_pct"]).median())
     ratio = paper_params / base
     return (f"(our base model has {base / 1e6:.1f}M parameters, the paper's {paper_model} {paper_params / 1e6:.0f}M"
-            + (f": {ratio:.0f}x smaller, so an adapter of the same size is a larger share)" if ratio > 1.5 else ")"))
+            + (f": {ratio:.0f}x smaller, so an adapter of the same size is a larger share" if ratio > 1.5 else "")
+            + f"; {POOLER_NOTE})")
 
 
 def summary(table: pd.DataFrame, total: str) -> pd.DataFrame:
@@ -102,6 +109,6 @@ def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame
     (one with a ``majority`` column), which of its rows sit at the majority-class floor."""
     counts = pd.Series([c.verdict for c in checks]).value_counts()
     head = (f"**What we found** (profile `{profile.name}`; model {', '.join(sorted(set(profile.models.values())))}, "
-            f"train cap {profile.max_train or 'none'}, seeds {list(profile.seeds)}): "
+            f"train cap {profile.max_train or 'none'}, seeds {seeds_text(profile, tuple(profile.suites))}): "
             + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + " of the claims checked here.")
     return head + "\n\n" + cl.describe(checks) + ("" if table is None else "\n\n" + majority_note(table))

@@ -1,9 +1,10 @@
 """What several Houlsby items share on the way from the run store to their tidy tables: finished runs of a grid,
-one row per task and sweep point (hyperparameters chosen on dev), the tasks of Figures 4 and 6, and parameter
-totals as Tables 1 and 2 print them.
+one row per task and sweep point (hyperparameters chosen on dev), the tasks of Figures 4 and 6 and the model they
+run on, and parameter totals as Tables 1 and 2 print them.
 
 Every item asks the store for its configs; a config another item already ran is read, not retrained (same
-``RunConfig``, same run id): that is how Figures 3, 4 and 6 reuse Table 1's runs.
+``RunConfig``, same run id): that is how Figure 3 reuses Table 1's runs, and how Figures 4 and 6 do where one model
+serves every role (cpu, smoke; on the paper profile they run on BERT-base, Table 1 on BERT-large).
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from adapterlib.studies.common import tidy_rows
 
 # Fig. 4 and Fig. 6 use MNLI and CoLA; offline, CoLA has no stand-in and SST-2's takes its place.
 FIGURE_TASK_REFERENCES = ("MNLI-m", "CoLA", "SST-2")
+# Their runs are BERT-base's, the additional tasks' model: "fine-tuning of only the top k layers of BERT_BASE" (Sec.
+# 3.4, Fig. 4), "the experiment is performed on BERT_BASE" (Sec. 3.6, Fig. 6), not Table 1's BERT-large runs.
+ANALYSIS_ROLE = "additional"
 PARAM_FIELDS = [f.name for f in dataclasses.fields(ParamCount)]
 
 

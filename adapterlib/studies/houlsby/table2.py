@@ -20,7 +20,7 @@ from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import DATA_SEED, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
-from adapterlib.studies.common import floor_count, tidy_rows
+from adapterlib.studies.common import floor_count, split_columns, tidy_rows
 from adapterlib.studies.houlsby.report import PAPER, base_size_note, gap_check, mean_over_tasks, paper_mean, share_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
 
@@ -102,7 +102,7 @@ def table(profile: Profile) -> pd.DataFrame:
     footer = houlsby_additional_params().set_index("method")
     ours["paper_total_params_x"] = ours["method"].map(footer["paper_total_params_x"])
     ours["paper_trained_pct"] = ours["method"].map(footer["paper_trained_pct"])
-    return exact_counts(ours)
+    return exact_counts(split_columns(ours, suite, "houlsby_table2"))
 
 
 def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
