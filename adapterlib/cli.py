@@ -1,8 +1,10 @@
-"""The `adapterlib` command: `adapterlib data list|prepare`, `adapterlib reproduce`, `adapterlib grid`.
+"""The `adapterlib` command: `adapterlib data list|prepare`, `adapterlib plan`, `adapterlib fill`,
+`adapterlib reproduce`, `adapterlib grid`.
 
 `adapterlib grid` fills the run store with one of a profile's grids outside the notebooks, e.g. on several GPUs:
 ``accelerate launch --multi_gpu -m adapterlib.cli grid --profile paper --grid houlsby_glue --role glue
---regime full adapters``; the notebooks then find those runs done and only tabulate them.
+--regime full adapters``; the notebooks then find those runs done and only tabulate them. `adapterlib fill` does the same for every run the
+notebooks need (single, top-k, MT-A, fusion), as `adapterlib plan` lists them.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from adapterlib.paths import pinned_output_dirs
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        from adapterlib.plan import add_plan_commands
         from adapterlib.reproduce import add_reproduce_command
     except ModuleNotFoundError as err:  # a core-only install: the commands are the reproduction's
         print(f"adapterlib: error: {err}: the commands need the reproduction extra, "
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="adapterlib", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_data_commands(subparsers)
+    add_plan_commands(subparsers)
     add_reproduce_command(subparsers)
     add_grid_command(subparsers)
     args = parser.parse_args(argv)

@@ -2,7 +2,8 @@
 ``SUMMARY.md``.
 
 Executed copies go to ``results/<profile>/``; the notebooks write their own CSVs, figures and claim records there.
-Runs are shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption, only
+The plan (``adapterlib.plan``) is printed first; an unreachable dataset stops the run there, before anything
+trains. Runs are shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption, only
 trains what is missing; ``run_info.json`` records the git revision, package versions and each notebook's wall time.
 ``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
 """
@@ -66,6 +67,7 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     for suite in sorted(set(get_profile(profile, **overrides).suites.values())):
         if suite.endswith("_offline"):
             prepare(suite)
+    check_plan(profile, selected)
     out_dir = results_dir(profile)
     info = read_run_info(profile)
     times = info.get("notebooks", {}) if partial else {}
@@ -94,6 +96,17 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     summary = write_summary(profile)
     print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}")
     return written
+
+
+def check_plan(profile: str, selected: list[str]) -> None:
+    """Print the plan of the ``selected`` notebooks and stop, before anything trains, if a dataset is unreachable."""
+    from adapterlib.plan import format_plan, make_plan, missing_line
+
+    plans = make_plan(get_profile(profile), selected)
+    print(format_plan(get_profile(profile), plans))
+    problem = missing_line(plans)
+    if problem:
+        raise ValueError(f"{problem} (nothing was trained)")
 
 
 def _cpus() -> int:

@@ -29,6 +29,16 @@ def bench():
     return module
 
 
+def test_every_profile_has_a_benchmark_protocol(bench):
+    """The notebook runs for every profile: the paper profile once raised KeyError here, so SUMMARY.md was never
+    written for it."""
+    from adapterlib.runner.profiles import PROFILES
+
+    for name in PROFILES:
+        assert name in bench.THREADS
+        assert bench.groups(name)
+
+
 def test_requested_peers_without_their_venv_fail_loudly(bench, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "PEERS_VENV", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="make peers"):

@@ -110,16 +110,17 @@ def test_failed_runs_are_recorded_and_not_retried(tmp_path, monkeypatch):
     assert len(frame) == 1 and frame.loc[0, "status"] == "failed" and frame["score"].isna().all()
 
 
-def test_head_only_and_top_k_runs_keep_their_trained_weights_full_runs_do_not_by_default(tmp_path):
+def test_top_k_and_full_runs_keep_their_weights_only_when_asked(tmp_path):
     store = RunStore(tmp_path)
     top = RunConfig("rt_polarity", regime="top_k", top_k=1, lr=1e-4, **{**TINY, "epochs": 1})
     full = RunConfig("rt_polarity", regime="full", lr=1e-4, **{**TINY, "epochs": 1})
-    store.run(top, progress=False)
+    store.run(top, progress=False, keep_weights=True)
     store.run(full, progress=False)
     model, _ = store.load_trained(top)
     assert model.bert.encoder.layer[1].output.dense.weight.shape[0] == 384
     with pytest.raises(ValueError, match="kept no weights"):
         store.load_trained(full)
+    assert store.get(full).status == "ok" and not (store.run_dir(full.run_id) / "trained.safetensors").exists()
     frame = store.to_frame()
     assert set(frame["split"]) == {"validation", "test"} and len(frame) == 4
     assert {"run_id", "task", "regime", "lr", "seed", "score", "accuracy", "trainable", "trainable_pct",

@@ -92,9 +92,9 @@ def test_paper_task_when_load_dataset_raises(monkeypatch):
     assert e.value.__cause__ is None and e.value.__suppress_context__
 
 
-def test_local_only_task_asks_for_a_path():
-    with pytest.raises(TaskError, match="path="):
-        load_task("argument")
+def test_local_only_task_names_its_local_folder(tmp_path):
+    with pytest.raises(TaskError, match=f"needs local data at {tmp_path / 'argument'}/"):
+        load_task("argument", data_dir=tmp_path)
 
 
 def test_hub_conversion_maps_labels_by_name_and_splits(monkeypatch):

@@ -48,6 +48,12 @@ def process_state() -> PartialState:
     return PartialState(cpu=multi_cpu())
 
 
+def run_device() -> torch.device:
+    """Where this process trains and where a model reloaded for an analysis goes: its CUDA device when there is
+    one (one per process under a launcher), else the CPU."""
+    return process_state().device
+
+
 def make_accelerator(precision: str = "fp32") -> Accelerator:
     """The process's Accelerator for a run in ``precision``: accelerate's loss-scaled mixed precision for "fp16"
     (CUDA only), none otherwise (bf16 is plain autocast, see ``autocast``). accelerate keeps one mode per process."""

@@ -28,7 +28,7 @@ from adapterlib.core.lora import LoRAConfig
 from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
-from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, get_task, list_tasks
+from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, available_tasks, get_task, list_tasks
 from adapterlib.runner.settings import RunConfig, is_int
 
 ROLES = ("glue", "additional", "squad", "fusion")  # which suite a notebook draws its tasks from
@@ -87,7 +87,15 @@ class Profile:
             raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
 
     def task_names(self, role: str) -> list[str]:
-        """The tasks this profile runs for ``role`` ("glue", "additional", "squad", "fusion")."""
+        """The tasks this profile runs for ``role`` ("glue", "additional", "squad", "fusion"): a paper task that is
+        not on the hub is left out while its local folder is absent (``missing_tasks`` says where it goes)."""
+        return available_tasks(self._role_tasks(role))[0]
+
+    def missing_tasks(self, role: str) -> dict[str, str]:
+        """Task -> why it is left out of ``task_names(role)`` ("not on the hub: needs local data at ...")."""
+        return available_tasks(self._role_tasks(role))[1]
+
+    def _role_tasks(self, role: str) -> list[str]:
         if role not in self.suites:
             raise ValueError(f"unknown role {role!r}; profile {self.name!r} has {sorted(self.suites)}")
         return list(self.tasks.get(role) or [t.name for t in list_tasks(self.suites[role])])
@@ -110,7 +118,7 @@ class Profile:
 
     def _defaults(self, task: str, role: str | None) -> dict[str, Any]:
         qa = get_task(task).format == "span_qa"
-        model_role = role or ("squad" if qa else next((r for r in ROLES if task in self.task_names(r)), "glue"))
+        model_role = role or ("squad" if qa else next((r for r in ROLES if task in self._role_tasks(r)), "glue"))
         return {"model": self.models.get(model_role, self.models["glue"]), "max_train": self.max_train,
                 "max_eval": self.max_eval, "batch_size": self.batch_size,
                 "max_length": self.qa_max_length if qa else self.max_length, "doc_stride": self.doc_stride,

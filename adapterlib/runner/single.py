@@ -41,6 +41,9 @@ from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
 TRAINED_WEIGHTS = "trained.safetensors"  # the trained parameters of non-adapter regimes, by model parameter name
 ADAPTER_DIR = "adapter"  # al.save_adapter output (adapter + its LayerNorms + head)
 FUSION_DIR = "fusion"  # al.save_fusion output (the head goes to TRAINED_WEIGHTS)
+# The regimes whose weights a later study reloads: fusion fuses adapter runs, Houlsby's Fig. 6 ablates them, the
+# fusion attention figure reads fusion runs. The others keep their weights only when asked (``keep_weights``).
+RELOADED_REGIMES = ("adapters", "fusion")
 SHARED_BASE = "base.safetensors"  # a fine-tuned encoder next to the adapters trained with it (MT-A, see load_shared_base)
 
 
@@ -110,14 +113,14 @@ def train_and_evaluate(
     cfg: RunConfig,
     *,
     save_to: str | Path | None = None,
-    save_full_weights: bool = False,
+    keep_weights: bool = False,
     adapter_dir: Callable[[str], Path] | None = None,
     eval_batch_size: int = 64,
     progress: bool = True,
     epoch_extra: Callable[[PreTrainedModel], dict[str, Any]] | None = None,
 ) -> RunResult:
     """Train and evaluate one run (see the module docstring). ``save_to``: where the main process writes the
-    best epoch's trained weights (adapter regimes always; full fine-tuning only with ``save_full_weights``).
+    best epoch's trained weights (``RELOADED_REGIMES`` always, the others only with ``keep_weights``).
     ``epoch_extra(model)``: more fields for each epoch's history entry. Raises TrainingDivergedError on a NaN/inf loss."""
     start = time.perf_counter()
     accelerator = make_accelerator(cfg.precision)
@@ -146,19 +149,19 @@ def train_and_evaluate(
     metrics.update({split: evaluate_features(model, task, ds, feats, eval_batch_size, accelerator)
                     for split, (ds, feats) in eval_sets.items() if split != "validation"})
     if save_to is not None and accelerator.is_main_process:
-        save_trained(model, cfg, Path(save_to), save_full_weights)
+        save_trained(model, cfg, Path(save_to), keep_weights)
     accelerator.wait_for_everyone()
     return result("ok", metrics)
 
 
-def save_trained(model: PreTrainedModel, cfg: RunConfig, directory: Path, full_weights: bool = False) -> list[Path]:
-    """Write what the run trained: the adapter (al.save_adapter format) for adapter runs; the fusion layers
-    (al.save_fusion) and the trained head for fusion runs; the trained parameters otherwise (for full
-    fine-tuning only with ``full_weights``: a whole model per run is too big to keep by default)."""
+def save_trained(model: PreTrainedModel, cfg: RunConfig, directory: Path, keep_weights: bool = False) -> list[Path]:
+    """Write what a later study reads of the run: the adapter (al.save_adapter format) for adapter runs; the fusion
+    layers (al.save_fusion) and the trained head for fusion runs; the trained parameters of the other regimes only
+    with ``keep_weights`` (no study reads them, and full or top-k weights are up to a whole model per run)."""
     directory.mkdir(parents=True, exist_ok=True)
     if cfg.regime == "adapters":
         return [save_adapter(model, cfg.task, directory / ADAPTER_DIR)]
-    if cfg.regime == "full" and not full_weights:
+    if cfg.regime not in RELOADED_REGIMES and not keep_weights:
         return []
     written, names = [], {n for n, p in model.named_parameters() if p.requires_grad}
     if cfg.regime == "fusion":

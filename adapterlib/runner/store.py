@@ -6,7 +6,7 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
     <run_id>/record.json        config, metrics per split, params, wall time, versions, git revision, file sizes
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
     <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
-    <run_id>/trained.safetensors  other regimes: the trained parameters (full fine-tuning: only if asked)
+    <run_id>/trained.safetensors  other regimes: the trained parameters, only if asked (keep_weights)
     <mt_a run_id>/adapters/     MT-A runs (settings.MultiTaskConfig): one al.save_adapter per task + base.safetensors
 
 A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
@@ -37,7 +37,7 @@ from adapterlib import __version__
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
 from adapterlib.paths import project_root, runs_root
-from adapterlib.runner.loop import TrainingDivergedError, process_state
+from adapterlib.runner.loop import TrainingDivergedError, process_state, run_device
 from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
 from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
 from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
@@ -121,7 +121,7 @@ class RunStore:
         return None
 
     def run(
-        self, cfg: RunConfig | MultiTaskConfig, *, retry_failed: bool = False, save_full_weights: bool = False,
+        self, cfg: RunConfig | MultiTaskConfig, *, retry_failed: bool = False, keep_weights: bool = False,
         progress: bool = True,
     ) -> RunResult | MultiTaskResult:
         """The result of ``cfg``: from the store if recorded, else trained now and recorded.
@@ -140,7 +140,7 @@ class RunStore:
             if isinstance(cfg, MultiTaskConfig):
                 result = train_multitask(cfg, save_to=tmp, progress=progress)
             else:
-                result = train_and_evaluate(cfg, save_to=tmp, save_full_weights=save_full_weights,
+                result = train_and_evaluate(cfg, save_to=tmp, keep_weights=keep_weights,
                                             adapter_dir=self.adapter_dir, progress=progress)
         except TrainingDivergedError as err:
             result = err.result
@@ -175,9 +175,11 @@ class RunStore:
             raise ValueError(f"run {run_id!r} is not a finished adapter run in {self.root}: train it first")
         return self.run_dir(run_id) / ADAPTER_DIR
 
-    def load_trained(self, run: RunConfig | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    def load_trained(
+        self, run: RunConfig | str, device: torch.device | str | None = None
+    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """The model of a finished run with its best epoch's trained weights (e.g. for ablations, fusion
-        attention read-outs). Full fine-tuning runs need ``save_full_weights=True`` when they ran."""
+        attention read-outs), in eval mode on ``device`` (default: ``loop.run_device``, the GPU when there is one). Runs outside ``single.RELOADED_REGIMES`` need ``keep_weights=True`` when they ran."""
         run_id = run.run_id if isinstance(run, RunConfig) else run
         result = self.get(run_id)
         if result is None or result.status != "ok":
@@ -187,14 +189,14 @@ class RunStore:
         if cfg.regime == "adapters":
             delete_adapter(model, cfg.task)
             load_adapter(model, self.run_dir(run_id) / ADAPTER_DIR)
-            return model.eval(), tokenizer
+            return model.to(device or run_device()).eval(), tokenizer
         weights = self.run_dir(run_id) / TRAINED_WEIGHTS
         if not weights.is_file():
-            raise ValueError(f"run {run_id!r} kept no weights (full fine-tuning keeps them only with save_full_weights)")
+            raise ValueError(f"run {run_id!r} kept no weights ({cfg.regime} runs keep them only with keep_weights=True)")
         missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
         if unexpected:
             raise ValueError(f"{weights} does not fit the model of {run_id}: unexpected {unexpected[:3]}")
-        return model.eval(), tokenizer
+        return model.to(device or run_device()).eval(), tokenizer
 
     def run_ids(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -11,12 +11,13 @@ grids it draws on (the generated set-up text states them), and the names of its 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from adapterlib.core.models import describe_model
 from adapterlib.data.tasks import get_task
 from adapterlib.runner.profiles import Profile
+from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 
 PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP",
           "fusion": "Pfeiffer et al. 2021, AdapterFusion: Non-Destructive Task Composition for Transfer Learning",
@@ -46,7 +47,46 @@ class Study:
             raise ValueError(f"study {self.name!r}: paper must be one of {sorted(PAPERS)}, got {self.paper!r}")
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run a study's notebook needs, listed before anything trains. ``after``: run ids whose results decide
+    whether this run is needed at all (Fig. 3's LoRA runs go only on tasks full fine-tuning learned); such a run is
+    ``provisional`` until they are finished, when the study lists its runs again from their results."""
+
+    config: RunConfig | MultiTaskConfig
+    after: tuple[str, ...] = ()
+    provisional: bool = False
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Run ids that must be finished before this one can start: ``after`` and, for a fusion run, the runs
+        whose adapters it fuses (``"<MT-A run id>/<task>"`` names an MT-A run)."""
+        fused = self.config.fusion if isinstance(self.config, RunConfig) else ()
+        return tuple(dict.fromkeys([*self.after, *(source.split("/")[0] for source in fused)]))
+
+
+RunList = Callable[[Profile], Sequence[RunConfig | MultiTaskConfig | PlannedRun]]
 STUDIES: dict[str, Study] = {}
+RUN_LISTS: dict[str, RunList] = {}
+
+
+def declares_runs(study: Study) -> Callable[[RunList], RunList]:
+    """Decorator: the function lists the runs ``study``'s notebook reads from the run store, for a profile,
+    without training (``plan`` counts them, ``fill`` trains them); the study's table calls it too, so the two
+    cannot drift apart."""
+    def register_runs(function: RunList) -> RunList:
+        RUN_LISTS[study.name] = function
+        return function
+    return register_runs
+
+
+def planned_runs(study: Study, profile: Profile) -> list[PlannedRun]:
+    """The runs ``study`` needs at ``profile`` (none for a study that trains nothing into the store), once each."""
+    listed = RUN_LISTS.get(study.name, lambda _: ())(profile)
+    runs = [item if isinstance(item, PlannedRun) else PlannedRun(item) for item in listed]
+    return list({run.config.run_id: run for run in runs}.values())
+
+
 
 
 def register(study: Study) -> Study:

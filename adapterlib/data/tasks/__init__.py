@@ -5,7 +5,9 @@
         dd = load_task(task.name, max_train=2000)   # DatasetDict: train / validation / test (+ extra test splits)
 
 Offline tasks are built once into $ADAPTERLIB_CACHE/tasks/<name> (`prepare`), then load from arrow in well
-under a second. Paper tasks go through `datasets.load_dataset` and fail with a one-line TaskError offline. Only the
+under a second. Paper tasks go through `datasets.load_dataset` (script repos from their parquet export) and fail
+with a one-line TaskError naming the cause; the paper tasks that are not on the hub are read from
+`<data dir>/<name>/` (docs/TASKS.md). `check_task` says whether a task will load without loading it. Only the
 loaders import `datasets` (a reproduction extra), so the registry works without it.
 """
 from __future__ import annotations
@@ -18,11 +20,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapterlib.data.tasks.check import available_tasks, check_task
 from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
 from adapterlib.data.tasks.sources import cache_dir
 
-__all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "SUITES",
-           "OFFLINE_SUITES", "PAPER_SUITES"]
+__all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "check_task",
+           "available_tasks", "SUITES", "OFFLINE_SUITES", "PAPER_SUITES"]
 
 if TYPE_CHECKING:
     import datasets
@@ -55,24 +58,28 @@ def _build(task: Task) -> dict:
     return meta
 
 
-def prepare(suite: str | None = None, *, tasks: list[str] | None = None) -> None:
+def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_dir: str | Path | None = None) -> None:
     """Download, check, extract and build (idempotent). suite=None: every offline suite. A paper suite
-    pre-downloads its hub datasets into the datasets cache (needs the hub)."""
+    pre-downloads its hub datasets into the datasets cache (needs the hub) and reads and checks the local copies
+    of its tasks that are not on the hub; one without its local folder is skipped with a note."""
     from tqdm.auto import tqdm
 
     if tasks is not None:
-        todo = [get_task(n) for n in tasks]
+        names = list(dict.fromkeys(tasks))
     elif suite is None:
-        todo = [t for s in OFFLINE_SUITES.values() for t in list_tasks(s)]
+        names = list(dict.fromkeys(t.name for s in OFFLINE_SUITES.values() for t in list_tasks(s)))
     else:
-        todo = list_tasks(suite)
-    todo = list({t.name: t for t in todo if not t.local_only}.values())
-    for task in tqdm(todo, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+        names = [t.name for t in list_tasks(suite)]
+    names, missing = available_tasks(names, data_dir)
+    for reason in missing.values():
+        print(f"adapterlib: skipped {reason}", file=sys.stderr)
+    for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+        task = get_task(name)
         if task.offline:
             if task_meta(task.name) is None:
                 _build(task)
         else:
-            load_task(task.name)
+            load_task(task.name, data_dir=data_dir)
 
 
 def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
@@ -96,10 +103,11 @@ def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
 
 
 def load_task(name: str, *, max_train: int | None = None, max_eval: int | None = None, seed: int = 0,
-              path: str | Path | None = None) -> datasets.DatasetDict:
+              path: str | Path | None = None, data_dir: str | Path | None = None) -> datasets.DatasetDict:
     """Splits train / validation / test (+ extra test splits). max_train caps train and max_eval caps every
-    other split (seeded, label-stratified); nothing is capped unless asked. `path` loads a local copy of a
-    paper task that is not on the hub (e.g. Argument mining)."""
+    other split (seeded, label-stratified); nothing is capped unless asked. A paper task that is not on the hub
+    (e.g. Argument mining) is read from `<data_dir>/<name>/`, data_dir defaulting to $ADAPTERLIB_DATA_DIR, else
+    `<project root>/data`, so every caller gets the local copy; `path` reads a copy of any paper task elsewhere."""
     import datasets
 
     task = get_task(name)
@@ -111,5 +119,5 @@ def load_task(name: str, *, max_train: int | None = None, max_eval: int | None =
     else:
         from adapterlib.data.tasks.hub import load_hub_task
 
-        dd = load_hub_task(task, path)
+        dd = load_hub_task(task, path, data_dir)
     return datasets.DatasetDict({s: _cap(d, max_train if s == "train" else max_eval, seed) for s, d in dd.items()})

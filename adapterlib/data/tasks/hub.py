@@ -1,8 +1,12 @@
 """The papers' own tasks, through `datasets.load_dataset` (needs the Hugging Face hub) or a local copy.
 
+Script repos load from their parquet export (`Task.hub_revision`); tasks not on the hub load from
+`<data dir>/<task>/{train,validation,test}.{csv,tsv,jsonl,parquet}` (local.py; columns in docs/TASKS.md).
+
 Splits: the hub's train is our train; where the hub has no labelled validation+test pair, the official
 validation set is our test (that is what both papers report on dev) and a seeded 10% (at most 5,000) of train
-becomes our validation set for model selection. Labels are mapped to `Task.label_names` by name.
+becomes our validation set for model selection. Labels are mapped to `Task.label_names` by name and checked
+against `num_labels` (labels.py).
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from pathlib import Path
 
 import datasets
 
-from adapterlib.data.tasks.registry import OFFLINE_FOR, Task, TaskError, list_tasks
+from adapterlib.data.tasks.labels import UNLABELLED, check_labels, label_ids
+from adapterlib.data.tasks.local import LOCAL_FORMATS, local_dir, local_files, needs_local_data
+from adapterlib.data.tasks.registry import OFFLINE_FOR, PARQUET_EXPORT, Task, TaskError, list_tasks
 
 HOLDOUT_FRACTION, HOLDOUT_MAX, HOLDOUT_SEED = 0.1, 5000, 0
 COLUMN_ORDER = ("id", "title", "context", "text", "text_pair", "question", "choices", "answers", "label")
@@ -85,76 +91,92 @@ SPECS: dict[str, HubSpec] = {
 DEFAULT_SPEC = HubSpec(cols("text"), test=None)  # Crowdflower copies and local copies: text,label, train only
 
 
+def hub_host() -> str:
+    return urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+
+
 def hub_reachable() -> bool:
     """A 3-second check, so that offline use fails at once instead of after datasets' minute of retries."""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         return True  # offline mode: datasets answers from its local cache (or fails fast)
-    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
     try:
-        socket.create_connection((host, 443), timeout=3).close()
+        socket.create_connection((hub_host(), 443), timeout=3).close()
         return True
     except OSError:
         return False
 
 
-def _fail(task: Task, why: str) -> TaskError:
-    return TaskError(f"{task.name} ({task.paper_name}): {why}; offline, use suite '{OFFLINE_FOR[task.suite]}' instead "
-                     f"(e.g. load_task('{_example_offline(task)}'))")
+def hub_source(task: Task) -> dict:
+    """Arguments of `datasets.load_dataset` / `load_dataset_builder` for a hub task. A parquet export declares no
+    configs, only one folder per config (`default` where the script had none), so there the config is a data_dir."""
+    if task.hub_revision == PARQUET_EXPORT:
+        return {"path": task.hub_id, "revision": PARQUET_EXPORT, "data_dir": task.hub_config or "default"}
+    return {"path": task.hub_id, "name": task.hub_config, "revision": task.hub_revision}
 
 
-def _example_offline(task: Task) -> str:
+def hub_spec(task: Task) -> HubSpec:
+    return SPECS.get(task.name, DEFAULT_SPEC)
+
+
+def no_network(task: Task) -> str:
     offline = list_tasks(OFFLINE_FOR[task.suite])
-    return next((t.name for t in offline if t.stands_in_for == task.paper_name), offline[0].name)
+    example = next((t.name for t in offline if t.stands_in_for == task.paper_name), offline[0].name)
+    return (f"{task.name} ({task.paper_name}): no network (hub unreachable at {hub_host()}); offline, use suite "
+            f"'{OFFLINE_FOR[task.suite]}' instead (e.g. load_task('{example}'))")
 
 
-def _local(path: str | Path) -> datasets.DatasetDict:
-    """train/validation(dev)/test files (csv, tsv, json, jsonl, parquet) in a directory, or one file = train."""
-    path = Path(path)
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    out = {}
-    for f in files:
-        split = {"dev": "validation", "val": "validation"}.get(f.stem.split(".")[0], f.stem.split(".")[0])
-        kind = {".tsv": "csv", ".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}.get(f.suffix)
-        if kind and (split in ("train", "validation", "test") or not path.is_dir()):
-            extra = {"delimiter": "\t"} if f.suffix == ".tsv" else {}
-            out[split if path.is_dir() else "train"] = datasets.load_dataset(kind, data_files=str(f), split="train",
-                                                                            **extra)
-    if "train" not in out:
-        raise TaskError(f"no train.(csv|tsv|json|jsonl|parquet) found at {path}")
-    return datasets.DatasetDict(out)
+def hub_problem(task: Task, error: Exception) -> str:
+    """One line naming why the hub did not give `task` (script repo, gated, not found, no network, other)."""
+    first = str(error).splitlines()[0][:200] if str(error) else ""
+    if isinstance(error, ConnectionError):
+        return no_network(task)
+    if "scripts are no longer supported" in first:
+        why = (f"script repo, which datasets {datasets.__version__} cannot run: set hub_revision="
+               f"'{PARQUET_EXPORT}' (its parquet export) for it in the task registry")
+    elif "gated" in first:
+        why = f"gated: accept its conditions at https://huggingface.co/datasets/{task.hub_id} and log in (hf auth login)"
+    else:
+        why = f"{type(error).__name__}: {first}"
+    return f"{task.name} ({task.paper_name}) from {task.hub_id}: {why}"
 
 
-def _raw(task: Task, path: str | Path | None) -> datasets.DatasetDict:
+def _read(f: Path) -> datasets.Dataset:
+    extra = {"delimiter": "\t"} if f.suffix == ".tsv" else {}
+    return datasets.load_dataset(LOCAL_FORMATS[f.suffix], data_files=str(f), split="train", **extra)
+
+
+def _local(task: Task, path: Path) -> datasets.DatasetDict:
+    """A task folder (see `local_files`), or one file read as train."""
+    if path.is_file() and path.suffix in LOCAL_FORMATS:
+        return datasets.DatasetDict({"train": _read(path)})
+    files = local_files(path)
+    if "train" not in files:
+        if not path.exists() or not any(path.iterdir()):
+            raise TaskError(needs_local_data(task, path))
+        raise TaskError(f"{task.name}: missing local file: no train.({'|'.join(s[1:] for s in LOCAL_FORMATS)}) in "
+                        f"{path} (found {', '.join(sorted(f.name for f in path.iterdir()))})")
+    return datasets.DatasetDict({split: _read(f) for split, f in files.items()})
+
+
+def _raw(task: Task, path: Path | None) -> datasets.DatasetDict:
     if path is not None:
-        return _local(path)
-    if task.local_only:
-        raise TaskError(f"{task.name} ({task.paper_name}) is not publicly on the Hugging Face hub: pass "
-                        f"path=<directory with train/validation/test files or one file> to load_task")
+        return _local(task, path)
     if not hub_reachable():
-        raise _fail(task, f"the Hugging Face hub is not reachable (needed for {task.hub_id})")
+        raise TaskError(no_network(task))
     try:
-        return datasets.load_dataset(task.hub_id, task.hub_config)
+        return datasets.load_dataset(**hub_source(task))
     except Exception as e:  # datasets raises many types offline/misconfigured; the user needs one line
-        raise _fail(task, f"datasets.load_dataset({task.hub_id!r}, {task.hub_config!r}) failed with "
-                          f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
+        raise TaskError(hub_problem(task, e)) from None
 
 
-def _label_mapper(task: Task, feature) -> Callable:
-    if task.format in ("regression", "span_qa", "multiple_choice"):
-        return lambda v: v
-    ours = [n.lower() for n in task.label_names]
-    names = getattr(feature, "names", None)
-    if names:
-        missing = [n for n in names if n.lower() not in ours]
-        if missing:
-            raise TaskError(f"{task.name}: hub labels {missing} not in {task.label_names}")
-        table = {i: ours.index(n.lower()) for i, n in enumerate(names)}
-        return lambda v: table.get(v, -1)
-    return lambda v: int(v) if isinstance(v, (bool, int)) else ours.index(str(v).lower()) if str(v).lower() in ours else -1
-
-
-def load_hub_task(task: Task, path: str | Path | None = None) -> datasets.DatasetDict:
-    spec = SPECS.get(task.name, DEFAULT_SPEC)
+def load_hub_task(task: Task, path: str | Path | None = None, data_dir: str | Path | None = None
+                  ) -> datasets.DatasetDict:
+    """A paper task's splits with our columns and label ids. `path`: a local copy of any paper task; a task that
+    is not on the hub reads `local_dir(task, data_dir)` without it."""
+    spec = hub_spec(task)
+    if path is None and task.local_only:
+        path = local_dir(task, data_dir)
+    path = None if path is None else Path(path)
     raw = _raw(task, path)
     if "set" in raw["train"].column_names and len(raw) == 1:  # UKP style: one table with a split column
         t = raw["train"]
@@ -173,16 +195,11 @@ def load_hub_task(task: Task, path: str | Path | None = None) -> datasets.Datase
     out = {"train": train, **{s: carved[s] if s in carved else raw[splits[s]] for s in ("validation", "test")},
            **{k: raw[v] for k, v in spec.extra.items() if v in raw}}
     label_feature = train.features.get(spec.label_column) if spec.label_column else None
-    to_id = _label_mapper(task, label_feature)
-
-    def convert(row):
-        row = spec.convert(row)
-        if task.format != "span_qa":
-            row["label"] = to_id(row["label"])
-        return row
-
-    dd = datasets.DatasetDict({k: v.map(convert, remove_columns=v.column_names) for k, v in out.items()})
+    dd = datasets.DatasetDict({k: v.map(spec.convert, remove_columns=v.column_names) for k, v in out.items()})
     if task.format != "span_qa":
-        dd = dd.filter(lambda r: r["label"] is not None and r["label"] != -1)  # hidden test labels
+        to_id = label_ids(task, label_feature, {v for d in dd.values() for v in d.unique("label")})
+        dd = dd.map(lambda r: {"label": to_id(r["label"])})
+        dd = dd.filter(lambda r: r["label"] != UNLABELLED)  # hidden test labels
+        check_labels(task, dd)
     return datasets.DatasetDict({k: v.select_columns([c for c in COLUMN_ORDER if c in v.column_names])
                                  for k, v in dd.items()})

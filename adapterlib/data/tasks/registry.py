@@ -15,6 +15,8 @@ OFFLINE_SUITES = {"glue": "glue_offline", "additional": "additional_offline", "s
 PAPER_SUITES = {"glue": "houlsby_glue", "additional": "houlsby_additional", "squad": "squad_paper",
                 "fusion": "fusion_paper"}
 OFFLINE_FOR = {PAPER_SUITES[role]: OFFLINE_SUITES[role] for role in PAPER_SUITES}  # when the hub is out of reach
+# The hub's automatic parquet conversion of a script repo: one folder per config, one subfolder per split.
+PARQUET_EXPORT = "refs/convert/parquet"
 
 
 class TaskError(ValueError):
@@ -35,9 +37,10 @@ class Task:
     source: str
     licence: str
     paper_name: str | None = None   # reference-CSV spelling of a paper task itself
-    hub_id: str | None = None       # datasets.load_dataset(hub_id, hub_config)
+    hub_id: str | None = None       # datasets.load_dataset(hub_id, hub_config, revision=hub_revision)
     hub_config: str | None = None
-    local_only: bool = False        # paper data that is not publicly on the hub: load_task(..., path=...)
+    hub_revision: str | None = None  # PARQUET_EXPORT for script repos, which datasets >= 4 refuses to run
+    local_only: bool = False        # paper data not publicly on the hub: <data dir>/<name>/ (docs/TASKS.md)
 
     @property
     def offline(self) -> bool:
@@ -57,6 +60,7 @@ def _cls(names: str) -> dict:
 SINGLE_ACC = dict(format="single", metric="accuracy")
 PAIR_ACC = dict(format="pair", metric="accuracy")
 MC = dict(format="multiple_choice", metric="accuracy", label_names=())
+SCRIPT_REPO = dict(hub_revision=PARQUET_EXPORT)
 BB = "bigbench==1.0.0 (PyPI sdist)"
 BB_LIC = "Apache-2.0 (BIG-bench); "
 
@@ -228,22 +232,23 @@ def _labels(spec) -> dict:
 
 
 _PAPER += [_paper(name, "houlsby_additional", ref, hub, cfg, local_only=hub is None, **SINGLE_ACC, **_labels(lab),
-                  source=None if hub else "not on the hub: pass path= to a local copy (columns text,label)")
+                  hub_revision=PARQUET_EXPORT if hub == _CF else None,
+                  source=None if hub else "not on the hub: local copy at <data dir>/<name>/ (columns text,label)")
            for name, ref, hub, cfg, lab in _ADDITIONAL]
 _PAPER += [
     _paper("winogrande", "fusion_paper", "WGrande", "allenai/winogrande", "winogrande_xl", paper="fusion", **MC, num_labels=2),
     _paper("imdb", "fusion_paper", "IMDB", "stanfordnlp/imdb", paper="fusion", **SINGLE_ACC, **_cls("neg,pos")),
-    _paper("hellaswag", "fusion_paper", "HSwag", "Rowan/hellaswag", paper="fusion", **MC, num_labels=4),
-    _paper("social_i_qa", "fusion_paper", "SocIQA", "allenai/social_i_qa", paper="fusion", **MC, num_labels=3),
-    _paper("cosmos_qa", "fusion_paper", "CosQA", "allenai/cosmos_qa", paper="fusion", **MC, num_labels=4),
+    _paper("hellaswag", "fusion_paper", "HSwag", "Rowan/hellaswag", paper="fusion", **SCRIPT_REPO, **MC, num_labels=4),
+    _paper("social_i_qa", "fusion_paper", "SocIQA", "allenai/social_i_qa", paper="fusion", **SCRIPT_REPO, **MC, num_labels=3),
+    _paper("cosmos_qa", "fusion_paper", "CosQA", "allenai/cosmos_qa", paper="fusion", **SCRIPT_REPO, **MC, num_labels=4),
     _paper("scitail", "fusion_paper", "SciTail", "allenai/scitail", "snli_format", paper="fusion", **PAIR_ACC,
            **_cls("entailment,neutral")),
     _paper("argument", "fusion_paper", "Argument", None, paper="fusion", local_only=True, **PAIR_ACC,
            **_cls("NoArgument,Argument_for,Argument_against"),
-           source="UKP Sentential Argument Mining corpus: not redistributable, pass path= to your copy"),
+           source="UKP Sentential Argument Mining corpus: not redistributable, local copy at <data dir>/argument/"),
     _paper("commonsense_qa", "fusion_paper", "CSQA", "tau/commonsense_qa", paper="fusion", **MC, num_labels=5),
     _paper("boolq", "fusion_paper", "BoolQ", "google/boolq", paper="fusion", **PAIR_ACC, **_cls("False,True")),
-    _paper("sick", "fusion_paper", "SICK", "RobZamp/sick", paper="fusion", **PAIR_ACC, **NLI3),
+    _paper("sick", "fusion_paper", "SICK", "RobZamp/sick", paper="fusion", **SCRIPT_REPO, **PAIR_ACC, **NLI3),
     _paper("cb", "fusion_paper", "CB", "aps/super_glue", "cb", paper="fusion", **PAIR_ACC, **NLI3),
 ]
 _FUSION_PAPER_VIEWS = {"mnli": "MNLI", "qqp": "QQP", "sst2": "SST", "mrpc": "MRPC", "rte": "RTE"}

@@ -31,7 +31,7 @@ from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value
 from adapterlib.reporting.statistics import line_fit
 from adapterlib.runner.profiles import ST_A, Profile
-from adapterlib.runner.loop import make_optimizer
+from adapterlib.runner.loop import make_optimizer, run_device
 from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register
 from adapterlib.studies.fusion.report import claims_section
@@ -63,7 +63,7 @@ def timings(profile: Profile, n_adapters: Sequence[int] = N_ADAPTERS, task: str 
     """Training-step and inference time per batch of real ``task`` text on the profile's model with N random
     Pfeiffer adapters fused (N = ``n_adapters``) and with one plain adapter (N = 0 row), plus parameter counts.
     Times are the fastest of ``repeats`` after one warm-up (the least disturbed by other jobs on a shared
-    machine); the adapters' weights do not affect the time."""
+    machine), on ``loop.run_device`` (the GPU when there is one); the adapters' weights do not affect the time."""
     scale = profile.run_config(task, "head", role="fusion")
     spec = get_task(task)
     data = load_task(task, max_train=scale.max_train, max_eval=scale.max_eval, seed=DATA_SEED)["train"]
@@ -79,7 +79,10 @@ def timings(profile: Profile, n_adapters: Sequence[int] = N_ADAPTERS, task: str 
         if n:
             add_fusion(model, names)
         set_trainable(model, "fusion" if n else "adapters", adapter=None if n else names[0])
+        device = run_device()
+        model.to(device)
         batch = collate(encode(spec, examples, tokenizer, scale.max_length, train=True), model.config.pad_token_id or 0)
+        batch = {k: v.to(device) for k, v in batch.items()}
         trainable = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
         optimizer, _ = make_optimizer(trainable, 1e-4, 0.0, 0.0, 1)
 
@@ -101,6 +104,8 @@ def timings(profile: Profile, n_adapters: Sequence[int] = N_ADAPTERS, task: str 
             for _ in range(repeats):
                 start = time.perf_counter()
                 fn()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # kernels run asynchronously: time them to their end
                 samples.append(time.perf_counter() - start)
             seconds[label] = float(np.min(samples))
         fused = count_named_parameters(model, fusion_parameter_names(model))

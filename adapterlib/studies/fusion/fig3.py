@@ -14,7 +14,7 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_SMALL_TASKS
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import bars_by_task, claims_section
 from adapterlib.studies.fusion.runs import TABLE1_GRIDS
@@ -32,6 +32,9 @@ def relative(table1_rows: pd.DataFrame) -> pd.DataFrame:
     rows["paper_score"] = rows["paper_score"] - rows["task"].map(full["paper_score"])
     rows["metric"] = rows["metric"] + " minus full fine-tuning"
     return rows.drop(columns=["run_ids"], errors="ignore").reset_index(drop=True)
+
+
+declares_runs(STUDY)(table1.runs)  # this study tabulates Table 1's runs
 
 
 def table(profile: Profile) -> pd.DataFrame:

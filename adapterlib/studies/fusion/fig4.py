@@ -24,8 +24,9 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_NLI_SOURCE, FUSION_SMALL_TASKS
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.settings import DATA_SEED
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import fusion_configs, mt_a_configs, results, st_a_configs
@@ -41,12 +42,12 @@ def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, t
     source adapter (``layer`` 1-based as in the paper's figures)."""
     spec = get_task(task)
     features = encode(spec, dataset, tokenizer, max_length, train=False)
-    pad = model.config.pad_token_id or 0
+    pad, device = model.config.pad_token_id or 0, next(model.parameters()).device
     sums: dict[tuple[int, str], torch.Tensor] = {}
     tokens = 0.0
     with torch.no_grad(), recording_fusion_attention(model) as layers:
         for indices in length_sorted_batches(features, batch_size):
-            batch = collate([features[i] for i in indices], pad)
+            batch = {k: v.to(device) for k, v in collate([features[i] for i in indices], pad).items()}
             model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS})
             mask = batch["attention_mask"].reshape(-1, batch["attention_mask"].shape[-1]).float()
             tokens += float(mask.sum())
@@ -54,18 +55,24 @@ def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, t
                 weighted = (layer.last_attention * mask[..., None]).sum(dim=(0, 1))
                 sums[key] = sums.get(key, 0) + weighted
         names = {key: layer.adapters for key, layer in layers.items()}
-    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value / tokens)}
+    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value.cpu() / tokens)}
                          for (index, kind), total in sorted(sums.items())
                          for source, value in zip(names[(index, kind)], total)])
+
+
+@declares_runs(STUDY)
+def runs(profile: Profile, sources: str = "st_a") -> list[RunConfig | MultiTaskConfig]:
+    """The source runs (ST-A, or MT-A) and the fusions over them of seed ``profile.seeds[0]`` (sources first)."""
+    table_sources = st_a_configs(profile) if sources == "st_a" else mt_a_configs(profile)
+    return [*table_sources, *[c for c in fusion_configs(profile, table_sources) if c.seed == profile.seeds[0]]]
 
 
 def table(profile: Profile, sources: str = "st_a", split: str = "validation") -> pd.DataFrame:
     """For every Fusion w/ ST-A (or w/ MT-A) run of seed ``profile.seeds[0]``, the attention its fusion layers give
     each source adapter, averaged over the target task's ``split``. Trains what is missing."""
-    table_sources = st_a_configs(profile) if sources == "st_a" else mt_a_configs(profile)
-    results(profile, table_sources)
-    configs = [c for c in fusion_configs(profile, table_sources) if c.seed == profile.seeds[0]]
-    results(profile, configs)
+    planned = runs(profile, sources)
+    results(profile, planned)  # the sources come first in the list, so they are trained before their fusions
+    configs = [c for c in planned if isinstance(c, RunConfig) and c.regime == "fusion"]
     store, rows = profile.store(), []
     for cfg in configs:
         model, tokenizer = store.load_trained(cfg)

@@ -58,6 +58,17 @@ def fusion_configs(profile: Profile, sources: Sequence[RunConfig | MultiTaskConf
     return configs
 
 
+def table1_configs(profile: Profile) -> dict[str, list[RunConfig | MultiTaskConfig]]:
+    """Every run of AdapterFusion Table 1, by the frame it fills: Head and Full (``baselines``), ST-A, ST-A
+    Houlsby, MT-A, and the fusions over ST-A and over MT-A (their configs name the source runs' ids, so they are
+    known before the sources have trained)."""
+    st_a, mt_a = st_a_configs(profile), mt_a_configs(profile)
+    return {"baselines": profile.configs("fusion_full", profile.task_names("fusion"), role="fusion",
+                                         regime=["head", "full"]),
+            "st_a": st_a, "st_a_houlsby": st_a_configs(profile, "fusion_st_a_houlsby"), "mt_a": mt_a,
+            "fusion_st_a": fusion_configs(profile, st_a), "fusion_mt_a": fusion_configs(profile, mt_a)}
+
+
 def method_rows(profile: Profile, frame: pd.DataFrame, method: str, paper_method: str | None = None) -> pd.DataFrame:
     """One row per task for ``method``: hyperparameters chosen on dev (seeds averaged), the paper's number of
     ``paper_method`` (default ``method``) from Table 1 beside ours."""

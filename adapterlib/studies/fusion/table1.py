@@ -15,11 +15,11 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import fusion_n_tasks, fusion_table1, paper_score
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import MultiTaskConfig, RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_count, majority_note
 from adapterlib.studies.fusion.report import bars_by_task, claims_section
-from adapterlib.studies.fusion.runs import (TABLE1_GRIDS, fusion_configs, method_rows, mt_a_configs, results,
-                                            st_a_configs)
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, table1_configs
 
 STUDY = register(Study(
     name="fusion_table1", paper="fusion", title="Table 1: Head, Full, ST-A, MT-A, Fusion w/ ST-A and w/ MT-A",
@@ -28,20 +28,16 @@ STUDY = register(Study(
 METHODS = ("head", "full", "st_a", "mt_a", "fusion_st_a", "fusion_mt_a", "st_a_houlsby")  # Table 1's columns
 
 
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig | MultiTaskConfig]:
+    """Every run of the table (``runs.table1_configs``); Table 2, Figure 3 and the trade-off read the same."""
+    return [cfg for configs in table1_configs(profile).values() for cfg in configs]
+
+
 def table(profile: Profile) -> pd.DataFrame:
     """AdapterFusion Table 1 on the profile's fusion tasks: one row per task x method (``METHODS``), our test score
     (mean over seeds, hyperparameters chosen on dev) beside the paper's dev score for the task it stands in for."""
-    st_a = st_a_configs(profile)
-    mt_a = mt_a_configs(profile)
-    frames = {
-        "baselines": results(profile, profile.configs("fusion_full", profile.task_names("fusion"), role="fusion",
-                                                      regime=["head", "full"])),
-        "st_a": results(profile, st_a),
-        "st_a_houlsby": results(profile, st_a_configs(profile, "fusion_st_a_houlsby")),
-        "mt_a": results(profile, mt_a),
-    }
-    frames["fusion_st_a"] = results(profile, fusion_configs(profile, st_a))
-    frames["fusion_mt_a"] = results(profile, fusion_configs(profile, mt_a))
+    frames = {name: results(profile, configs) for name, configs in table1_configs(profile).items()}  # sources first
     baselines = frames.pop("baselines")
     parts = [method_rows(profile, baselines[baselines["regime"] == regime], regime) for regime in ("head", "full")]
     parts += [method_rows(profile, frame, method) for method, frame in frames.items()]

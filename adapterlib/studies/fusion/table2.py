@@ -16,7 +16,7 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_SAME_THRESHOLD, claim_value, fusion_n_tasks
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import TABLE1_GRIDS
@@ -52,6 +52,9 @@ def compare(table1_rows: pd.DataFrame, threshold: float = FUSION_SAME_THRESHOLD)
                          "trained_params": a.at[task, "trained_params"], "trained_pct": a.at[task, "trained_pct"],
                          "outcome": outcome(diff, threshold), "paper_outcome": outcome(paper_diff, threshold)})
     return pd.DataFrame(rows)
+
+
+declares_runs(STUDY)(table1.runs)  # this study tabulates Table 1's runs
 
 
 def table(profile: Profile) -> pd.DataFrame:

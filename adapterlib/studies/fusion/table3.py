@@ -16,7 +16,8 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value, fusion_n_tasks
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import method_rows, results, st_a_configs
@@ -30,11 +31,17 @@ def _paper_means() -> dict[int, float]:
     return {rf: claim_value(f"t3_rf{rf}") for rf in FACTORS}
 
 
+@declares_runs(STUDY)
+def runs(profile: Profile, tasks: Sequence[str] | None = None) -> list[RunConfig]:
+    """ST-A at each reduction factor of the ``reduction_factors`` grid (rf 16 is Table 1's ST-A)."""
+    return st_a_configs(profile, "reduction_factors", tasks)
+
+
 def table(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """ST-A with reduction factors from the ``reduction_factors`` grid: one row per task x factor
     (``st_a_rf<rf>``); the paper's per-task number only for rf 16 (Table 1's ST-A column; Table 3 gives means).
     ``tasks``: a subset of the profile's fusion tasks (default: all of them)."""
-    frame = results(profile, st_a_configs(profile, "reduction_factors", tasks))
+    frame = results(profile, runs(profile, tasks))
     parts = []
     for rf, runs in frame.groupby("reduction_factor"):
         rows = method_rows(profile, runs, f"st_a_rf{rf:g}", "st_a")

@@ -26,7 +26,8 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value, fusion_n_tasks, fusion_table1, paper_score
 from adapterlib.runner.profiles import ST_A, Profile, get_profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import MultiTaskConfig, RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import LEARNED_MARGIN, learned_tasks
 from adapterlib.studies.fusion import table1, table3
 from adapterlib.studies.fusion.cost import fusion_parameters
@@ -49,6 +50,12 @@ PAPER_LABELS = {"fusion": "paper (Tables 1 and 3, BERT-base)"}
 FIGURE_CAPTION = (CAPTION + "; a fusion's parameters per target task: its fusion layers and head plus every adapter "
                   "it fuses; the paper's rf 2 / 64 points are Table 3's means minus full fine-tuning's Table 1 mean "
                   "(it gives no per-task numbers); its x positions are counted on BERT-base")
+
+
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig | MultiTaskConfig]:
+    """Table 1's and Table 3's runs (this study tabulates both)."""
+    return [*table1.runs(profile), *table3.runs(profile)]
 
 
 def table(profile: Profile) -> pd.DataFrame:

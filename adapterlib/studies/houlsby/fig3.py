@@ -20,7 +20,8 @@ from adapterlib.reporting.paper import (BERT_BASE_PARAMS, BERT_LARGE_PARAMS, HOU
                                         houlsby_additional_params, houlsby_glue)
 from adapterlib.runner.profiles import Profile
 from adapterlib.studies import tradeoff
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import PlannedRun, Study, declares_runs, register
 from adapterlib.studies.houlsby.report import PAPER
 from adapterlib.studies.common import LEARNED_MARGIN, learned_tasks
 from adapterlib.studies.houlsby.runs import figure_tasks, finished, sweep_points
@@ -50,19 +51,50 @@ def family(method: pd.Series) -> pd.Series:
     return method.str.extract(r"^(adapters|lora|top_k|layernorm|full)", expand=False)
 
 
+def role_configs(profile: Profile, role: str) -> list[RunConfig]:
+    """The runs of ``GRIDS[role]``, plus (GLUE role) Figure 4's LayerNorm-only runs: the same configs, read or
+    trained once."""
+    tasks = profile.task_names(role)
+    configs = [cfg for grid, regimes in GRIDS[role] for cfg in profile.configs(grid, tasks, regime=regimes)]
+    if role == "glue":
+        configs += profile.configs("size_sweep", figure_tasks(profile), regime=["layernorm"])
+    return configs
+
+
+def lora_configs(profile: Profile, tasks: list[str]) -> list[RunConfig]:
+    """The LoRA curve's runs on ``tasks`` (the learned ones: elsewhere every method sits at the majority class)."""
+    return profile.configs("lora", tasks, regime=["adapters"]) if tasks else []
+
+
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig | PlannedRun]:
+    """Every role's sweep runs, and the LoRA runs on the tasks full fine-tuning learned: known once that role's
+    sweep runs are in the store; until then LoRA on every task of the role, provisional (an upper bound)."""
+    store, listed = profile.store(), []
+    for role in GRIDS:
+        configs = role_configs(profile, role)
+        listed += configs
+        if all(store.get(cfg) is not None for cfg in configs):
+            frame = store.to_frame(cfg.run_id for cfg in configs)
+            points = sweep_points(frame[frame["status"] == "ok"], profile.suites[role], by=SWEEP)
+            listed += lora_configs(profile, learned_tasks(points) if not points.empty else [])
+        else:
+            after = tuple(cfg.run_id for cfg in configs)
+            listed += [PlannedRun(cfg, after, provisional=True)
+                       for cfg in lora_configs(profile, profile.task_names(role))]
+    return listed
+
+
 def table(profile: Profile) -> pd.DataFrame:
     """Every adapter size, LoRA rank and top-k point per task, LayerNorm-only on Figure 4's tasks, as
     ``tradeoff.COLUMNS`` (``suite``: the role; ``learned``: full fine-tuning learned the task)."""
     parts = []
-    for role, grids in GRIDS.items():
-        tasks, suite = profile.task_names(role), profile.suites[role]
-        configs = [cfg for grid, regimes in grids for cfg in profile.configs(grid, tasks, regime=regimes)]
-        if role == "glue":  # Figure 4's LayerNorm-only runs: the same configs, read (or trained once) here
-            configs += profile.configs("size_sweep", figure_tasks(profile), regime=["layernorm"])
-        points = sweep_points(finished(profile, configs), suite, PAPER_TABLES[role][0](), by=SWEEP)
+    for role in GRIDS:
+        suite = profile.suites[role]
+        points = sweep_points(finished(profile, role_configs(profile, role)), suite, PAPER_TABLES[role][0](), by=SWEEP)
         learned = learned_tasks(points)
         if learned:
-            lora = finished(profile, profile.configs("lora", learned, regime=["adapters"]))
+            lora = finished(profile, lora_configs(profile, learned))
             points = pd.concat([points, sweep_points(lora, suite, by=SWEEP)], ignore_index=True)
         parts.append(points.assign(suite=role, series=family(points["method"]), learned=points["task"].isin(learned)))
     return tradeoff.tradeoff_frame(pd.concat(parts, ignore_index=True), profile.store())

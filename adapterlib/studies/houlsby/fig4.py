@@ -20,7 +20,8 @@ from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import BERT_BASE_PARAMS, HOULSBY_FIG4_TRAINED_PARAMS
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_reason
 from adapterlib.studies.houlsby.report import gap_check
 from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
@@ -30,13 +31,20 @@ STUDY = register(Study(name="houlsby_fig4_size_sweep", paper="houlsby",
                        grids=("houlsby_glue", "size_sweep"), depends=("houlsby_table1_glue",)))
 
 
+@declares_runs(STUDY)
+def runs(profile: Profile, tasks: Sequence[str] | None = None) -> list[RunConfig]:
+    """Full fine-tuning (Table 1's runs) and the size sweep's adapters, top-k and LayerNorm-only on ``tasks``
+    (default: ``runs.figure_tasks``)."""
+    tasks = list(tasks or figure_tasks(profile))
+    return (profile.configs("houlsby_glue", tasks, regime=["full"])
+            + profile.configs("size_sweep", tasks, regime=["adapters", "top_k", "layernorm"]))
+
+
 def table(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """Every point of the size sweep per task (two by default) with ``delta`` to full fine-tuning; the paper's
     Fig. 4 points on the MNLI-like task."""
     tasks = list(tasks or figure_tasks(profile))
-    configs = (profile.configs("houlsby_glue", tasks, regime=["full"])
-               + profile.configs("size_sweep", tasks, regime=["adapters", "top_k", "layernorm"]))
-    points = sweep_points(finished(profile, configs), profile.suites["glue"])
+    points = sweep_points(finished(profile, runs(profile, tasks)), profile.suites["glue"])
     full = points[points["method"] == "full"].set_index("task")["score"]
     points["delta"] = points["score"] - points["task"].map(full)
     known = paper_claims()

@@ -17,19 +17,26 @@ from adapterlib.reporting.paper import HOULSBY_FIG5_TRAINED_PCT
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.houlsby.report import gap_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, method_name
 
 STUDY = register(Study(name="houlsby_fig5_squad", paper="houlsby", title="Figure 5: SQuAD v1.1", roles=("squad",),
                        grids=("squad",)))
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig]:
+    """Full fine-tuning and adapters over the ``squad`` grid on the SQuAD-role tasks."""
+    return profile.configs("squad", profile.task_names("squad"), regime=["full", "adapters"])
+
+
 SQUAD_LEARNED = 0.5  # full fine-tuning below this share of the paper's F1 has not learned SQuAD: gap claims unjudged
 
 
 def table(profile: Profile) -> pd.DataFrame:
     """One row per method, evaluated split (``split``: test, and the SQuADShifts test sets) and metric (F1, EM)."""
-    tasks, suite = profile.task_names("squad"), profile.suites["squad"]
-    frame = finished(profile, profile.configs("squad", tasks, regime=["full", "adapters"]))
+    suite = profile.suites["squad"]
+    frame = finished(profile, runs(profile))
     selected = select_best(frame, by=["task", "regime", "size"], seeds="mean")
     known = paper_claims()
     paper = {"full": known.loc["fig5_full", "value"], "adapters_64": known.loc["fig5_adapter64", "value"],

@@ -24,7 +24,7 @@ from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.evaluate import evaluate
 from adapterlib.runner.settings import DATA_SEED, RunConfig
-from adapterlib.studies.base import Study, register
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.houlsby.runs import exact_counts, figure_tasks, finished, in_task_order, sweep_points
 
 STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
@@ -32,6 +32,30 @@ STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
                        model_roles=("additional",), grids=("houlsby_glue", "init_std", "lr_sweep"),
                        depends=("houlsby_table1_glue",)))
 SIZES = (8, 64, 256)  # section 3.6's adapter sizes
+
+
+def ablation_configs(profile: Profile, tasks: Sequence[str]) -> list[RunConfig]:
+    """Table 1's size-64 adapter runs on ``tasks``: the models the ablation reloads."""
+    return [c for c in profile.configs("houlsby_glue", tasks, regime=["adapters"]) if c.adapter.size == 64]
+
+
+def sweep_configs(profile: Profile, grid: str, tasks: Sequence[str]) -> list[RunConfig]:
+    """A one-key sweep of size-64 adapters (``init_std`` or ``lr_sweep``), on the additional role's model."""
+    return profile.configs(grid, tasks, role="additional")
+
+
+def size_configs(profile: Profile) -> list[RunConfig]:
+    """Table 1's adapter runs on the GLUE role's classification tasks (section 3.6)."""
+    tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
+    return profile.configs("houlsby_glue", tasks, regime=["adapters"])
+
+
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig]:
+    """The four panels' runs: the ablation's models, the two sweeps on the MNLI-like task, section 3.6's sizes."""
+    sweep_task = figure_tasks(profile, 1)
+    return [*ablation_configs(profile, figure_tasks(profile)), *sweep_configs(profile, "init_std", sweep_task),
+            *sweep_configs(profile, "lr_sweep", sweep_task), *size_configs(profile)]
 
 
 def ablation_spans(n_layers: int) -> list[tuple[int, int]]:
@@ -55,8 +79,8 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
     model (``first_layer`` NaN); ``majority`` is the majority-class accuracy of that split."""
     tasks = list(tasks or figure_tasks(profile))
     suite, store = profile.suites["glue"], profile.store()
-    configs = [c for c in profile.configs("houlsby_glue", tasks, regime=["adapters"]) if c.adapter.size == 64]
-    selected = in_task_order(select_best(finished(profile, configs), by=["task", "regime"], seeds="best"), tasks)
+    selected = in_task_order(select_best(finished(profile, ablation_configs(profile, tasks)), by=["task", "regime"],
+                                         seeds="best"), tasks)
     known = paper_claims()
     rows = []
     for _, winner in selected.iterrows():
@@ -88,7 +112,7 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
 def _sweep(profile: Profile, grid: str, key: str, tasks: Sequence[str]) -> pd.DataFrame:
     """Rows of a one-key sweep of size-64 adapters; a setting whose runs all failed (diverged) gets a NaN row."""
     suite = profile.suites["glue"]
-    frame = run_grid(profile.configs(grid, tasks, role="additional"), profile.store()).frame
+    frame = run_grid(sweep_configs(profile, grid, tasks), profile.store()).frame
     ok = frame[frame["status"] == "ok"]
     points = (sweep_points(ok, suite, by=[key], name=lambda r: f"adapters_64_{key}_{r[key]:g}") if len(ok)
               else pd.DataFrame())
@@ -114,9 +138,7 @@ def lr_sweep(profile: Profile, tasks: Sequence[str] | None = None) -> pd.DataFra
 def size_means(profile: Profile) -> pd.DataFrame:
     """Section 3.6: dev score of each adapter size of Table 1's grid, per classification task of the GLUE role
     (the paper: mean validation accuracy over eight classification tasks); ``score`` is the dev score."""
-    tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
-    points = sweep_points(finished(profile, profile.configs("houlsby_glue", tasks, regime=["adapters"])),
-                          profile.suites["glue"])
+    points = sweep_points(finished(profile, size_configs(profile)), profile.suites["glue"])
     points["test_score"], points["score"] = points["score"], points["dev_score"]
     points["paper_score"] = float("nan")
     points["split"] = "validation"

@@ -15,7 +15,8 @@ from adapterlib.reporting.paper import BERT_LARGE_PARAMS, HOULSBY_GLUE_N_TASKS, 
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_count, tidy_rows
 from adapterlib.studies.houlsby.report import PAPER, base_size_note, gap_check, mean_over_tasks, paper_mean, share_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
@@ -24,12 +25,18 @@ STUDY = register(Study(name="houlsby_table1_glue", paper="houlsby", title="Table
                        grids=("houlsby_glue",)))
 
 
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig]:
+    """Full fine-tuning and adapters over the ``houlsby_glue`` grid on every GLUE-role task."""
+    return profile.configs("houlsby_glue", profile.task_names("glue"), regime=["full", "adapters"])
+
+
 def table(profile: Profile) -> pd.DataFrame:
     """One row per GLUE-role task and method (``full``, ``adapters_best_size``, ``adapters_64``), plus the paper's
     tasks without a stand-in. Extra columns: ``total_params_x`` (parameters to store for the paper's 9 tasks, x
     base, from the mean per-task counts of ours) and the paper's two parameter columns."""
-    tasks, suite = profile.task_names("glue"), profile.suites["glue"]
-    frame = finished(profile, profile.configs("houlsby_glue", tasks, regime=["full", "adapters"]))
+    suite = profile.suites["glue"]
+    frame = finished(profile, runs(profile))
     paper = houlsby_glue()
     adapters = frame[frame["regime"] == "adapters"]
     chosen = {"full": frame[frame["regime"] == "full"], "adapters_best_size": adapters,

@@ -18,8 +18,8 @@ from adapterlib.reporting.paper import (BERT_BASE_PARAMS, HOULSBY_ADDITIONAL_N_T
                                         houlsby_additional_params, paper_score)
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.settings import DATA_SEED
-from adapterlib.studies.base import Study, register
+from adapterlib.runner.settings import DATA_SEED, RunConfig
+from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_count, tidy_rows
 from adapterlib.studies.houlsby.report import PAPER, base_size_note, gap_check, mean_over_tasks, paper_mean, share_check
 from adapterlib.studies.houlsby.runs import exact_counts, finished, paper_only_rows, total_params_x
@@ -28,6 +28,13 @@ STUDY = register(Study(name="houlsby_table2_additional", paper="houlsby", title=
                        roles=("additional",), grids=("houlsby_additional",)))
 TRAINED = ("full", "top_k", "adapters")  # the table's columns trained through the run store
 METHODS = (*TRAINED, "no_bert_baseline")
+
+
+@declares_runs(STUDY)
+def runs(profile: Profile) -> list[RunConfig]:
+    """The ``TRAINED`` columns over the ``houlsby_additional`` grid on every additional-role task (the no-BERT
+    baseline is a linear model fitted in the notebook, on the CPU, outside the run store)."""
+    return profile.configs("houlsby_additional", profile.task_names("additional"), regime=list(TRAINED))
 
 
 def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int | None = None,
@@ -80,8 +87,8 @@ def _baseline_rows(profile: Profile, paper: pd.DataFrame) -> pd.DataFrame:
 def table(profile: Profile) -> pd.DataFrame:
     """One row per additional-role task and method (``METHODS``), plus the paper's tasks without a stand-in;
     ``total_params_x`` as in Table 1 (for the paper's 17 tasks), the paper's s.e.m. and parameter columns."""
-    tasks, suite = profile.task_names("additional"), profile.suites["additional"]
-    frame = finished(profile, profile.configs("houlsby_additional", tasks, regime=list(TRAINED)))
+    suite = profile.suites["additional"]
+    frame = finished(profile, runs(profile))
     paper = houlsby_additional()
     parts = []
     for method in TRAINED:

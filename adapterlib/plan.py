@@ -1,0 +1,169 @@
+"""`adapterlib plan` and `adapterlib fill`: what the notebooks of a profile need before anything trains, and
+training it outside the notebooks (under `accelerate launch` / `torchrun` on several GPUs).
+
+The runs come from the studies themselves (``studies.base.declares_runs``: the same function each table calls),
+so the plan counts exactly what the notebooks would train. Per notebook: runs done / to do (from the run store),
+estimated GPU-hours of the runs to do and the disk of all of them (``costs``), and every dataset checked without
+downloading it (``data.tasks.check_task``). ``reproduce`` prints the plan first and stops with one line when a
+dataset is unreachable.
+
+``fill`` trains the to-do runs in rounds: a run starts once the runs it needs are finished (a fusion's source
+adapters), and a provisional run (Fig. 3's LoRA, needed only on tasks full fine-tuning learned) waits until its
+deciding runs are in the store and the study lists its runs again. Under a launcher every process takes part in
+every run (data parallel, ``RunStore.run``), so each run trains once and the main process records it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapterlib.costs import REFERENCE_GPU, UTILISATION, RunCost, human_bytes, run_cost
+from adapterlib.data.tasks import check_task, load_task
+from adapterlib.paths import pinned_output_dirs
+from adapterlib.runner.profiles import PROFILES, Profile, get_profile
+from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
+
+
+@dataclass
+class NotebookPlan:
+    """One notebook's share of the plan; ``runs``: its planned runs (``studies.base.PlannedRun``), ``costs``: each
+    one's estimate by run id."""
+
+    name: str
+    runs: list
+    done: set[str]
+    costs: dict[str, RunCost]
+    gpu_hours: float
+    untimed: int
+    disk_bytes: int
+    problems: dict[str, str]
+
+    @property
+    def todo(self) -> list:
+        return [run for run in self.runs if run.config.run_id not in self.done]
+
+
+def run_tasks(config: RunConfig | MultiTaskConfig) -> tuple[str, ...]:
+    return config.tasks if isinstance(config, MultiTaskConfig) else (config.task,)
+
+
+def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False,
+              data_dir: str | Path | None = None) -> list[NotebookPlan]:
+    """The plan of every notebook (or ``only`` those), in the order ``reproduce`` runs them."""
+    from adapterlib.studies import STUDIES, order
+    from adapterlib.studies.base import planned_runs
+
+    unknown = sorted(set(only or ()) - set(STUDIES))
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(STUDIES)}")
+    store, checked = profile.store(), {}
+    plans = []
+    for study in order(STUDIES[name] for name in (only or STUDIES)):
+        if only and study.name not in only:
+            continue
+        runs = planned_runs(study, profile)
+        done = {run.config.run_id for run in runs if store.get(run.config) is not None}
+        costs = {run.config.run_id: run_cost(run.config, keep_weights=keep_weights) for run in runs}
+        todo_hours = [costs[run.config.run_id].gpu_hours for run in runs if run.config.run_id not in done]
+        tasks = sorted({task for run in runs for task in run_tasks(run.config)})
+        for task in tasks:
+            if task not in checked:
+                checked[task] = check_task(task, data_dir)
+        plans.append(NotebookPlan(study.name, runs, done, costs, sum(h for h in todo_hours if h is not None),
+                                  sum(h is None for h in todo_hours), sum(c.disk_bytes for c in costs.values()),
+                                  {t: checked[t] for t in tasks if checked[t]}))
+    return plans
+
+
+def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
+    """The plan as a compact table with a total row (runs shared by notebooks are counted once in the total)."""
+    header = f"{'notebook':<28} {'runs':>6} {'done':>6} {'to do':>6} {'GPU-h to do':>12} {'disk':>9}  datasets"
+    lines = [f"plan for profile {profile.name!r}: GPU-hours on one {REFERENCE_GPU} at {UTILISATION:.0%} of peak "
+             "(computed from training FLOPs, see adapterlib/costs.py); disk: what the run store keeps", header]
+    for plan in plans:
+        hours = f"{plan.gpu_hours:.3g}" + (f" +{plan.untimed}?" if plan.untimed else "")
+        lines.append(f"{plan.name:<28} {len(plan.runs):>6} {len(plan.done):>6} {len(plan.todo):>6} {hours:>12} "
+                     f"{human_bytes(plan.disk_bytes):>9}  "
+                     + ("ok" if not plan.problems else f"{len(plan.problems)} unreachable"))
+    unique = {run.config.run_id: (run, plan) for plan in plans for run in plan.runs}
+    todo = [(run, plan) for run, plan in unique.values() if run.config.run_id not in plan.done]
+    hours = [plan.costs[run.config.run_id].gpu_hours for run, plan in todo]
+    provisional = sum(run.provisional for run, _ in todo)
+    total_disk = sum(plan.costs[run.config.run_id].disk_bytes for run, plan in unique.values())
+    untimed = sum(h is None for h in hours)
+    lines.append(f"{'total (each run once)':<28} {len(unique):>6} {len(unique) - len(todo):>6} {len(todo):>6} "
+                 f"{sum(h for h in hours if h is not None):>12.3g} {human_bytes(total_disk):>9}")
+    if untimed:
+        lines.append(f"?: {untimed} runs to do on tasks without a known training size (no GPU-hours counted)")
+    if provisional:
+        lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
+    return "\n".join(lines)
+
+
+def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
+    """One line listing every unreachable dataset and its cause, or None when all are reachable."""
+    problems = {task: problem for plan in plans for task, problem in plan.problems.items()}
+    if not problems:
+        return None
+    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(f"{t}: {p}" for t, p in sorted(problems.items()))
+
+
+def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:
+    """Train every to-do run of the plan (see the module docstring); returns how many were trained."""
+    from adapterlib.runner.loop import process_state
+
+    state, store, trained = process_state(), profile.store(), 0
+    while True:
+        plans = make_plan(profile, only, keep_weights=keep_weights)
+        problem = missing_line(plans)
+        if problem:
+            raise ValueError(problem)
+        pending = list({run.config.run_id: run for plan in plans for run in plan.todo}.values())
+        ready = [run for run in pending if not run.provisional
+                 and all(store.get(need) is not None for need in run.needs)]
+        if not ready:
+            if pending and state.is_main_process:
+                print(f"fill: {len(pending)} runs left that wait on runs not in the store", file=sys.stderr)
+            return trained
+        with state.main_process_first():  # the data cache is built once, then read by the other processes
+            for task in sorted({task for run in ready for task in run_tasks(run.config)}):
+                config = ready[0].config
+                load_task(task, max_train=config.max_train, max_eval=config.max_eval, seed=DATA_SEED)
+        for run in ready:
+            store.run(run.config, keep_weights=keep_weights, progress=state.is_main_process)
+            trained += 1
+
+
+def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
+    for name, help_text in (("plan", "list the runs, GPU-hours, disk and datasets every notebook needs"),
+                            ("fill", "train the plan's to-do runs into the run store (accelerate launch-able)")):
+        p = subparsers.add_parser(name, help=help_text)
+        p.add_argument("--profile", default="cpu", choices=tuple(PROFILES))
+        p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="a subset of the notebooks (default: all)")
+        p.add_argument("--runs-dir", type=Path, help="parent of the run store runs/<profile>/ (default: ./runs, "
+                       "or $ADAPTERLIB_RUNS)")
+        p.add_argument("--keep-weights", action="store_true",
+                       help="also keep the weights of full, top-k, LayerNorm and head runs (no study reads them)")
+        p.set_defaults(func=_plan_command if name == "plan" else _fill_command)
+
+
+def _plan_command(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    with pinned_output_dirs(runs=args.runs_dir):
+        plans = make_plan(profile, args.only, keep_weights=args.keep_weights)
+    print(format_plan(profile, plans))
+    problem = missing_line(plans)
+    if problem:
+        print(f"adapterlib: error: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fill_command(args: argparse.Namespace) -> int:
+    with pinned_output_dirs(runs=args.runs_dir):
+        trained = fill(get_profile(args.profile), args.only, keep_weights=args.keep_weights)
+    print(f"fill: {trained} runs trained", file=sys.stderr)
+    return 0
