@@ -68,7 +68,8 @@ SPECS: dict[str, HubSpec] = {
     "mnli": HubSpec(cols("premise", "hypothesis"), test="validation_matched",
                     extra={"test_mismatched": "validation_mismatched"}),
     "mnli_mm": HubSpec(cols("premise", "hypothesis"), test="validation_mismatched"),
-    "squad": HubSpec(lambda r: r, label_column=None),
+    "squad": HubSpec(lambda r: {c: r[c] for c in ("id", "title", "context", "question", "answers")},
+                     label_column=None),  # a new dict: map() drops the removed columns of a row returned as is
     "winogrande": HubSpec(_winogrande, **_MC),
     "imdb": HubSpec(cols("text"), test="test"),
     "hellaswag": HubSpec(lambda r: {"text": r["ctx"], "question": "", "choices": r["endings"],
@@ -198,7 +199,11 @@ def load_hub_task(task: Task, path: str | Path | None = None, data_dir: str | Pa
     dd = datasets.DatasetDict({k: v.map(spec.convert, remove_columns=v.column_names) for k, v in out.items()})
     if task.format != "span_qa":
         to_id = label_ids(task, label_feature, {v for d in dd.values() for v in d.unique("label")})
-        dd = dd.map(lambda r: {"label": to_id(r["label"])})
+        label_type = datasets.Value("float32" if task.format == "regression" else "int64")
+        # explicit features: map() would cast the ids back to the column's old type (string, bool)
+        dd = datasets.DatasetDict({k: v.map(lambda r: {"label": to_id(r["label"])},
+                                            features=datasets.Features({**v.features, "label": label_type}))
+                                   for k, v in dd.items()})
         dd = dd.filter(lambda r: r["label"] != UNLABELLED)  # hidden test labels
         check_labels(task, dd)
     return datasets.DatasetDict({k: v.select_columns([c for c in COLUMN_ORDER if c in v.column_names])
