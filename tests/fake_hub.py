@@ -7,13 +7,15 @@ config. `FakeHub.install(monkeypatch)` makes `datasets.load_dataset` and `datase
 for the real hub ids, configs and revisions from these files, and, like the hub with datasets >= 4, refuses a
 script repo read without its parquet export revision. The paper tasks that are not on the hub are written in the
 documented local layout (`<data dir>/<task>/{train,validation,test}.csv`) and $ADAPTERLIB_DATA_DIR points there,
-so every code path that calls `load_task` finds them.
+so every code path that calls `load_task` finds them. `install_in_subprocesses` does the same for the Python
+processes a test starts (notebook kernels, `accelerate launch` workers).
 
     def test_x(fake_hub):            # the fixture below; import it into the test module
         load_task("cosmos_qa")       # served by the fake hub
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,18 @@ from adapterlib.data.tasks import hub
 from adapterlib.data.tasks.registry import PARQUET_EXPORT, PAPER_SUITES, Task, list_tasks
 from adapterlib.paths import DATA_ENV
 
+SUBPROCESS_ENV = "ADAPTERLIB_FAKE_HUB"  # the fake hub's root, for the processes a test starts
+SITECUSTOMIZE = f'''"""Written by tests/fake_hub.py: serve its fake hub in this process too (while ${SUBPROCESS_ENV} is set)."""
+import os
+
+if os.environ.get("{SUBPROCESS_ENV}"):
+    from pathlib import Path
+
+    import pytest
+    from fake_hub import FakeHub
+
+    FakeHub(Path(os.environ["{SUBPROCESS_ENV}"]), write=False).install(pytest.MonkeyPatch())
+'''
 ROWS = 12  # per split: enough for the two seeded 10% holdouts a train-only dataset gets
 STR, I32, I64, F32, BOOL = (datasets.Value(t) for t in ("string", "int32", "int64", "float32", "bool"))
 STRINGS = datasets.List(STR)
@@ -95,13 +109,15 @@ SCHEMAS: dict[tuple[str, str | None], Schema] = {
     ("ucirvine/sms_spam", None): Schema({"sms": STR, "label": labels("ham", "spam")}, {"train": True}),
     ("allenai/winogrande", "winogrande_xl"): Schema(
         {"sentence": STR, "option1": STR, "option2": STR, "answer": STR}, GLUE_SPLITS,
-        {"sentence": lambda i, _: f"Sentence {i}: the _ was late.", "answer": lambda i, lab: str(1 + i % 2) if lab else ""}),
+        {"sentence": lambda i, _: f"Sentence {i}: the _ was late.",
+         "answer": lambda i, lab: str(1 + i % 2) if lab else ""}),
     ("stanfordnlp/imdb", None): Schema({"text": STR, "label": labels("neg", "pos")},
                                        {"train": True, "test": True, "unsupervised": False}),
     ("Rowan/hellaswag", None): Schema(
         {"ind": I32, "activity_label": STR, "ctx_a": STR, "ctx_b": STR, "ctx": STR, "endings": STRINGS,
          "source_id": STR, "split": STR, "split_type": STR, "label": STR}, GLUE_SPLITS,
-        {"endings": lambda i, _: [f"ending {i} {k}" for k in range(4)], "label": lambda i, lab: str(i % 4) if lab else ""},
+        {"endings": lambda i, _: [f"ending {i} {k}" for k in range(4)],
+         "label": lambda i, lab: str(i % 4) if lab else ""},
         script=True),
     ("allenai/social_i_qa", None): Schema(
         {"context": STR, "question": STR, "answerA": STR, "answerB": STR, "answerC": STR, "label": STR}, TRAIN_VAL,
@@ -144,18 +160,20 @@ def _schema(task: Task) -> Schema:
 class FakeHub:
     """Writes the schema fixtures under `root` and serves them in place of the hub (see the module docstring)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, write: bool = True):
+        """`write=False`: serve the files an earlier FakeHub(root) wrote."""
         self.root = root
         self.data_dir = root / "data"
         self.repos: dict[tuple[str, str | None, str | None], dict[str, Path]] = {}  # (repo, revision, config)
         self.scripts: set[str] = set()
         for task in paper_tasks():
             if task.local_only:
-                self._write_local(task)
+                if write:
+                    self._write_local(task)
             else:
-                self._write_hub(task)
+                self._add_hub(task, write)
 
-    def _write_hub(self, task: Task) -> None:
+    def _add_hub(self, task: Task, write: bool) -> None:
         schema = _schema(task)
         revision = PARQUET_EXPORT if schema.script else None
         config = task.hub_config or "default"
@@ -165,21 +183,20 @@ class FakeHub:
         if schema.script:
             self.scripts.add(task.hub_id)
         folder = self.root / "hub" / task.hub_id / (revision or "main").replace("/", "_") / config
-        features = datasets.Features(schema.features)
-        self.repos[key] = {}
-        for split, labelled in schema.splits.items():
+        self.repos[key] = {split: folder / split / "0000.parquet" for split in schema.splits}
+        for split, labelled in schema.splits.items() if write else ():
             rows = [schema.row(i, labelled, split) for i in range(ROWS)]
-            path = folder / split / "0000.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
-            self.repos[key][split] = path
+            self.repos[key][split].parent.mkdir(parents=True, exist_ok=True)
+            datasets.Dataset.from_list(rows, features=datasets.Features(schema.features)).to_parquet(
+                str(self.repos[key][split]))
 
     def _write_local(self, task: Task) -> None:
         folder = self.data_dir / task.name
         folder.mkdir(parents=True, exist_ok=True)
         for split in ("train", "validation", "test"):
-            rows = [{"text": f"{task.name} {split} {i}", **({"text_pair": f"claim {i}"} if task.format == "pair" else {}),
-                     "label": task.label_names[i % task.num_labels]} for i in range(ROWS)]
+            pair = {"text_pair": "a sentence about it"} if task.format == "pair" else {}
+            rows = [{"text": f"{task.name} {split} {i}", **pair, "label": task.label_names[i % task.num_labels]}
+                    for i in range(ROWS)]
             datasets.Dataset.from_list(rows).to_csv(str(folder / f"{split}.csv"), index=False)
 
     def files(self, path: str, name: str | None = None, revision: str | None = None,
@@ -212,6 +229,17 @@ class FakeHub:
         monkeypatch.setattr(datasets, "load_dataset_builder", served(real_builder))
         monkeypatch.setattr(hub, "hub_reachable", lambda: True)
         monkeypatch.setenv(DATA_ENV, str(self.data_dir))
+        return self
+
+    def install_in_subprocesses(self, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+        """Serve the same files in the Python processes started while `monkeypatch` holds: a sitecustomize module
+        put first on their PYTHONPATH installs this fake hub when the interpreter starts."""
+        site = self.root / "site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        path = [str(site), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in path if p))
+        monkeypatch.setenv(SUBPROCESS_ENV, str(self.root))
         return self
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 
 import datasets
 import pytest
@@ -186,7 +188,8 @@ def test_label_outside_num_labels_is_a_task_error_before_training(tmp_path, name
     write_csv(tmp_path / name, "train", single_rows([0, 1] * 10))
     write_csv(tmp_path / name, "test", single_rows(labels))
     k = get_task(name).num_labels
-    expected = f"{name}: test has labels {bad} outside range({k}); fix the data (or the task's num_labels) before training"
+    expected = (f"{name}: test has labels {bad} outside range({k}); fix the data (or the task's num_labels) "
+                "before training")
     with pytest.raises(TaskError) as e:
         load_task(name, data_dir=tmp_path)
     assert str(e.value) == expected
@@ -266,3 +269,17 @@ def test_cli_check_and_list_take_a_data_dir(fake_hub, tmp_path, capsys):
     assert run_cli("list", "--suite", "fusion_paper", "--data-dir", str(tmp_path)) == 0
     out = capsys.readouterr().out
     assert f"local {tmp_path / 'argument'}/ (absent)" in out and f"hub@{PARQUET_EXPORT}" in out
+
+
+def test_cli_prepare_paper_suite_skips_an_absent_local_task(fake_hub, tmp_path, capsys):
+    assert run_cli("prepare", "--suite", "fusion_paper", "--data-dir", str(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert f"adapterlib: skipped argument (Argument): not on the hub: needs local data at {tmp_path}" in err
+
+
+def test_fake_hub_serves_the_processes_a_test_starts(fake_hub, monkeypatch):
+    fake_hub.install_in_subprocesses(monkeypatch)
+    code = ("from adapterlib.data.tasks import check_task, load_task; "
+            "print(len(load_task('sick')['test']), len(load_task('cf_disasters')['train']), check_task('hellaswag'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["12", "12", "None"]

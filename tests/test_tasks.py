@@ -230,7 +230,7 @@ def test_cli_list_shows_every_task_with_sizes(prepared, capsys):
     for t in list_tasks():
         assert t.name in out
     assert f"train={prepared['sms_spam']['sizes']['train']}" in out and "~ SST-2" in out and "= MNLI-mm" in out
-    assert "hub" in out and "local path" in out
+    assert "hub@refs/convert/parquet" in out and "/argument/" in out
     args = parser.parse_args(["data", "prepare", "--suite", "squad_offline"])
     assert args.func(args) == 0
     assert json.loads((task_dir("squad_v1_dev") / "meta.json").read_text())["split_seed"] == 0

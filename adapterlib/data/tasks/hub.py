@@ -135,7 +135,8 @@ def hub_problem(task: Task, error: Exception) -> str:
         why = (f"script repo, which datasets {datasets.__version__} cannot run: set hub_revision="
                f"'{PARQUET_EXPORT}' (its parquet export) for it in the task registry")
     elif "gated" in first:
-        why = f"gated: accept its conditions at https://huggingface.co/datasets/{task.hub_id} and log in (hf auth login)"
+        why = (f"gated: accept its conditions at https://huggingface.co/datasets/{task.hub_id} and log in "
+               "(hf auth login)")
     else:
         why = f"{type(error).__name__}: {first}"
     return f"{task.name} ({task.paper_name}) from {task.hub_id}: {why}"
