@@ -10,12 +10,14 @@ trains what is missing; ``run_info.json`` records the git revision, package vers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from adapterlib.paths import notebooks_root, pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, get_profile
@@ -33,16 +35,17 @@ def notebooks() -> list[str]:
 
 def run_notebooks(
     profile: str, only: list[str] | None = None, *, kernel: str = "python3", notebooks_dir: str | Path | None = None,
-    results: str | Path | None = None, runs: str | Path | None = None,
+    results: str | Path | None = None, runs: str | Path | None = None, overrides: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
     write SUMMARY.md and return the executed copies. ``results``/``runs`` move the results and the run store (for
-    this call and its kernels). Offline profiles build their task data first (cached, so at most once)."""
+    this call and its kernels). ``overrides``: Profile fields every notebook applies (``get_profile``), checked
+    here first. Offline profiles build their task data first (cached, so at most once)."""
     names = notebooks()
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(names)}")
-    get_profile(profile)  # a bad profile fails here, before anything runs
+    get_profile(profile, **(overrides or {}))  # a bad profile or override fails here, before anything runs
     source = Path(notebooks_dir or notebooks_root()).resolve()
     selected = [n for n in names if not only or n in only]
     missing = [n for n in selected if not (source / f"{n}.ipynb").is_file()]
@@ -50,17 +53,18 @@ def run_notebooks(
         raise ValueError(f"{source} has no notebook {', '.join(missing)}: run from the project directory or pass "
                          f"--notebooks-dir")
     with pinned_output_dirs(results, runs):
-        return _execute(profile, selected, source, kernel, partial=bool(only))
+        return _execute(profile, selected, source, kernel, partial=bool(only), overrides=overrides or {})
 
 
-def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool) -> list[Path]:
+def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool,
+             overrides: dict[str, Any]) -> list[Path]:
     import papermill
     from tqdm.auto import tqdm
 
     from adapterlib.data.tasks import prepare
     from adapterlib.runner.store import environment
 
-    for suite in sorted(set(get_profile(profile).suites.values())):
+    for suite in sorted(set(get_profile(profile, **overrides).suites.values())):
         if suite.endswith("_offline"):
             prepare(suite)
     check_plan(profile, selected)
@@ -74,7 +78,8 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
         start = time.perf_counter()
         out = out_dir / f"{name}.ipynb"
         try:
-            papermill.execute_notebook(str(source / f"{name}.ipynb"), str(out), parameters={"profile": profile},
+            parameters = {"profile": profile, **({"overrides": overrides} if overrides else {})}
+            papermill.execute_notebook(str(source / f"{name}.ipynb"), str(out), parameters=parameters,
                                        cwd=str(source), kernel_name=kernel, progress_bar=False)
         except papermill.PapermillExecutionError as err:
             raise RuntimeError(f"notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
@@ -84,7 +89,7 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
         tqdm.write(f"{name}: {times[name]:.0f} s -> {out}")
         written.append(out)
     env = environment()
-    write_run_info(profile, {"profile": profile, "git_revision": env["git_revision"], "versions": env["versions"],
+    write_run_info(profile, {"profile": profile, **({"overrides": overrides} if overrides else {}), "git_revision": env["git_revision"], "versions": env["versions"],
                              "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.system()}",
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                              "notebooks": {n: times[n] for n in notebooks() if n in times}})
@@ -117,5 +122,20 @@ def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
                    help="parent of results/<profile>/ (default: ./results, or $ADAPTERLIB_RESULTS)")
     p.add_argument("--runs-dir", type=Path,
                    help="parent of the run store runs/<profile>/ (default: ./runs, or $ADAPTERLIB_RUNS)")
+    p.add_argument("--overrides", type=_json_object, metavar="JSON",
+                   help='Profile fields over the profile\'s, as JSON or @file.json, e.g. \'{"max_train": 1000}\' '
+                        '(grids merge key by key: \'{"grids": {"squad": {"epochs": [1]}}}\')')
     p.set_defaults(func=lambda args: run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir,
-                                                   results=args.results_dir, runs=args.runs_dir) and 0)
+                                                   results=args.results_dir, runs=args.runs_dir,
+                                                   overrides=args.overrides) and 0)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """``--overrides``: a JSON object, inline or ``@path``; anything else is a one-line usage error."""
+    try:
+        value = json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+    except (OSError, json.JSONDecodeError) as err:
+        raise argparse.ArgumentTypeError(f"not a JSON object or @file ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of Profile fields, got {type(value).__name__}")
+    return value

@@ -45,3 +45,23 @@ def minilm():
         return model.eval(), tokenizer
 
     return load
+
+
+def save_tiny_bert(directory) -> str:
+    """A randomly initialised tiny BERT with a character-level WordPiece vocabulary, saved as a model directory
+    (``load_model(path)`` reads it like a hub id): the stand-in for BERT in pipeline tests that run whole profiles.
+    Random weights: no score it produces means anything."""
+    import string
+    from pathlib import Path
+
+    from transformers import BertModel, BertTokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    chars = string.ascii_lowercase + string.digits + string.punctuation
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *[f"##{c}" for c in chars]]
+    BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(directory)
+    torch.manual_seed(0)
+    config = BertConfig(**{**TINY, "vocab_size": len(vocab), "max_position_embeddings": 512})
+    BertModel(config).save_pretrained(directory)
+    return str(directory)

@@ -14,11 +14,29 @@ from adapterlib.reporting.summary import render_summary, write_run_info
 
 @pytest.mark.parametrize("argv, message", [
     (["reproduce", "--profile", "smoke", "--only", "table9"], "unknown notebook(s) ['table9']"),
+    (["reproduce", "--profile", "smoke", "--overrides", '{"max_trian": 10}'], "unknown profile override(s) ['max_trian']"),
+    (["reproduce", "--profile", "smoke", "--overrides", '{"grids": {"squad": {"epoch": [1]}}}'],
+     "grid 'squad' has unknown keys ['epoch']"),
 ])
 def test_reproduce_rejects_bad_input_in_one_line_before_running(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "{not json", "@/nonexistent/overrides.json"])
+def test_overrides_that_are_not_a_json_object_are_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--profile", "smoke", "--overrides", value])
+    assert "--overrides" in capsys.readouterr().err
+
+
+def test_grid_overrides_change_one_axis_and_keep_the_others():
+    from adapterlib.runner.profiles import get_profile
+
+    base, changed = get_profile("cpu").grids, get_profile("cpu", grids={"squad": {"epochs": [1]}}).grids
+    assert changed["squad"] == {**base["squad"], "epochs": [1]} and changed["squad"] != base["squad"]
+    assert changed["houlsby_glue"] == base["houlsby_glue"]
 
 
 def test_unknown_profile_is_refused_by_the_command_line(capsys):

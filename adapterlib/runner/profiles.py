@@ -248,9 +248,10 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
-    """The named profile with ``overrides`` (Profile fields; ``grids`` entries merge into the profile's; ``seeds``
-    alone sets every role's seeds). Fails at once, before any training, on an unknown profile, an unknown field or a
-    bad value."""
+    """The named profile with ``overrides`` (Profile fields). ``grids`` merge key by key: ``{"squad": {"epochs":
+    [1]}}`` changes one axis of the profile's ``squad`` grid and keeps the others; a new grid name is added.
+    ``seeds`` alone sets every role's seeds. Fails at once, before any training, on an unknown profile, an unknown
+    field or a bad value."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
@@ -259,7 +260,8 @@ def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
         raise ValueError(f"unknown profile override(s) {sorted(unknown)}; overridable: {', '.join(sorted(known))}")
     profile = PROFILES[name]
     if "grids" in overrides:
-        overrides["grids"] = {**profile.grids, **overrides["grids"]}
+        overrides["grids"] = {**profile.grids, **{name: {**profile.grids.get(name, {}), **grid}
+                                                  for name, grid in overrides["grids"].items()}}
     if "seeds" in overrides:
         overrides.setdefault("role_seeds", {})
     return dataclasses.replace(profile, **overrides)
