@@ -23,7 +23,7 @@ from pathlib import Path
 from adapterlib.costs import REFERENCE_GPU, UTILISATION, RunCost, human_bytes, run_cost
 from adapterlib.data.tasks import check_task, load_task
 from adapterlib.paths import pinned_output_dirs
-from adapterlib.runner.profiles import PROFILES, Profile, get_profile
+from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
 from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
 
 
@@ -151,13 +151,15 @@ def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="a subset of the notebooks (default: all)")
         p.add_argument("--runs-dir", type=Path, help="parent of the run store runs/<profile>/ (default: ./runs, "
                        "or $ADAPTERLIB_RUNS)")
+        p.add_argument("--overrides", type=profile_overrides, default={}, metavar="JSON",
+                       help="Profile fields over the profile's, as JSON or @file.json (as for reproduce)")
         p.add_argument("--keep-weights", action="store_true",
                        help="also keep the weights of full, top-k, LayerNorm and head runs (no study reads them)")
         p.set_defaults(func=_plan_command if name == "plan" else _fill_command)
 
 
 def _plan_command(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, **args.overrides)
     with pinned_output_dirs(runs=args.runs_dir):
         plans = make_plan(profile, args.only, keep_weights=args.keep_weights)
     print(format_plan(profile, plans))
@@ -170,6 +172,6 @@ def _plan_command(args: argparse.Namespace) -> int:
 
 def _fill_command(args: argparse.Namespace) -> int:
     with pinned_output_dirs(runs=args.runs_dir):
-        trained = fill(get_profile(args.profile), args.only, keep_weights=args.keep_weights)
+        trained = fill(get_profile(args.profile, **args.overrides), args.only, keep_weights=args.keep_weights)
     print(f"fill: {trained} runs trained", file=sys.stderr)
     return 0

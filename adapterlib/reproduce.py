@@ -10,7 +10,6 @@ trains what is missing; ``run_info.json`` records the git revision, package vers
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterlib.paths import notebooks_root, pinned_output_dirs
-from adapterlib.runner.profiles import PROFILES, get_profile
+from adapterlib.runner.profiles import PROFILES, get_profile, profile_overrides
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
 
@@ -67,7 +66,7 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     for suite in sorted(set(get_profile(profile, **overrides).suites.values())):
         if suite.endswith("_offline"):
             prepare(suite)
-    check_plan(profile, selected)
+    check_plan(profile, selected, overrides or {})
     out_dir = results_dir(profile)
     info = read_run_info(profile)
     times = info.get("notebooks", {}) if partial else {}
@@ -98,12 +97,13 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     return written
 
 
-def check_plan(profile: str, selected: list[str]) -> None:
+def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> None:
     """Print the plan of the ``selected`` notebooks and stop, before anything trains, if a dataset is unreachable."""
     from adapterlib.plan import format_plan, make_plan, missing_line
 
-    plans = make_plan(get_profile(profile), selected)
-    print(format_plan(get_profile(profile), plans))
+    chosen = get_profile(profile, **overrides)
+    plans = make_plan(chosen, selected)
+    print(format_plan(chosen, plans))
     problem = missing_line(plans)
     if problem:
         raise ValueError(f"{problem} (nothing was trained)")
@@ -122,20 +122,10 @@ def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
                    help="parent of results/<profile>/ (default: ./results, or $ADAPTERLIB_RESULTS)")
     p.add_argument("--runs-dir", type=Path,
                    help="parent of the run store runs/<profile>/ (default: ./runs, or $ADAPTERLIB_RUNS)")
-    p.add_argument("--overrides", type=_json_object, metavar="JSON",
+    p.add_argument("--overrides", type=profile_overrides, metavar="JSON",
                    help='Profile fields over the profile\'s, as JSON or @file.json, e.g. \'{"max_train": 1000}\' '
                         '(grids merge key by key: \'{"grids": {"squad": {"epochs": [1]}}}\')')
     p.set_defaults(func=lambda args: run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir,
                                                    results=args.results_dir, runs=args.runs_dir,
                                                    overrides=args.overrides) and 0)
 
-
-def _json_object(text: str) -> dict[str, Any]:
-    """``--overrides``: a JSON object, inline or ``@path``; anything else is a one-line usage error."""
-    try:
-        value = json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
-    except (OSError, json.JSONDecodeError) as err:
-        raise argparse.ArgumentTypeError(f"not a JSON object or @file ({err})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object of Profile fields, got {type(value).__name__}")
-    return value

@@ -18,9 +18,12 @@ for full fine-tuning, 3e-3 for adapters: both values of Houlsby's grid), and the
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from adapterlib.core.config import AdapterConfig
@@ -265,3 +268,15 @@ def get_profile(name: str = "cpu", **overrides: Any) -> Profile:
     if "seeds" in overrides:
         overrides.setdefault("role_seeds", {})
     return dataclasses.replace(profile, **overrides)
+
+
+def profile_overrides(text: str) -> dict[str, Any]:
+    """The ``--overrides`` argument of reproduce, plan and fill: a JSON object of Profile fields, inline or
+    ``@path``; anything else is a one-line usage error (the fields themselves are checked by ``get_profile``)."""
+    try:
+        value = json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+    except (OSError, json.JSONDecodeError) as err:
+        raise argparse.ArgumentTypeError(f"not a JSON object or @file ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of Profile fields, got {type(value).__name__}")
+    return value
