@@ -58,7 +58,7 @@ def test_paired_difference_matches_scipys_paired_percentile_bootstrap():
     pred_a, ref = _labels(400, 2, 0.75)
     pred_b = np.where(RNG.random(400) < 0.85, pred_a, 1 - pred_a)   # correlated with a, as two fine-tunings are
     ours = paired_difference_interval("cola", pred_a, pred_b, ref, n_resamples=4000, seed=3)
-    mcc_gap = lambda r, a, b: 100 * (matthews_corrcoef(r, a) - matthews_corrcoef(r, b))  # noqa: E731
+    mcc_gap = lambda r, a, b: compute_metrics("cola", a, r)["score"] - compute_metrics("cola", b, r)["score"]  # noqa: E731
     scipys = bootstrap((ref, pred_a, pred_b), mcc_gap, paired=True, vectorized=False, method="percentile",
                        n_resamples=4000, rng=np.random.default_rng(3)).confidence_interval
     width = scipys.high - scipys.low
