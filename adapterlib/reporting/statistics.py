@@ -174,9 +174,20 @@ def _full_sample_scores(task: Task | str, references, prediction_sets: Sequence,
 def score_interval(task: Task | str, predictions, references, *, metric: str = "score",
                    n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, level: float = CONFIDENCE) -> Interval:
     """One method's score on one task with its bootstrap interval over test examples."""
-    draws = bootstrap_scores(task, references, [predictions], metric=metric, n_resamples=n_resamples, seed=seed)[0]
-    estimate = _full_sample_scores(task, references, [predictions], metric)[0]
-    return _percentile_interval(estimate, draws, len(references), level)
+    return seed_mean_interval(task, [predictions], references, metric=metric, n_resamples=n_resamples, seed=seed,
+                              level=level)
+
+
+def seed_mean_interval(task: Task | str, seed_predictions: Sequence, references, *, metric: str = "score",
+                       n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, level: float = CONFIDENCE) -> Interval:
+    """A score averaged over seeds (one prediction array per seed) with its interval: each resample draws the test
+    examples and, with several seeds, the seeds too (see ``mean_difference_interval``)."""
+    if not seed_predictions:
+        raise ValueError(f"task {task}: a score interval needs predictions of at least one seed")
+    rng = np.random.default_rng(seed)
+    draws = bootstrap_scores(task, references, seed_predictions, metric=metric, n_resamples=n_resamples, seed=rng)
+    estimate = _full_sample_scores(task, references, seed_predictions, metric).mean()
+    return _percentile_interval(estimate, _seed_means(draws, rng), len(references), level)
 
 
 def paired_difference_interval(task: Task | str, predictions, baseline_predictions, references, *,
