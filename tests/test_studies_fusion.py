@@ -69,9 +69,8 @@ def test_relative_and_table1_claims():
     assert rel.set_index(["method", "task"]).at[("fusion_st_a", "epistemic_reasoning"), "score"] == pytest.approx(4.0)
     (check,) = fig3.claims(rel)
     assert check.our_value == pytest.approx(4.0) and check.verdict == "holds"  # only RTE's stand-in is small
-    by_claim = {c.claim: c for c in table1.claims(table)}
-    assert by_claim["t1_fusion_st_a_minus_st_a"].our_value == pytest.approx(2.0)
-    assert by_claim["t1_fusion_st_a_minus_st_a"].verdict == "holds"
+    by_claim = {c.claim: c for c in table1.claims(table)}  # no predictions here: tests/test_claims.py has the rule
+    assert by_claim["t1_fusion_st_a_minus_st_a"].verdict == "not measured"
 
 
 def test_table3_claims_compare_differences_to_rf16():

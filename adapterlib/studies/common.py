@@ -17,7 +17,7 @@ import pandas as pd
 from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.paper import paper_score
-from adapterlib.reporting.statistics import seed_mean_interval
+from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_interval, seed_mean_interval
 from adapterlib.data.tasks import get_task, load_task
 
 
@@ -89,6 +89,9 @@ LEARNED_MARGIN = 5.0  # points above the majority class full fine-tuning must re
 
 
 def _full_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Full fine-tuning's rows with a score and a majority-class score (none if the table has no majority column)."""
+    if "majority" not in table.columns:
+        return table.iloc[:0]
     return table[table["method"] == "full"].dropna(subset=["score", "majority"])
 
 
@@ -107,7 +110,7 @@ def learned_tasks(table: pd.DataFrame, margin: float = LEARNED_MARGIN) -> list[s
     """The tasks of ``table`` whose full fine-tuning learned them (see ``_learned``): where differences between
     methods can say something about the paper's claims."""
     full = _full_rows(table)
-    return list(full.loc[_learned(full, margin), "task"])
+    return [] if full.empty else list(full.loc[_learned(full, margin), "task"])
 
 
 def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_MARGIN) -> str | None:
@@ -123,6 +126,25 @@ def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_
     interval = "" if math.isnan(row.get("ci_low", math.nan)) else f" (95% interval from {row['ci_low']:.1f})"
     return (f"not measured: full fine-tuning scores {row['score']:.1f}{interval} on {task}, not clearly above always "
             f"predicting its majority class ({row['majority']:.1f}) by {margin:g} points: not learned at this scale")
+
+
+def paired_mean_difference(table: pd.DataFrame, method: str, baseline: str) -> tuple[Interval | None, list[str], str | None]:
+    """``method`` minus ``baseline``, averaged over the tasks full fine-tuning learned (``learned_tasks``) where
+    both have a row, with the paired interval over those tasks' test examples and seeds
+    (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
+    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
+    rows = table[table["task"].notna()]
+    pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
+    both = set(pairs[method].index) & set(pairs[baseline].index)
+    tasks = [task for task in learned_tasks(rows) if task in both]
+    if not tasks:
+        return None, [], (f"not measured: full fine-tuning learned none of the {len(both)} tasks with both "
+                          f"{method} and {baseline} (see floor_reason)")
+    if "predictions" not in rows.columns or any(pairs[m].at[t, "predictions"] is None for m in pairs for t in tasks):
+        return None, tasks, "not measured: rows without per-example predictions (runs recorded before they were kept)"
+    runs = [TaskRuns(task, pairs[baseline].at[task, "references"], pairs[method].at[task, "predictions"],
+                     pairs[baseline].at[task, "predictions"]) for task in tasks]
+    return mean_difference_interval(runs), tasks, None
 
 
 def floor_tasks(table: pd.DataFrame) -> list[str]:
