@@ -224,13 +224,14 @@ def table2_frame(full: float, adapters: float, baseline: float, pct: float) -> p
 
 def test_table2_claims_against_the_papers_mean_row():
     checks = {c.claim: c for c in table2.claims(table2_frame(80.0, 79.5, 78.0, 1.2))}
-    assert {k: c.verdict for k, c in checks.items()} == {
-        "t2_adapters_gap": "holds", "t2_top_k_gap": "holds", "t2_adapters_vs_no_bert": "holds",
+    assert {k: c.verdict for k, c in checks.items()} == {  # no predictions here: test_claims.py has the gap rule
+        "t2_adapters_gap": "not measured", "t2_top_k_gap": "not measured", "t2_adapters_vs_no_bert": "holds",
         "t2_trained_pct": "holds"}
+    assert checks["t2_top_k_gap"].region_high == 0  # the paper's top-k beat full (-0.3): "on par" = not worse
     assert checks["t2_adapters_gap"].paper_value == 0.4 and "within 0.4 points" in checks["t2_adapters_gap"].description
     assert checks["t2_adapters_vs_no_bert"].paper_value == 0.6 and checks["t2_trained_pct"].paper_value == 1.14
     worse = verdicts(table2.claims(table2_frame(80.0, 76.0, 77.0, 4.0)))
-    assert worse["t2_adapters_gap"] == "does not hold" and worse["t2_adapters_vs_no_bert"] == "partly"
+    assert worse["t2_adapters_vs_no_bert"] == "partly"
     assert worse["t2_trained_pct"] == "does not hold"  # 4% > 3x the paper's 1.14%
 
 
