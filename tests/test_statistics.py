@@ -7,7 +7,8 @@ from sklearn.metrics import matthews_corrcoef
 
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.statistics import (TaskRuns, bootstrap_scores, mean_difference_interval,
-                                             paired_difference_interval, resampled_metric, score_interval)
+                                             paired_difference_interval, resampled_metric, score_interval,
+                                             seed_mean_interval)
 
 RNG = np.random.default_rng(7)
 
@@ -140,3 +141,16 @@ def test_mean_difference_averages_tasks_and_widens_with_seed_spread():
 def test_bad_input_is_a_one_line_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_seed_mean_interval_is_the_score_interval_for_one_seed_and_identical_seeds_add_no_width():
+    pred, ref = _labels(300, 2, 0.7)
+    one = score_interval("rt_polarity", pred, ref, seed=4)
+    assert seed_mean_interval("rt_polarity", [pred], ref, seed=4) == one
+    twice = seed_mean_interval("rt_polarity", [pred, pred.copy()], ref, seed=4)
+    assert (twice.low, twice.high, twice.estimate) == (one.low, one.high, one.estimate)
+    other, _ = _labels(300, 2, 0.55)
+    spread = seed_mean_interval("rt_polarity", [pred, other], ref, seed=4)
+    assert spread.estimate == pytest.approx((one.estimate + 100 * np.mean(other == ref)) / 2)
+    with pytest.raises(ValueError, match="at least one seed"):
+        seed_mean_interval("rt_polarity", [], ref)

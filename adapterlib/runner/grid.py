@@ -155,7 +155,7 @@ def select_best(
         return chosen
     examples = frame[frame["split"] == report].set_index("run_id")
     behind = list(chosen["run_ids"]) if seeds == "mean" else [[run_id] for run_id in winners["run_id"]]
-    per_seed = [[examples.at[run_id, "predictions"] for run_id in run_ids] for run_ids in behind]
+    per_seed = [[examples["predictions"].get(run_id) for run_id in run_ids] for run_ids in behind]
     chosen["predictions"] = [None if any(p is None for p in runs) else runs for runs in per_seed]
-    chosen["references"] = [examples.at[run_ids[0], "references"] for run_ids in behind]
+    chosen["references"] = [examples["references"].get(run_ids[0]) for run_ids in behind]
     return chosen
