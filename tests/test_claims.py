@@ -14,6 +14,7 @@ from adapterlib.reporting import claims
 from adapterlib.reporting.statistics import Interval
 from adapterlib.studies.common import floor_tasks, score_columns
 from adapterlib.studies.fusion import table1 as fusion_table1
+from adapterlib.studies.fusion import table3 as fusion_table3
 from adapterlib.studies.houlsby import table1 as houlsby_table1
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,6 +90,20 @@ def test_learned_tasks_get_verdicts_from_the_paired_interval():
     assert close.verdict == "inconclusive" and close.ci_low < 0.4 < close.ci_high
     better = learning_checks(table({"full": 300, "st_a": 300, "fusion_st_a": 340}, shift={"fusion_st_a": 7}))
     assert better["t1_fusion_st_a_minus_st_a"].verdict == "holds" and better["t1_fusion_st_a_minus_st_a"].ci_low > 0
+
+
+def test_reduction_factor_claims_need_a_difference_inside_the_papers_spread():
+    references = np.arange(N_TEST) % 2
+    full = table({"full": 360})
+    def rf_rows(correct: dict[int, int]) -> pd.DataFrame:
+        return pd.DataFrame([row(task, f"st_a_rf{rf}", predictions_with(c, references, 3 * rf), references)
+                             for task in TASKS for rf, c in correct.items()])
+    same = {c.claim: c for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 340}), full)}
+    assert same["t3_rf16"].verdict == "not measured"  # an absolute BERT-base mean: not comparable
+    assert same["t3_rf2"].verdict == "inconclusive"  # equal accuracy, different misses: +-3 points, not within 0.66
+    far = {c.claim: c for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 280}), full)}
+    assert far["t3_rf64"].verdict == "does not hold" and far["t3_rf64"].our_value == pytest.approx(-15.0)
+    assert {c.verdict for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 280}))} == {"not measured"}
 
 
 def test_no_claim_on_a_task_at_the_floor_gets_a_verdict_other_than_not_measured():
