@@ -64,10 +64,11 @@ def render_summary(profile: str) -> str:
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
     counts = claims["verdict"].value_counts()
-    lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in COUNTED), "",
-              "A learning claim's verdict comes from our 95% paired bootstrap interval (shown beside our number) and "
-              "the region the claim states; it is *not measured* where full fine-tuning has not learned the task.",
-              ""]
+    lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in COUNTED), ""]
+    if "ci_low" in claims.columns:  # records written by the interval rule (claims.learning_check)
+        lines += ["A learning claim's verdict comes from our 95% paired bootstrap interval (shown beside our number) "
+                  "and the region the claim states; it is *not measured* where full fine-tuning has not learned the "
+                  "task.", ""]
     for paper, group in claims.groupby("paper", sort=False):
         lines += [f"## {PAPERS.get(paper, paper)}", "",
                   "| claim | source | paper | ours | verdict | how ours was computed | notebook |",
