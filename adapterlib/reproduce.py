@@ -21,6 +21,7 @@ from typing import Any
 from adapterlib.paths import notebooks_root, pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, get_profile, profile_overrides
 from adapterlib.reporting.outputs import results_dir
+from adapterlib.reporting.predictions import save_predictions
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
 
 
@@ -93,7 +94,9 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                              "notebooks": {n: times[n] for n in notebooks() if n in times}})
     summary = write_summary(profile)
-    print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}")
+    predictions = save_predictions(profile)  # so intervals can be recomputed from the results without training
+    print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}; "
+          f"predictions: {predictions}")
     return written
 
 

@@ -65,3 +65,15 @@ def save_tiny_bert(directory) -> str:
     config = BertConfig(**{**TINY, "vocab_size": len(vocab), "max_position_embeddings": 512})
     BertModel(config).save_pretrained(directory)
     return str(directory)
+
+
+def assert_predictions_give_metrics(result, n_examples: int) -> None:
+    """A run records, for every evaluated split, one prediction and one reference per example, and recomputing the
+    metrics from them gives the recorded metrics (so the dev predictions are the best epoch's)."""
+    from adapterlib.data.metrics import compute_metrics
+
+    assert set(result.predictions) == set(result.references) == set(result.metrics)
+    for split, metrics in result.metrics.items():
+        assert len(result.predictions[split]) == len(result.references[split]) == n_examples
+        task = result.config["task"]
+        assert compute_metrics(task, result.predictions[split], result.references[split]) == metrics

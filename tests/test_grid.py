@@ -63,6 +63,20 @@ def test_selection_on_dev_reports_test_mean_std_and_sem_over_seeds():
     assert list(per_size["score"]) == [72, 61]
 
 
+def test_selection_carries_the_test_predictions_behind_each_score():
+    results = [fake_result("rt_polarity", 8, 1e-3, s, dev, test) for s, dev, test in [(0, 80, 70), (1, 80, 74)]]
+    results += [fake_result("rt_polarity", 64, 1e-3, 0, 90, 60)]
+    for i, result in enumerate(results):
+        result.predictions, result.references = {"test": [i, i]}, {"test": [1, 0]}
+    frame = results_frame(results)
+    mean = select_best(frame, by=["task", "size"], seeds="mean").set_index("size")
+    assert sorted(mean.at[8, "predictions"]) == [[0, 0], [1, 1]] and mean.at[8, "references"] == [1, 0]  # both seeds
+    best = select_best(frame, by=["task", "regime"], seeds="best").iloc[0]
+    assert best["predictions"] == [[2, 2]]  # only the winning run
+    results[0].predictions = {}  # a run recorded before predictions were kept: no predictions for its setting
+    assert select_best(results_frame(results), by=["task", "size"]).set_index("size").at[8, "predictions"] is None
+
+
 # ---------------------------------------------------------------- running, killing, rerunning
 GRID_SCRIPT = """
 import sys

@@ -10,6 +10,7 @@ from adapterlib.runner.multitask import ADAPTERS_DIR
 from adapterlib.runner.settings import MultiTaskConfig, MultiTaskResult, RunConfig
 from adapterlib.runner.store import RunStore
 from adapterlib.runner.single import SHARED_BASE
+from conftest import assert_predictions_give_metrics
 
 SMALL = dict(max_train=32, max_eval=16, batch_size=16, max_length=48, model_kwargs={"num_hidden_layers": 2})
 TASKS = ("presuppositions_nli", "rt_polarity", "winogrande_ni")  # pair (3 labels), single, multiple choice
@@ -56,6 +57,8 @@ def test_multitask_run_is_recorded_per_task_and_resumed(trained):
     chosen = select_best(frame, by=["task", "regime"])
     assert len(chosen) == len(TASKS)
     assert (frame["trainable"] > frame["base"]).all()  # the encoder is trained too
+    for task_result in again.per_task():
+        assert_predictions_give_metrics(task_result, SMALL["max_eval"])
 
 
 def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm):
@@ -66,6 +69,7 @@ def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm
     fusion = RunConfig(task="presuppositions_nli", regime="fusion", fusion=tuple(cfg.adapter_ids), epochs=1, **SMALL)
     result = store.run(fusion, progress=False)
     assert result.status == "ok" and result.params["trainable"] < result.params["total"]
+    assert_predictions_give_metrics(store.get(fusion), SMALL["max_eval"])
     model, _ = store.load_trained(fusion)
     assert al.fused_adapters(model) == TASKS
     name = "encoder.layer.1.attention.self.query.weight"

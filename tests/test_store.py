@@ -9,7 +9,9 @@ import torch
 
 import adapterlib as al
 import adapterlib.runner.store as store_module
-from adapterlib.runner.store import RECORD, RunStore, default_root, git_revision
+from adapterlib.reporting.predictions import GOLD, predictions_frame
+from adapterlib.runner.store import PREDICTIONS, RECORD, RunStore, default_root, git_revision
+from conftest import assert_predictions_give_metrics
 from adapterlib.data.tasks import load_task
 from adapterlib.runner.evaluate import evaluate
 from adapterlib.runner.settings import RunConfig
@@ -60,6 +62,23 @@ def test_a_reloaded_model_goes_to_the_run_device(filled, monkeypatch):
     monkeypatch.setattr(store_module, "run_device", lambda: torch.device("meta"))
     model, _ = filled[0].load_trained(ADAPTER_RUN.run_id)
     assert {p.device.type for p in model.parameters()} == {"meta"} and not model.training
+
+
+def test_predictions_are_recorded_beside_the_record_and_exported_with_gold_once(filled, tmp_path):
+    store, result = filled
+    record = json.loads((store.run_dir(ADAPTER_RUN.run_id) / RECORD).read_text())
+    assert PREDICTIONS in record["files"] and "predictions" not in record
+    assert_predictions_give_metrics(store.get(ADAPTER_RUN), TINY["max_eval"])
+    frame = store.to_frame()
+    test_row = frame[frame["split"] == "test"].iloc[0]
+    assert test_row["predictions"] == result.predictions["test"] and test_row["references"] == result.references["test"]
+    again = RunStore(tmp_path / "again").run(ADAPTER_RUN, progress=False)  # same run, other store: same predictions
+    long = predictions_frame([result, again])
+    gold = long[long["run_id"] == GOLD]
+    assert len(gold) == 2 * TINY["max_eval"]  # once per split, not once per run
+    assert list(gold[gold["split"] == "test"]["prediction"]) == result.references["test"]
+    ours = long[(long["run_id"] == result.run_id) & (long["split"] == "validation")]
+    assert len(ours) == 2 * TINY["max_eval"] and list(ours["prediction"])[:TINY["max_eval"]] == result.predictions["validation"]
 
 
 def test_restored_model_reproduces_the_best_epoch_dev_score(filled):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.paper import houlsby_additional_params
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
@@ -96,14 +97,13 @@ def table1_frame(full: list[float], adapters: list[float], pct: float = 2.0) -> 
 
 
 def test_table1_claims_verdicts_follow_the_stated_rule():
-    table = table1_frame([80, 70], [79.5, 70])  # gap 0.25
-    checks = {c.claim: c for c in table1.claims(table)}
-    assert checks["glue_gap"].verdict == "holds" and math.isclose(checks["glue_gap"].our_value, 0.25)
-    assert checks["t1_adapters64_gap"].verdict == "partly"  # gap 2.25: over 1, within 3
-    assert math.isclose(checks["t1_adapters64_gap"].paper_value, 0.8)
+    """The share rule; the gaps' interval rule is tests/test_claims.py's (these frames have no predictions)."""
+    checks = {c.claim: c for c in table1.claims(table1_frame([80, 70], [79.5, 70]))}
     assert checks["glue_trained_pct"].verdict == "holds"
+    assert math.isclose(checks["t1_adapters64_gap"].paper_value, 0.8)  # the paper's mean rows: 80.4 - 79.6
+    assert checks["glue_gap"].verdict == checks["t1_adapters64_gap"].verdict == "not measured"
     worse = verdicts(table1.claims(table1_frame([80, 70], [75, 64], pct=12.0)))
-    assert worse["glue_gap"] == "does not hold" and worse["glue_trained_pct"] == "does not hold"
+    assert worse["glue_trained_pct"] == "does not hold"
 
 
 def test_summary_uses_paper_mean_row_and_our_tasks_only():
@@ -189,6 +189,7 @@ def test_no_bert_baseline_learns_spam_on_a_real_slice():
     result = table2.no_bert_baseline("sms_spam", max_train=300, max_eval=100)
     assert result["score"] > 90  # 87% of the corpus is ham: a working spam filter beats the majority class
     assert result["C"] in (0.01, 0.1, 1.0, 10.0, 100.0) and result["trained_params"] > 100
+    assert compute_metrics("sms_spam", result["predictions"], result["references"])["score"] == result["score"]
     with pytest.raises(ValueError, match="span_qa"):
         table2.no_bert_baseline("squad_v1_dev")
 
@@ -255,13 +256,13 @@ def table2_frame(full: float, adapters: float, baseline: float, pct: float) -> p
 
 def test_table2_claims_against_the_papers_mean_row():
     checks = {c.claim: c for c in table2.claims(table2_frame(80.0, 79.5, 78.0, 1.2))}
-    assert {k: c.verdict for k, c in checks.items()} == {
-        "t2_adapters_gap": "holds", "t2_top_k_gap": "holds", "t2_adapters_vs_no_bert": "holds",
+    assert {k: c.verdict for k, c in checks.items()} == {  # no predictions here: test_claims.py has the gap rule
+        "t2_adapters_gap": "not measured", "t2_top_k_gap": "not measured", "t2_adapters_vs_no_bert": "not measured",
         "t2_trained_pct": "holds"}
+    assert checks["t2_top_k_gap"].region_high == 0  # the paper's top-k beat full (-0.3): "on par" = not worse
     assert checks["t2_adapters_gap"].paper_value == 0.4 and "within 0.4 points" in checks["t2_adapters_gap"].description
     assert checks["t2_adapters_vs_no_bert"].paper_value == 0.6 and checks["t2_trained_pct"].paper_value == 1.14
     worse = verdicts(table2.claims(table2_frame(80.0, 76.0, 77.0, 4.0)))
-    assert worse["t2_adapters_gap"] == "does not hold" and worse["t2_adapters_vs_no_bert"] == "partly"
     assert worse["t2_trained_pct"] == "does not hold"  # 4% > 3x the paper's 1.14%
 
 

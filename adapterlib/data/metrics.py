@@ -15,7 +15,7 @@ import numpy as np
 
 from adapterlib.data.tasks.registry import Task, get_task
 
-__all__ = ["compute_metrics", "squad_metrics", "normalize_answer"]
+__all__ = ["compute_metrics", "squad_metrics", "squad_example_scores", "normalize_answer"]
 
 
 # Official SQuAD v1.1 evaluation (evaluate-v1.1.py), re-implemented.
@@ -36,13 +36,19 @@ def _f1(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def squad_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Exact match and token F1, each the max over the gold answers, averaged, in %."""
+def squad_example_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """Per-question exact match and token F1 (0/1 and 0..1), each the max over the gold answers: SQuAD's scores
+    are their means, so a bootstrap can resample these arrays instead of re-normalising strings."""
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     em = [max(float(normalize_answer(p) == normalize_answer(g)) for g in golds) for p, golds in zip(predictions, references)]
     f1 = [max(_f1(p, g) for g in golds) for p, golds in zip(predictions, references)]
-    return {"exact_match": 100 * float(np.mean(em)), "f1": 100 * float(np.mean(f1))}
+    return {"exact_match": np.asarray(em), "f1": np.asarray(f1)}
+
+
+def squad_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Exact match and token F1, each the max over the gold answers, averaged, in %."""
+    return {name: 100 * float(np.mean(values)) for name, values in squad_example_scores(predictions, references).items()}
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

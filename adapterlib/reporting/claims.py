@@ -2,8 +2,15 @@
 ``SUMMARY.md`` is generated from those records, never written by hand.
 
 A claim is a row of ``paper_numbers/in_text_claims.csv`` (or a table-level claim a notebook states, e.g. "adapters
-within 0.4 points of full fine-tuning"). A notebook computes our number from its own CSV and calls ``check`` with a
+within 0.4 points of full fine-tuning"). A notebook computes our number from its own table and calls ``check`` with a
 verdict rule; ``save_claims`` writes ``results/<profile>/claims/<notebook>.csv``.
+
+Every *learning* claim (a score or a difference of scores) has one rule, ``learning_check``: the claim states its
+region in the paper's terms (e.g. full minus adapters in (-inf, 0.4] for "within 0.4 points"), and our 95% paired
+bootstrap interval decides: inside the region *holds*, outside it *does not hold*, across its edge *inconclusive*;
+*not measured* when full fine-tuning, the reference, has not learned the task (``studies.common.floor_reason``) or
+no interval exists. A point estimate alone never gets a verdict: at a few hundred test examples it moves by several
+points between draws. Non-learning claims (parameter counts, exact arithmetic) keep ``within``/``at_most``.
 
     checks = [claims.check("glue_gap", ours=gap, verdict=claims.within(gap, 0.4, holds=1.0, partly=3.0),
                               basis="mean test score of full minus adapters_best_size over 5 tasks", csv="houlsby_table1")]
@@ -20,15 +27,20 @@ import pandas as pd
 
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.reporting.outputs import results_dir
+from adapterlib.reporting.statistics import Interval
 
-VERDICTS = ("holds", "partly", "does not hold", "not measured")
-CLAIM_COLUMNS = ("claim", "paper", "source", "description", "paper_value", "our_value", "verdict", "basis", "csv")
+VERDICTS = ("holds", "partly", "inconclusive", "does not hold", "not measured")
+CLAIM_COLUMNS = ("claim", "paper", "source", "description", "paper_value", "our_value", "verdict", "basis", "csv",
+                 "ci_low", "ci_high", "region_low", "region_high", "n_test")
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
 class ClaimCheck:
     """One claim, the paper's number, ours, and the verdict at our scale. ``basis`` says how ours was computed
-    (which rows of which CSV); ``csv`` names the table under ``results/<profile>/`` it comes from."""
+    (which rows of which CSV); ``csv`` names the table under ``results/<profile>/`` it comes from. Learning claims
+    also carry our 95% interval, the claim's region (``region_low``..``region_high``, infinite for a one-sided
+    claim) and the test examples behind the interval; NaN for the others."""
 
     claim: str
     paper: str
@@ -39,6 +51,11 @@ class ClaimCheck:
     verdict: str
     basis: str
     csv: str
+    ci_low: float = NAN
+    ci_high: float = NAN
+    region_low: float = NAN
+    region_high: float = NAN
+    n_test: float = NAN
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -56,9 +73,11 @@ def check(
     description: str | None = None,
     paper: str | None = None,
     source: str | None = None,
+    extra: tuple[float, float, float, float, float] = (NAN,) * 5,
 ) -> ClaimCheck:
     """A check of ``claim``: an id of ``in_text_claims.csv`` (paper value and description come from there) or a new
-    id with ``paper_value``, ``description``, ``paper`` and ``source`` given. A NaN ``ours`` is "not measured"."""
+    id with ``paper_value``, ``description``, ``paper`` and ``source`` given. A NaN ``ours`` is "not measured".
+    ``extra``: interval, region and n of a learning claim (``learning_check`` fills it)."""
     known = paper_claims()
     if claim in known.index:
         row = known.loc[claim]
@@ -70,7 +89,36 @@ def check(
     if ours is None or (isinstance(ours, float) and math.isnan(ours)):
         verdict = "not measured"
     return ClaimCheck(claim, str(paper), str(source), str(description), float(paper_value),
-                      float("nan") if ours is None else float(ours), verdict, basis, csv)
+                      NAN if ours is None else float(ours), verdict, basis, csv, *map(float, extra))
+
+
+def region_verdict(interval: Interval, low: float, high: float) -> str:
+    """"holds" if ``interval`` lies inside the open region (low, high), "does not hold" if it lies wholly outside
+    it, else "inconclusive" (our data cannot tell the claim from its negation). Open, so "fusion scores higher",
+    (0, inf), fails on a difference pinned at exactly 0."""
+    if not low < high:
+        raise ValueError(f"a claim's region needs low < high, got ({low}, {high})")
+    if low < interval.low and interval.high < high:
+        return "holds"
+    return "does not hold" if interval.high <= low or interval.low >= high else "inconclusive"
+
+
+def learning_check(
+    claim: str, interval: Interval | None, region: tuple[float, float], region_text: str, basis: str, csv: str,
+    *, not_measured: str | None = None, **given,
+) -> ClaimCheck:
+    """A learning claim judged by the one rule (module docstring): ``region`` is where the claim puts our number,
+    ``region_text`` says so in the paper's terms ("full minus adapters at most 0.4 points (Table 1: 80.4 vs 80.0)").
+    ``not_measured``: why the claim cannot be judged (the reference has not learned the task, no predictions);
+    it then gets "not measured" whatever the interval."""
+    low, high = region
+    rule = f"region: {region_text}; holds if our 95% interval lies inside it, does not hold if outside, else inconclusive"
+    if not_measured or interval is None:
+        why = not_measured or "not measured: no per-example predictions, so no interval"
+        return check(claim, NAN if interval is None else interval.estimate, "not measured",
+                     f"{basis}; {why}; {rule}", csv, **given, extra=(NAN, NAN, low, high, NAN))
+    return check(claim, interval.estimate, region_verdict(interval, low, high), f"{basis}; {rule}", csv, **given,
+                 extra=(interval.low, interval.high, low, high, interval.n))
 
 
 def within(value: float, target: float, *, holds: float, partly: float) -> str:

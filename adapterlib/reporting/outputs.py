@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from adapterlib.paths import RESULTS_ENV, results_root
+from adapterlib.runner.store import EXAMPLE_FIELDS
 
 __all__ = ["RESULTS_ENV", "TABLE_COLUMNS", "results_dir", "save_figure", "save_table"]
 TABLE_COLUMNS = ("task", "paper_task", "method", "metric", "score", "paper_score", "trained_params", "trained_pct")
@@ -22,11 +23,12 @@ def results_dir(profile: str) -> Path:
 
 
 def save_table(df: pd.DataFrame, profile: str, name: str) -> Path:
-    """Write ``df`` as ``results/<profile>/<name>.csv`` after checking it has the documented columns."""
+    """Write ``df`` as ``results/<profile>/<name>.csv`` after checking it has the documented columns. Per-example
+    columns (``EXAMPLE_FIELDS``) stay out: they are in ``predictions.parquet``, not in a readable table."""
     missing = [c for c in TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"table {name!r} lacks the documented columns {missing}")
-    ordered = list(TABLE_COLUMNS) + [c for c in df.columns if c not in TABLE_COLUMNS]
+    ordered = list(TABLE_COLUMNS) + [c for c in df.columns if c not in TABLE_COLUMNS and c not in EXAMPLE_FIELDS]
     path = results_dir(profile) / f"{name}.csv"
     df[ordered].to_csv(path, index=False, float_format="%.4g")
     return path

@@ -10,9 +10,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adapterlib.reporting.claims import VERDICTS, load_claims
+from adapterlib.reporting.claims import load_claims
 from adapterlib.reporting.outputs import results_dir
 
+# the learning rule's four outcomes first; "partly" only grades non-learning claims (counts, ratios)
+COUNTED = ("holds", "does not hold", "inconclusive", "not measured", "partly")
 RUN_INFO = "run_info.json"
 SUMMARY = "SUMMARY.md"
 PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP",
@@ -37,6 +39,13 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
+def _ours(row) -> str:
+    """Our number, with its 95% interval where the claim has one (every learning claim that was measured)."""
+    low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
+    interval = "" if math.isnan(low) or math.isnan(high) else f" [{_number(low)}, {_number(high)}]"
+    return _number(row.our_value) + interval
+
+
 def render_summary(profile: str) -> str:
     """The SUMMARY.md text for ``profile`` from its claim records and run information."""
     claims, info = load_claims(profile), read_run_info(profile)
@@ -55,13 +64,17 @@ def render_summary(profile: str) -> str:
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
     counts = claims["verdict"].value_counts()
-    lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS), ""]
+    lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in COUNTED), ""]
+    if "ci_low" in claims.columns:  # records written by the interval rule (claims.learning_check)
+        lines += ["A learning claim's verdict comes from our 95% paired bootstrap interval (shown beside our number) "
+                  "and the region the claim states; it is *not measured* where full fine-tuning has not learned the "
+                  "task.", ""]
     for paper, group in claims.groupby("paper", sort=False):
         lines += [f"## {PAPERS.get(paper, paper)}", "",
                   "| claim | source | paper | ours | verdict | how ours was computed | notebook |",
                   "|---|---|---|---|---|---|---|"]
         for row in group.itertuples():
-            lines.append(f"| {row.description} | {row.source} | {_number(row.paper_value)} | {_number(row.our_value)}"
+            lines.append(f"| {row.description} | {row.source} | {_number(row.paper_value)} | {_ours(row)}"
                          f" | **{row.verdict}** | {row.basis} | [{row.notebook}]({row.notebook}.ipynb) |")
         lines.append("")
     return "\n".join(lines)

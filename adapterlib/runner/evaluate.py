@@ -5,6 +5,8 @@ exactly once, whatever the number of processes. It runs in fp32 whatever the run
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from accelerate import Accelerator
@@ -43,14 +45,34 @@ def predict(
     return [outputs[i] for i in range(len(features))]
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One split's metrics with the per-example predictions and gold references behind them (plain JSON values:
+    int labels, float scores, answer strings), which a run records so intervals need no retraining."""
+
+    metrics: dict[str, float]
+    predictions: list
+    references: list
+
+
+def evaluate_split(
+    model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
+    accelerator: Accelerator | None = None,
+) -> Evaluation:
+    """The task's metrics and predictions on ``dataset`` from its already encoded ``features`` (a run encodes its
+    splits once)."""
+    outputs = predict(model, task, features, batch_size, accelerator)
+    preds = qa_answers(dataset, features, outputs) if task.format == "span_qa" else predictions(task, outputs).tolist()
+    golds = references(task, dataset)
+    return Evaluation(compute_metrics(task, preds, golds), preds, golds)
+
+
 def evaluate_features(
     model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
     accelerator: Accelerator | None = None,
 ) -> dict[str, float]:
-    """The task's metrics on ``dataset`` from its already encoded ``features`` (a run encodes its splits once)."""
-    outputs = predict(model, task, features, batch_size, accelerator)
-    preds = qa_answers(dataset, features, outputs) if task.format == "span_qa" else predictions(task, outputs)
-    return compute_metrics(task, preds, references(task, dataset))
+    """The task's metrics on ``dataset`` (``evaluate_split`` without the predictions)."""
+    return evaluate_split(model, task, dataset, features, batch_size, accelerator).metrics
 
 
 def evaluate(

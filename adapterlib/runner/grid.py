@@ -124,7 +124,9 @@ def select_best(
     s.e.m. over those seeds (Houlsby Table 2, AdapterFusion). ``seeds="best"``: choose the single best run,
     seeds included (Houlsby Table 1: best of 5 seeds on dev); ``score`` is that run's, std/sem over its seeds.
     Failed runs never win. Output columns: ``by``, chosen ``hparams``, ``dev_score``, ``score``, ``std``,
-    ``sem``, ``n_seeds``, ``trainable``, ``trainable_pct``, ``run_ids``.
+    ``sem``, ``n_seeds``, ``trainable``, ``trainable_pct``, ``run_ids``, and, when ``frame`` has them, the
+    ``report`` split's per-example ``predictions`` of the runs behind ``score`` (a list per seed; None if a run
+    has none recorded) and their ``references``, for intervals.
     """
     if seeds not in ("mean", "best"):
         raise ValueError(f"seeds must be 'mean' or 'best', got {seeds!r}")
@@ -148,4 +150,12 @@ def select_best(
     else:
         winners = runs.loc[runs.groupby(by, dropna=False, sort=True)["dev_score"].idxmax()]
     columns = [*setting, "dev_score", "score", "std", "sem", "n_seeds", "trainable", "trainable_pct", "run_ids"]
-    return winners[columns].reset_index(drop=True)
+    chosen = winners[columns].reset_index(drop=True)
+    if "predictions" not in frame.columns:
+        return chosen
+    examples = frame[frame["split"] == report].set_index("run_id")
+    behind = list(chosen["run_ids"]) if seeds == "mean" else [[run_id] for run_id in winners["run_id"]]
+    per_seed = [[examples["predictions"].get(run_id) for run_id in run_ids] for run_ids in behind]
+    chosen["predictions"] = [None if any(p is None for p in runs) else runs for runs in per_seed]
+    chosen["references"] = [examples["references"].get(run_ids[0]) for run_ids in behind]
+    return chosen

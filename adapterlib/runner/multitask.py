@@ -40,7 +40,7 @@ from adapterlib.core.methods import added_parameter_names
 from adapterlib.core.trainable import set_trainable
 from adapterlib.data.encoding import collate, encode, feature_length
 from adapterlib.data.tasks import get_task, load_task
-from adapterlib.runner.evaluate import evaluate_features, pad_id
+from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
 from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, MultiTaskResult
@@ -147,12 +147,15 @@ def train_multitask(
             yield TrainingBatch(name, models[name], {k: v.to(device) for k, v in inputs.items()}, len(indices),
                                 len(indices))
 
-    def evaluate_task(name: str, split: str) -> dict[str, float]:
+    def evaluate_task(name: str, split: str) -> Evaluation:
         set_active_adapter(models[name], name)
-        return evaluate_features(models[name], tasks[name], *eval_sets[name][split], eval_batch_size)
+        return evaluate_split(models[name], tasks[name], *eval_sets[name][split], eval_batch_size)
+
+    dev_evaluations: list[dict[str, Evaluation]] = []  # per epoch: the best epoch's predictions are recorded
 
     def score_dev() -> tuple[float, dict[str, Any]]:
-        dev = {n: evaluate_task(n, "validation") for n in tasks}
+        dev_evaluations.append({n: evaluate_task(n, "validation") for n in tasks})
+        dev = {n: e.metrics for n, e in dev_evaluations[-1].items()}
         return float(np.mean([m["score"] for m in dev.values()])), {"validation": dev}
 
     def loss_fields(sums: torch.Tensor) -> dict[str, Any]:
@@ -166,18 +169,22 @@ def train_multitask(
     training = train_epochs(models, kind, cfg, accelerator, run_id=cfg.run_id, label=cfg.label, progress=progress,
                             epoch_extra=epoch_extra and (lambda: epoch_extra(models)))
 
-    def result(status: str, metrics: dict[str, dict[str, dict[str, float]]]) -> MultiTaskResult:
-        return MultiTaskResult(cfg.run_id, cfg.to_dict(), status, metrics, training.best_epoch, training.history,
-                               params, time.perf_counter() - start, training.examples_per_s, error=training.error)
+    def result(status: str, evaluations: dict[str, dict[str, Evaluation]]) -> MultiTaskResult:
+        field_of = lambda name: {n: {s: getattr(e, name) for s, e in splits.items()}  # noqa: E731
+                                 for n, splits in evaluations.items()}
+        return MultiTaskResult(cfg.run_id, cfg.to_dict(), status, field_of("metrics"), training.best_epoch,
+                               training.history, params, time.perf_counter() - start, training.examples_per_s,
+                               error=training.error, predictions=field_of("predictions"),
+                               references=field_of("references"))
 
     if training.error:
         raise TrainingDivergedError(training.error, result("failed", {}))
-    metrics = {n: {"validation": training.history[training.best_epoch - 1]["validation"][n],
-                   **{split: evaluate_task(n, split) for split in eval_sets[n] if split != "validation"}}
-               for n in tasks}
+    evaluations = {n: {"validation": dev_evaluations[training.best_epoch - 1][n],
+                       **{split: evaluate_task(n, split) for split in eval_sets[n] if split != "validation"}}
+                   for n in tasks}
     if save_to is not None:
         save_multitask(models, Path(save_to))
-    return result("ok", metrics)
+    return result("ok", evaluations)
 
 
 def save_multitask(models: nn.ModuleDict, directory: Path) -> Path:

@@ -213,7 +213,9 @@ class _Record:
 class RunResult(_Record):
     """``metrics``: split -> metric -> value, at the best dev epoch (``best_epoch``, 1-based); ``history``: one
     entry per epoch (``train_loss``, ``dev_score``, ``validation`` metrics, and any per-epoch extra); ``params``:
-    ``ParamCount`` fields; ``examples_per_s``: training throughput over all processes, evaluation excluded."""
+    ``ParamCount`` fields; ``examples_per_s``: training throughput over all processes, evaluation excluded.
+    ``predictions`` / ``references``: split -> one value per example at the best epoch, and the gold values they
+    are scored against (empty for runs recorded before predictions were kept)."""
 
     run_id: str
     config: dict[str, Any]
@@ -226,13 +228,16 @@ class RunResult(_Record):
     examples_per_s: float
     processes: int = 1
     error: str | None = None
+    predictions: dict[str, list] = field(default_factory=dict)
+    references: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass
 class MultiTaskResult(_Record):
     """An MT-A run: ``metrics`` task -> split -> metric (at the best epoch on mean dev score); ``params`` task ->
     ``ParamCount`` fields of that task's model (everything is trained: encoder, all adapters, its head);
-    ``history``: per epoch, train loss and steps per task, dev metrics per task and their mean (``dev_score``)."""
+    ``history``: per epoch, train loss and steps per task, dev metrics per task and their mean (``dev_score``);
+    ``predictions`` / ``references``: task -> split -> one value per example (see ``RunResult``)."""
 
     run_id: str
     config: dict[str, Any]
@@ -246,6 +251,8 @@ class MultiTaskResult(_Record):
     processes: int = 1
     error: str | None = None
     kind: str = MULTITASK
+    predictions: dict[str, dict[str, list]] = field(default_factory=dict)
+    references: dict[str, dict[str, list]] = field(default_factory=dict)
 
     @property
     def adapter_ids(self) -> list[str]:
@@ -262,5 +269,6 @@ class MultiTaskResult(_Record):
 
         return [RunResult(f"{self.run_id}/{task}", {**shared, "task": task, "regime": MT_A}, self.status,
                           self.metrics.get(task, {}), self.best_epoch, task_history(task), self.params.get(task, {}),
-                          self.wall_time, self.examples_per_s, self.processes, self.error)
+                          self.wall_time, self.examples_per_s, self.processes, self.error,
+                          self.predictions.get(task, {}), self.references.get(task, {}))
                 for task in self.config["tasks"]]

@@ -33,7 +33,7 @@ from adapterlib.core.methods import added_parameter_names
 from adapterlib.core.trainable import head_parameter_names, set_trainable
 from adapterlib.data.encoding import collate, encode, feature_length
 from adapterlib.data.tasks import Task, get_task, load_task
-from adapterlib.runner.evaluate import evaluate_features, pad_id
+from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
 from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
@@ -86,9 +86,10 @@ def load_shared_base(model: PreTrainedModel, adapter_dirs: list[Path]) -> None:
 
 def single_task_kind(
     model: PreTrainedModel, task: Task, cfg: RunConfig, train_features: list[dict], dev: tuple[Dataset, list[dict]],
-    accelerator: Accelerator, eval_batch_size: int,
+    accelerator: Accelerator, eval_batch_size: int, dev_evaluations: list[Evaluation],
 ) -> RunKind:
-    """One task: every step one global batch (``global_batches``), this process's share of it; dev is the task's."""
+    """One task: every step one global batch (``global_batches``), this process's share of it; dev is the task's.
+    Each epoch's dev evaluation is appended to ``dev_evaluations`` (the best epoch's predictions are recorded)."""
     world, rank = accelerator.num_processes, accelerator.process_index
     generator = torch.Generator().manual_seed(cfg.seed)
     lengths = [feature_length(f) for f in train_features]
@@ -101,8 +102,8 @@ def single_task_kind(
                                 len(local), len(batch_indices))
 
     def score_dev() -> tuple[float, dict[str, Any]]:
-        metrics = evaluate_features(model, task, *dev, eval_batch_size, accelerator)
-        return metrics["score"], {"validation": metrics}
+        dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator))
+        return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics}
 
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
                    batches=batches, loss=lambda prepared, batch: prepared(**batch.inputs).loss, score_dev=score_dev,
@@ -135,23 +136,28 @@ def train_and_evaluate(
 
     train_features = featurize(data["train"], True)
     eval_sets = {split: (ds, featurize(ds, False)) for split, ds in data.items() if split != "train"}
-    kind = single_task_kind(model, task, cfg, train_features, eval_sets["validation"], accelerator, eval_batch_size)
+    dev_evaluations: list[Evaluation] = []
+    kind = single_task_kind(model, task, cfg, train_features, eval_sets["validation"], accelerator, eval_batch_size,
+                            dev_evaluations)
     training = train_epochs(model, kind, cfg, accelerator, run_id=cfg.run_id, label=cfg.label, progress=progress,
                             epoch_extra=epoch_extra and (lambda: epoch_extra(model)))
 
-    def result(status: str, metrics: dict[str, dict[str, float]]) -> RunResult:
-        return RunResult(cfg.run_id, cfg.to_dict(), status, metrics, training.best_epoch, training.history, params,
-                         time.perf_counter() - start, training.examples_per_s, accelerator.num_processes, training.error)
+    def result(status: str, evaluations: dict[str, Evaluation]) -> RunResult:
+        return RunResult(cfg.run_id, cfg.to_dict(), status, {s: e.metrics for s, e in evaluations.items()},
+                         training.best_epoch, training.history, params, time.perf_counter() - start,
+                         training.examples_per_s, accelerator.num_processes, training.error,
+                         {s: e.predictions for s, e in evaluations.items()},
+                         {s: e.references for s, e in evaluations.items()})
 
     if training.error:
         raise TrainingDivergedError(training.error, result("failed", {}))
-    metrics = {"validation": training.history[training.best_epoch - 1]["validation"]}
-    metrics.update({split: evaluate_features(model, task, ds, feats, eval_batch_size, accelerator)
-                    for split, (ds, feats) in eval_sets.items() if split != "validation"})
+    evaluations = {"validation": dev_evaluations[training.best_epoch - 1]}
+    evaluations.update({split: evaluate_split(model, task, ds, feats, eval_batch_size, accelerator)
+                        for split, (ds, feats) in eval_sets.items() if split != "validation"})
     if save_to is not None and accelerator.is_main_process:
         save_trained(model, cfg, Path(save_to), keep_weights)
     accelerator.wait_for_everyone()
-    return result("ok", metrics)
+    return result("ok", evaluations)
 
 
 def save_trained(model: PreTrainedModel, cfg: RunConfig, directory: Path, keep_weights: bool = False) -> list[Path]:

@@ -4,6 +4,7 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
 ``$ADAPTERLIB_RUNS/<profile>/``, see ``paths``)::
 
     <run_id>/record.json        config, metrics per split, params, wall time, versions, git revision, file sizes
+    <run_id>/predictions.json   per-example predictions and gold references per split (per task for MT-A), compact
     <run_id>/adapter/           adapter runs: al.save_adapter (adapter + its LayerNorms + head)
     <run_id>/fusion/            fusion runs: al.save_fusion, with the head in trained.safetensors
     <run_id>/trained.safetensors  other regimes: the trained parameters, only if asked (keep_weights)
@@ -43,6 +44,8 @@ from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResu
 from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
 
 RECORD = "record.json"
+PREDICTIONS = "predictions.json"  # kept out of the record: thousands of values would bury its readable fields
+EXAMPLE_FIELDS = ("predictions", "references")
 SCHEMA = 1
 
 
@@ -88,9 +91,13 @@ class RunStore:
 
     def get(self, run: RunConfig | MultiTaskConfig | str) -> RunResult | MultiTaskResult | None:
         """The recorded result, or None if the run is missing or its record is corrupt or partial."""
-        record = self._read(run if isinstance(run, str) else run.run_id)
+        run_id = run if isinstance(run, str) else run.run_id
+        record = self._read(run_id)
         if record is None:
             return None
+        examples = self.run_dir(run_id) / PREDICTIONS
+        if examples.is_file():  # listed in the record's files, so its size was checked by _read
+            record.update(json.loads(examples.read_text()))
         return (MultiTaskResult if record.get("kind") == MULTITASK else RunResult).from_dict(record)
 
     def _read(self, run_id: str) -> dict[str, Any] | None:
@@ -152,8 +159,12 @@ class RunStore:
 
     def _commit(self, result: RunResult | MultiTaskResult, tmp: Path) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
+        fields = result.to_dict()
+        examples = {name: fields.pop(name) for name in EXAMPLE_FIELDS}
+        if any(examples.values()):
+            (tmp / PREDICTIONS).write_text(json.dumps(examples, separators=(",", ":")) + "\n")
         files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
-        record = {"schema": SCHEMA, **result.to_dict(), "files": files, **environment(),
+        record = {"schema": SCHEMA, **fields, "files": files, **environment(),
                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (tmp / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         final = self.run_dir(result.run_id)
@@ -220,7 +231,8 @@ PARAM_COLUMNS = ("trainable", "total", "base", "added", "head", "trainable_pct")
 def results_frame(results: Iterable[RunResult | MultiTaskResult]) -> pd.DataFrame:
     """Tidy frame of run results (an MT-A run gives one row set per task, see ``MultiTaskResult.per_task``): config
     columns, adapter columns (NaN without adapter), ``n_fused``, ``split``, ``score`` and every metric of that
-    split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``."""
+    split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``, and that split's per-example
+    ``predictions`` and gold ``references`` (lists; None for runs recorded without them)."""
     rows = []
     for r in (one for result in results
               for one in (result.per_task() if isinstance(result, MultiTaskResult) else [result])):
@@ -229,7 +241,8 @@ def results_frame(results: Iterable[RunResult | MultiTaskResult]) -> pd.DataFram
                 **{c: adapter.get(c) for c in ADAPTER_COLUMNS}, "n_fused": len(cfg.get("fusion") or ()),
                 **{c: r.params.get(c) for c in PARAM_COLUMNS}, "best_epoch": r.best_epoch, "wall_time": r.wall_time,
                 "examples_per_s": r.examples_per_s, "error": r.error}
-        rows.extend([{**base, "split": split, **metrics} for split, metrics in sorted(r.metrics.items())]
+        rows.extend([{**base, "split": split, **metrics, "predictions": r.predictions.get(split),
+                      "references": r.references.get(split)} for split, metrics in sorted(r.metrics.items())]
                     or [{**base, "split": None, "score": float("nan")}])
     frame = pd.DataFrame(rows)
     if frame.empty:

@@ -17,6 +17,7 @@ import pandas as pd
 from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.paper import PAPER_SPLITS, paper_score
+from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_interval, seed_mean_interval
 from adapterlib.data.tasks import get_task, load_task
 from adapterlib.data.tasks.hub import DEFAULT_SPEC, SPECS
 
@@ -73,7 +74,10 @@ def tidy_rows(
     ``paper_method``: the method's name there (default: ``method``); ``suite``: whose paper task a task stands in for
     when it sits in several suites (rt_polarity is SST-2 in glue_offline, SST in fusion_offline). Tasks without a
     paper counterpart, or methods the paper does not report, get NaN. Extra columns: ``majority`` (see
-    ``majority_score``), chosen hyperparameters, dev score, spread over seeds.
+    ``majority_score``), ``ci_low``/``ci_high`` (the score's 95% bootstrap interval over test examples and seeds,
+    ``statistics.seed_mean_interval``; NaN for runs recorded without predictions) and ``n_test``, chosen
+    hyperparameters, dev score, spread over seeds, and the per-example ``predictions``/``references`` behind the
+    score (in memory only: ``save_table`` leaves them out; paired differences start from them).
     """
     rows = []
     for _, row in selected.iterrows():
@@ -84,46 +88,96 @@ def tidy_rows(
                                      "std", "sem", "n_seeds") if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
-                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite), **extra})
+                     "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite),
+                     **score_columns(task.name, row.get("predictions"), row.get("references")), **extra})
     return pd.DataFrame(rows)
 
 
-FLOOR_MARGIN = 1.0  # points above the majority-class score below which a task counts as not learned
+def score_columns(task: str, seed_predictions: list | None, references: list | None) -> dict:
+    """``ci_low``, ``ci_high``, ``n_test`` of a row and the examples behind it (NaN without recorded predictions)."""
+    if not seed_predictions:
+        return {"ci_low": math.nan, "ci_high": math.nan, "n_test": math.nan, "predictions": None, "references": None}
+    interval = seed_mean_interval(task, seed_predictions, references)
+    return {"ci_low": interval.low, "ci_high": interval.high, "n_test": interval.n, "predictions": seed_predictions,
+            "references": references}
+
+
+FLOOR_MARGIN = 1.0  # points above the majority-class score below which a row is flagged as at the floor
 LEARNED_MARGIN = 5.0  # points above the majority class full fine-tuning must reach for a task to count as learned
 
 
+def _full_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Full fine-tuning's rows with a score and a majority-class score (none if the table has no majority column)."""
+    if "majority" not in table.columns:
+        return table.iloc[:0]
+    return table[table["method"] == "full"].dropna(subset=["score", "majority"])
+
+
+def _learned(full: pd.DataFrame, margin: float) -> pd.Series:
+    """Full fine-tuning rows that learned their task: at least ``margin`` points above the majority class and, where
+    the row has a bootstrap interval, its lower end above the majority class too (a 5-point lead on 50 test
+    examples is within noise). Rows without an interval (runs recorded before predictions) are judged on the
+    margin alone; claims on them are "not measured" anyway, having no interval."""
+    above = full["score"] >= full["majority"] + margin
+    if "ci_low" not in full.columns:
+        return above
+    return above & ~(full["ci_low"] <= full["majority"])
+
+
 def learned_tasks(table: pd.DataFrame, margin: float = LEARNED_MARGIN) -> list[str]:
-    """The tasks of ``table`` on which full fine-tuning scores at least ``margin`` points above always predicting
-    the majority class: where differences between methods can say something about the paper's claims."""
-    full = table[table["method"] == "full"].dropna(subset=["score", "majority"])
-    return list(full.loc[full["score"] >= full["majority"] + margin, "task"])
+    """The tasks of ``table`` whose full fine-tuning learned them (see ``_learned``): where differences between
+    methods can say something about the paper's claims."""
+    full = _full_rows(table)
+    return [] if full.empty else list(full.loc[_learned(full, margin), "task"])
 
 
-def floor_reason(table: pd.DataFrame, task: str | None, margin: float = FLOOR_MARGIN) -> str | None:
-    """Why a claim checked on ``task`` cannot be judged from ``table``: full fine-tuning scores within ``margin``
-    points of the task's majority-class score (None if it learned the task, or the table cannot tell)."""
+def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_MARGIN) -> str | None:
+    """Why a learning claim checked on ``task`` is "not measured" from ``table``: full fine-tuning, the reference
+    method, has not learned it (``learned_tasks``). None if it did, or the table cannot tell (no majority column,
+    no full fine-tuning row)."""
     if "majority" not in table.columns:
         return None
-    full = table[(table["task"] == task) & (table["method"] == "full")].dropna(subset=["score", "majority"])
-    if full.empty or full["score"].iloc[0] > full["majority"].iloc[0] + margin:
+    full = _full_rows(table[table["task"] == task])
+    if full.empty or _learned(full, margin).iloc[0]:
         return None
-    return (f"not measured: full fine-tuning scores {full['score'].iloc[0]:.1f} on {task}, within {margin:g} point "
-            f"of always predicting its majority class ({full['majority'].iloc[0]:.1f})")
+    row = full.iloc[0]
+    interval = "" if math.isnan(row.get("ci_low", math.nan)) else f" (95% interval from {row['ci_low']:.1f})"
+    return (f"not measured: full fine-tuning scores {row['score']:.1f}{interval} on {task}, not clearly above always "
+            f"predicting its majority class ({row['majority']:.1f}) by {margin:g} points: not learned at this scale")
+
+
+def paired_mean_difference(table: pd.DataFrame, method: str, baseline: str) -> tuple[Interval | None, list[str], str | None]:
+    """``method`` minus ``baseline``, averaged over the tasks full fine-tuning learned (``learned_tasks``) where
+    both have a row, with the paired interval over those tasks' test examples and seeds
+    (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
+    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
+    rows = table[table["task"].notna()]
+    pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
+    both = set(pairs[method].index) & set(pairs[baseline].index)
+    tasks = [task for task in learned_tasks(rows) if task in both]
+    if not tasks:
+        return None, [], (f"not measured: full fine-tuning learned none of the {len(both)} tasks with both "
+                          f"{method} and {baseline} (see floor_reason)")
+    if "predictions" not in rows.columns or any(pairs[m].at[t, "predictions"] is None for m in pairs for t in tasks):
+        return None, tasks, "not measured: rows without per-example predictions (runs recorded before they were kept)"
+    runs = [TaskRuns(task, pairs[baseline].at[task, "references"], pairs[method].at[task, "predictions"],
+                     pairs[baseline].at[task, "predictions"]) for task in tasks]
+    return mean_difference_interval(runs), tasks, None
 
 
 def floor_tasks(table: pd.DataFrame) -> list[str]:
-    """The tasks of ``table`` whose full fine-tuning sits at the majority-class floor (see ``floor_reason``)."""
+    """The tasks of ``table`` full fine-tuning has not learned (see ``floor_reason``)."""
     tasks = table["task"].dropna().unique() if "majority" in table.columns else []
     return [task for task in tasks if floor_reason(table, task) is not None]
 
 
 def floor_count(table: pd.DataFrame, n_tasks: int) -> str:
-    """A clause for a claim's basis: how many of the ``n_tasks`` averaged sit at the majority-class floor."""
+    """A clause for a claim's basis: how many of the ``n_tasks`` averaged full fine-tuning has not learned."""
     tasks = floor_tasks(table)
     if not tasks:
         return ""
-    return (f" ({len(tasks)} of these {n_tasks} tasks, {', '.join(tasks)}, have full fine-tuning within "
-            f"{FLOOR_MARGIN:g} point of the majority class: not learned at this scale)")
+    return (f" ({len(tasks)} of these {n_tasks} tasks, {', '.join(tasks)}, have full fine-tuning not clearly "
+            f"{LEARNED_MARGIN:g} points above the majority class: not learned at this scale)")
 
 
 def majority_note(table: pd.DataFrame, margin: float = FLOOR_MARGIN) -> str:

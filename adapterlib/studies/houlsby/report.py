@@ -15,7 +15,7 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.runner.profiles import Profile
 from adapterlib.studies.base import seeds_text
-from adapterlib.studies.common import majority_note
+from adapterlib.studies.common import majority_note, paired_mean_difference
 
 PAPER = "houlsby"
 GAP_RULE = "holds if the gap is at most max(1, paper's gap) points, partly if at most 2 points more"
@@ -38,6 +38,20 @@ def gap_check(claim: str, gap: float, paper_gap: float, basis: str, csv: str, **
     bound = max(1.0, paper_gap)
     verdict = cl.at_most(gap, bound, slack=2.0) if not math.isnan(gap) else "not measured"
     return cl.check(claim, gap, verdict, f"{basis}; {GAP_RULE}", csv, paper_value=paper_gap, **given)
+
+
+def paired_gap_check(claim: str, table: pd.DataFrame, method: str, paper_gap: float, paper_scores: str, basis: str,
+                     csv: str, **given) -> ClaimCheck:
+    """"``method`` within ``paper_gap`` points of full fine-tuning" under the one learning rule: full minus
+    ``method`` over the learned tasks, paired interval, region (-inf, max(paper_gap, 0)): where the paper's
+    ``method`` beat full fine-tuning, the claim read as "on par" is that it is not worse. ``paper_scores``: the
+    paper's two numbers, e.g. "Table 1: 80.4 vs 80.0"."""
+    interval, tasks, why = paired_mean_difference(table, "full", method)
+    bound = max(paper_gap, 0.0)
+    region = f"full fine-tuning minus {method} below {bound:g} points ({paper_scores})"
+    used = f"mean over the {len(tasks)} learned tasks ({', '.join(tasks)})" if tasks else "no learned task"
+    return cl.learning_check(claim, interval, (-math.inf, bound), region, f"{basis}; {used}", csv,
+                             not_measured=why, paper_value=paper_gap, **given)
 
 
 def share_check(claim: str, pct: float, paper_pct: float, csv: str, note: str, **given) -> ClaimCheck:
