@@ -63,11 +63,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def autocast(precision: str, accelerator: Accelerator) -> contextlib.AbstractContextManager:
-    """The context a training forward pass runs in (``precision`` resolved)."""
-    if precision == "bf16":
-        return torch.autocast(accelerator.device.type, dtype=torch.bfloat16)
-    return accelerator.autocast() if precision == "fp16" else contextlib.nullcontext()
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The context a forward pass (training or evaluation) on ``device`` runs in (``precision`` resolved): torch
+    autocast to bf16 or fp16, nothing for fp32. fp16 training's loss scaling is accelerate's (``make_accelerator``)."""
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtypes[precision])
 
 
 @contextlib.contextmanager
@@ -178,7 +180,7 @@ def train_epochs(
             epoch_start = time.perf_counter()
             for batch in kind.batches(epoch):
                 step += 1
-                with autocast(precision, accelerator):
+                with autocast(precision, accelerator.device):
                     loss = kind.loss(prepared, batch)
                 sums[rows[batch.task]] += torch.tensor([loss.item() * batch.examples, batch.examples, 1],
                                                        dtype=kind.loss_dtype)
