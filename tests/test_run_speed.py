@@ -47,6 +47,7 @@ def test_a_run_on_the_cached_encoding_equals_a_cold_run():
     cold = train_and_evaluate(cfg, progress=False)
     warm = train_and_evaluate(cfg, progress=False)
     assert cold.metrics == warm.metrics and cold.history == warm.history
+    assert 0 < warm.train_time < warm.wall_time  # the evaluations are outside the training steps
 
 
 def dev_features(tokenizer):

@@ -149,11 +149,13 @@ class RunKind:
 @dataclass
 class Training:
     """What the loop gives back: the history, the best epoch (restored in the model), the training throughput
-    over all processes (evaluation excluded), and ``error`` when the loss diverged (the run stopped there)."""
+    over all processes and the seconds spent in training steps (evaluation excluded from both), and ``error`` when
+    the loss diverged (the run stopped there)."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int | None = None
     examples_per_s: float = 0.0
+    train_time: float = 0.0
     error: str | None = None
 
 
@@ -216,7 +218,7 @@ def train_epochs(
         with torch.no_grad():
             for name, parameter in trainable:
                 parameter.copy_(best_state[name])
-    training.examples_per_s = seen / max(train_time, 1e-9)
+    training.examples_per_s, training.train_time = seen / max(train_time, 1e-9), train_time
     return training
 
 

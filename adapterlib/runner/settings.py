@@ -213,7 +213,8 @@ class _Record:
 class RunResult(_Record):
     """``metrics``: split -> metric -> value, at the best dev epoch (``best_epoch``, 1-based); ``history``: one
     entry per epoch (``train_loss``, ``dev_score``, ``validation`` metrics, and any per-epoch extra); ``params``:
-    ``ParamCount`` fields; ``examples_per_s``: training throughput over all processes, evaluation excluded."""
+    ``ParamCount`` fields; ``examples_per_s``: training throughput over all processes, evaluation excluded;
+    ``train_time``: seconds in training steps (``wall_time`` less it is what the run spends on anything else)."""
 
     run_id: str
     config: dict[str, Any]
@@ -226,6 +227,7 @@ class RunResult(_Record):
     examples_per_s: float
     processes: int = 1
     error: str | None = None
+    train_time: float = 0.0
 
 
 @dataclass

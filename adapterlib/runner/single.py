@@ -136,7 +136,8 @@ def train_and_evaluate(
 
     def result(status: str, metrics: dict[str, dict[str, float]]) -> RunResult:
         return RunResult(cfg.run_id, cfg.to_dict(), status, metrics, training.best_epoch, training.history, params,
-                         time.perf_counter() - start, training.examples_per_s, accelerator.num_processes, training.error)
+                         time.perf_counter() - start, training.examples_per_s, accelerator.num_processes,
+                         training.error, training.train_time)
 
     if training.error:
         raise TrainingDivergedError(training.error, result("failed", {}))
