@@ -10,6 +10,7 @@ training and evaluation). The difference bf16 - fp32 is paired over the test exa
 (``reporting.statistics.paired_difference_interval``, on the runs' recorded per-example predictions). Each row also
 has both runs' wall and training-step seconds: without native bf16 arithmetic (``torch.backends.cpu.
 get_cpu_capability()`` below AVX512, e.g. this project's AVX2 machine) bf16 is emulated and slower than fp32.
+It reads ``RunResult.predictions`` / ``.references``, the per-example records that branch ``stats`` adds to runs.
 """
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def run_overhead_summary(runs: pd.DataFrame, baseline: str, config: str) -> pd.D
         low, high, coverage = median_interval(values.tolist())
         rows.append(dict(measure=measure, median=values.median(), low=low, high=high, coverage=coverage,
                          pairs=len(values)))
-    return pd.DataFrame(rows).round(3)
+    return pd.DataFrame(rows)
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:
