@@ -84,6 +84,20 @@ def test_fusion_fit_interval_separates_noise_from_a_bent_line():
     assert r2 < 0.98 and high < 0.98 and low <= r2  # quadratic cost: the whole interval misses a line
 
 
+def test_run_overhead_summary_takes_ratios_within_pairs():
+    """Two pairs, the second on a machine twice as busy: within-pair ratios are unchanged by it."""
+    runs = pd.DataFrame([dict(pair=p, config=c, wall_s=w * slow, train_s=t * slow)
+                         for p, slow in ((0, 1.0), (1, 2.0))
+                         for c, w, t in (("full", 40.0, 30.0), ("houlsby64", 32.5, 22.5))])
+    summary = benchmarks.run_overhead_summary(runs, "full", "houlsby64").set_index("measure")
+    assert summary.loc["end-to-end ratio", "median"] == pytest.approx(32.5 / 40)
+    assert summary.loc["training-step ratio", "median"] == pytest.approx(0.75)
+    assert summary.loc["end-to-end minus step ratio", "median"] == pytest.approx(32.5 / 40 - 0.75, )
+    assert summary.loc["full: share outside training steps", "median"] == pytest.approx(0.25)
+    assert summary.loc["houlsby64: share outside training steps", "median"] == pytest.approx(10 / 32.5, )
+    assert (summary.low == summary["median"]).all() and (summary.pairs == 2).all()
+
+
 class FakeWorker:
     """Answers the driver's commands with fixed step times: ``speed`` scales every step of this library."""
 

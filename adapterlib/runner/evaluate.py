@@ -1,7 +1,8 @@
 """Evaluation: a model's outputs on encoded features and the task's metrics from them.
 
 Evaluation gives each process whole length-sorted batches and gathers the outputs: every example is counted
-exactly once, whatever the number of processes. It runs in fp32 whatever the run's training precision.
+exactly once, whatever the number of processes. It runs under ``torch.inference_mode`` in the run's precision
+(``loop.autocast``): a run is evaluated (dev after every epoch, then test) in the arithmetic it was trained in.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from adapterlib.data.encoding import (MODEL_INPUTS, collate, encode, length_sort
                                       qa_answers, references)
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.data.tasks import Task, get_task
+from adapterlib.runner.loop import autocast, resolve_precision
 
 
 def pad_id(model: PreTrainedModel) -> int:
@@ -26,16 +28,17 @@ def pad_id(model: PreTrainedModel) -> int:
 
 
 def predict(
-    model: PreTrainedModel, task: Task, features: list[dict], batch_size: int, accelerator: Accelerator | None = None
+    model: PreTrainedModel, task: Task, features: list[dict], batch_size: int, accelerator: Accelerator | None = None,
+    precision: str = "fp32",
 ) -> list[np.ndarray]:
-    """Raw outputs for every feature, in order. Length-sorted batches are dealt to the processes round-robin and
-    gathered back, so nothing is padded or counted twice."""
+    """Raw outputs for every feature, in order (fp32 numpy whatever ``precision``). Length-sorted batches are dealt
+    to the processes round-robin and gathered back, so nothing is padded or counted twice."""
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     local = []
-    with torch.no_grad():
+    with torch.inference_mode(), autocast(resolve_precision(precision, device), device):
         for indices in length_sorted_batches(features, batch_size)[rank::world]:
             batch = collate([features[i] for i in indices], pad_id(model))
             inputs = {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
@@ -57,11 +60,11 @@ class Evaluation:
 
 def evaluate_split(
     model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
-    accelerator: Accelerator | None = None,
+    accelerator: Accelerator | None = None, precision: str = "fp32",
 ) -> Evaluation:
     """The task's metrics and predictions on ``dataset`` from its already encoded ``features`` (a run encodes its
-    splits once)."""
-    outputs = predict(model, task, features, batch_size, accelerator)
+    splits once), evaluated in ``precision``."""
+    outputs = predict(model, task, features, batch_size, accelerator, precision)
     preds = qa_answers(dataset, features, outputs) if task.format == "span_qa" else predictions(task, outputs).tolist()
     golds = references(task, dataset)
     return Evaluation(compute_metrics(task, preds, golds), preds, golds)
@@ -69,10 +72,10 @@ def evaluate_split(
 
 def evaluate_features(
     model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
-    accelerator: Accelerator | None = None,
+    accelerator: Accelerator | None = None, precision: str = "fp32",
 ) -> dict[str, float]:
     """The task's metrics on ``dataset`` (``evaluate_split`` without the predictions)."""
-    return evaluate_split(model, task, dataset, features, batch_size, accelerator).metrics
+    return evaluate_split(model, task, dataset, features, batch_size, accelerator, precision).metrics
 
 
 def evaluate(

@@ -73,11 +73,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def autocast(precision: str, accelerator: Accelerator) -> contextlib.AbstractContextManager:
-    """The context a training forward pass runs in (``precision`` resolved)."""
-    if precision == "bf16":
-        return torch.autocast(accelerator.device.type, dtype=torch.bfloat16)
-    return accelerator.autocast() if precision == "fp16" else contextlib.nullcontext()
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The context a forward pass (training or evaluation) on ``device`` runs in (``precision`` resolved): torch
+    autocast to bf16 or fp16, nothing for fp32. fp16 training's loss scaling is accelerate's (``make_accelerator``)."""
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtypes[precision])
 
 
 @contextlib.contextmanager
@@ -157,11 +159,13 @@ class RunKind:
 @dataclass
 class Training:
     """What the loop gives back: the history, the best epoch (restored in the model), the training throughput
-    over all processes (evaluation excluded), and ``error`` when the loss diverged (the run stopped there)."""
+    over all processes and the seconds spent in training steps (evaluation excluded from both), and ``error`` when
+    the loss diverged (the run stopped there)."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int | None = None
     examples_per_s: float = 0.0
+    train_time: float = 0.0
     error: str | None = None
 
 
@@ -188,7 +192,7 @@ def train_epochs(
             epoch_start = time.perf_counter()
             for batch in kind.batches(epoch):
                 step += 1
-                with autocast(precision, accelerator):
+                with autocast(precision, accelerator.device):
                     loss = kind.loss(prepared, batch)
                 sums[rows[batch.task]] += torch.tensor([loss.item() * batch.examples, batch.examples, 1],
                                                        dtype=kind.loss_dtype)
@@ -224,7 +228,7 @@ def train_epochs(
         with torch.no_grad():
             for name, parameter in trainable:
                 parameter.copy_(best_state[name])
-    training.examples_per_s = seen / max(train_time, 1e-9)
+    training.examples_per_s, training.train_time = seen / max(train_time, 1e-9), train_time
     return training
 
 

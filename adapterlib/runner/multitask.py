@@ -38,8 +38,9 @@ from adapterlib.core.models import load_model
 from adapterlib.core.params import count_parameters
 from adapterlib.core.methods import added_parameter_names
 from adapterlib.core.trainable import set_trainable
-from adapterlib.data.encoding import collate, encode, feature_length
-from adapterlib.data.tasks import get_task, load_task
+from adapterlib.data.encoding import collate, feature_length
+from adapterlib.data.tasks import get_task
+from adapterlib.runner.cache import encoded_splits
 from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
@@ -130,10 +131,11 @@ def train_multitask(
     for name, model in models.items():
         counts = count_parameters(model)
         params[name] = {**dataclasses.asdict(counts), "trainable_pct": counts.trainable_pct}
-    data = {n: load_task(n, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED) for n in tasks}
-    train_features = {n: encode(t, data[n]["train"], tokenizer, cfg.max_length, train=True) for n, t in tasks.items()}
-    eval_sets = {n: {split: (ds, encode(t, ds, tokenizer, cfg.max_length, train=False))
-                     for split, ds in data[n].items() if split != "train"} for n, t in tasks.items()}
+    splits = {n: encoded_splits(n, tokenizer, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED,
+                                max_length=cfg.max_length) for n in tasks}
+    train_features = {n: s["train"].features for n, s in splits.items()}
+    eval_sets = {n: {split: (e.dataset, e.features) for split, e in s.items() if split != "train"}
+                 for n, s in splits.items()}
     sizes = {n: len(f) for n, f in train_features.items()}
     steps_per_epoch = sum(math.ceil(n / cfg.batch_size) for n in sizes.values())
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -149,7 +151,8 @@ def train_multitask(
 
     def evaluate_task(name: str, split: str) -> Evaluation:
         set_active_adapter(models[name], name)
-        return evaluate_split(models[name], tasks[name], *eval_sets[name][split], eval_batch_size)
+        return evaluate_split(models[name], tasks[name], *eval_sets[name][split], eval_batch_size,
+                              precision=cfg.precision)
 
     dev_evaluations: list[dict[str, Evaluation]] = []  # per epoch: the best epoch's predictions are recorded
 

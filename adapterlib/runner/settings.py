@@ -215,7 +215,8 @@ class RunResult(_Record):
     entry per epoch (``train_loss``, ``dev_score``, ``validation`` metrics, and any per-epoch extra); ``params``:
     ``ParamCount`` fields; ``examples_per_s``: training throughput over all processes, evaluation excluded.
     ``predictions`` / ``references``: split -> one value per example at the best epoch, and the gold values they
-    are scored against (empty for runs recorded before predictions were kept)."""
+    are scored against (empty for runs recorded before predictions were kept); ``train_time``: seconds in training
+    steps (``wall_time`` less it is what the run spends on anything else)."""
 
     run_id: str
     config: dict[str, Any]
@@ -230,6 +231,7 @@ class RunResult(_Record):
     error: str | None = None
     predictions: dict[str, list] = field(default_factory=dict)
     references: dict[str, list] = field(default_factory=dict)
+    train_time: float = 0.0
 
 
 @dataclass

@@ -31,8 +31,9 @@ from adapterlib.core.models import load_model
 from adapterlib.core.params import count_parameters
 from adapterlib.core.methods import added_parameter_names
 from adapterlib.core.trainable import head_parameter_names, set_trainable
-from adapterlib.data.encoding import collate, encode, feature_length
-from adapterlib.data.tasks import Task, get_task, load_task
+from adapterlib.data.encoding import collate, feature_length
+from adapterlib.data.tasks import Task, get_task
+from adapterlib.runner.cache import encoded_splits
 from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
@@ -102,7 +103,7 @@ def single_task_kind(
                                 len(local), len(batch_indices))
 
     def score_dev() -> tuple[float, dict[str, Any]]:
-        dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator))
+        dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision))
         return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics}
 
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
@@ -126,16 +127,13 @@ def train_and_evaluate(
     start = time.perf_counter()
     accelerator = make_accelerator(cfg.precision)
     task = get_task(cfg.task)
-    data = load_task(cfg.task, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED)
     model, tokenizer = build_model(cfg, adapter_dir)
     counts = count_parameters(model)
     params = {**dataclasses.asdict(counts), "trainable_pct": counts.trainable_pct}
-
-    def featurize(ds: Dataset, train: bool) -> list[dict]:
-        return encode(task, ds, tokenizer, cfg.max_length, train=train, doc_stride=cfg.doc_stride)
-
-    train_features = featurize(data["train"], True)
-    eval_sets = {split: (ds, featurize(ds, False)) for split, ds in data.items() if split != "train"}
+    splits = encoded_splits(cfg.task, tokenizer, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED,
+                            max_length=cfg.max_length, doc_stride=cfg.doc_stride)
+    train_features = splits["train"].features
+    eval_sets = {split: (s.dataset, s.features) for split, s in splits.items() if split != "train"}
     dev_evaluations: list[Evaluation] = []
     kind = single_task_kind(model, task, cfg, train_features, eval_sets["validation"], accelerator, eval_batch_size,
                             dev_evaluations)
@@ -147,12 +145,12 @@ def train_and_evaluate(
                          training.best_epoch, training.history, params, time.perf_counter() - start,
                          training.examples_per_s, accelerator.num_processes, training.error,
                          {s: e.predictions for s, e in evaluations.items()},
-                         {s: e.references for s, e in evaluations.items()})
+                         {s: e.references for s, e in evaluations.items()}, training.train_time)
 
     if training.error:
         raise TrainingDivergedError(training.error, result("failed", {}))
     evaluations = {"validation": dev_evaluations[training.best_epoch - 1]}
-    evaluations.update({split: evaluate_split(model, task, ds, feats, eval_batch_size, accelerator)
+    evaluations.update({split: evaluate_split(model, task, ds, feats, eval_batch_size, accelerator, cfg.precision)
                         for split, (ds, feats) in eval_sets.items() if split != "validation"})
     if save_to is not None and accelerator.is_main_process:
         save_trained(model, cfg, Path(save_to), keep_weights)

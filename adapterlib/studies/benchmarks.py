@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.outputs import results_dir
-from adapterlib.reporting.statistics import line_fit
+from adapterlib.reporting.statistics import line_fit, median_interval
 from adapterlib.studies.base import Study, register
 
 STUDY = register(Study(name="benchmarks", paper="benchmarks", title="Speed and memory beside adapters and peft"))
@@ -113,6 +113,25 @@ def claims(df: pd.DataFrame) -> list[ClaimCheck]:
            f"min R^2 of a least-squares line through median fusion step time at N = {FUSION_N}; {basis}", 0.98,
            "fusion cost linear in the number of fused adapters N")
     return checks
+
+
+def run_overhead_summary(runs: pd.DataFrame, baseline: str, config: str) -> pd.DataFrame:
+    """Whole runs (benchmarks/run_overhead.py: one row per run, ``pair``, ``config``, ``wall_s``, ``train_s``):
+    ``config`` over ``baseline`` end to end and in training steps, their difference (issue 19's goal: at most 0.05),
+    and each one's share of wall time outside training steps. Ratios are taken within each back-to-back pair; each
+    measure is the median over pairs with its distribution-free interval (and that interval's coverage)."""
+    wide = runs.pivot(index="pair", columns="config", values=["wall_s", "train_s"])
+    end_to_end, steps = wide.wall_s[config] / wide.wall_s[baseline], wide.train_s[config] / wide.train_s[baseline]
+    measures = {"end-to-end ratio": end_to_end, "training-step ratio": steps,
+                "end-to-end minus step ratio": end_to_end - steps,
+                **{f"{name}: share outside training steps": 1 - wide.train_s[name] / wide.wall_s[name]
+                   for name in (baseline, config)}}
+    rows = []
+    for measure, values in measures.items():
+        low, high, coverage = median_interval(values.tolist())
+        rows.append(dict(measure=measure, median=values.median(), low=low, high=high, coverage=coverage,
+                         pairs=len(values)))
+    return pd.DataFrame(rows)
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:
