@@ -26,6 +26,7 @@ import torch
 
 from adapterlib.core.fusion import add_fusion
 from adapterlib.core.inject import add_adapter
+from adapterlib.core.models import model_path
 from adapterlib.core.params import count_parameters
 from adapterlib.core.trainable import set_trainable
 from adapterlib.data.tasks import get_task
@@ -68,11 +69,22 @@ def run_cost(cfg: RunConfig | MultiTaskConfig, *, keep_weights: bool = False) ->
 
 
 def _shape(cfg: RunConfig | MultiTaskConfig) -> tuple[int, int, int]:
-    if cfg.model not in MODEL_SHAPES:
-        raise ValueError(f"no shape for model {cfg.model!r} in adapterlib.costs.MODEL_SHAPES: add its layers, "
-                         "hidden size and vocabulary from its config.json")
-    layers, hidden, vocab = MODEL_SHAPES[cfg.model]
+    layers, hidden, vocab = MODEL_SHAPES.get(cfg.model) or _config_shape(cfg.model)
     return cfg.model_kwargs.get("num_hidden_layers", layers), hidden, vocab
+
+
+@cache
+def _config_shape(model: str) -> tuple[int, int, int]:
+    """(layers, hidden size, vocabulary) from the config.json of a model not in MODEL_SHAPES (a local directory,
+    or a hub id in the local cache): the plan reads no weights and needs no network for it."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model_path(model), local_files_only=True)
+    except OSError:
+        raise ValueError(f"no shape for model {model!r}: not in adapterlib.costs.MODEL_SHAPES and no local "
+                         "config.json; add its layers, hidden size and vocabulary there") from None
+    return config.num_hidden_layers, config.hidden_size, config.vocab_size
 
 
 def _training_flops(cfg: RunConfig | MultiTaskConfig, task: str, regime: str) -> float | None:
