@@ -223,6 +223,14 @@ def test_absent_local_tasks_are_left_out_of_the_paper_profile(no_data_dir):
     assert available_tasks("houlsby_additional") == (paper.task_names("additional"), paper.missing_tasks("additional"))
     # the model of a left-out task is still its role's
     assert paper.run_config("argument", "full").model == paper.models["fusion"] != paper.models["glue"]
+    # and every notebook's set-up text says which tasks did not run, and where their data goes
+    from adapterlib.studies import STUDIES
+    from adapterlib.studies.base import setup_text
+
+    text = setup_text(paper, STUDIES["houlsby_table2_additional"])
+    where = no_data_dir / "cf_disasters"
+    assert f"- **not run**: cf_disasters (Crowdflower disasters): not on the hub: needs local data at {where}/" in text
+    assert "argument" not in text and "not run" not in setup_text(get_profile("cpu"), STUDIES["fusion_table1"])
 
 
 def test_present_local_tasks_are_run(fake_hub):

@@ -139,6 +139,8 @@ def setup_text(profile: Profile, study: Study) -> str:
                                          for r in roles if r in profile.suites)
              + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
                 "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),
+             *[f"- **not run**: {why}" for r in roles if r in profile.suites
+               for why in profile.missing_tasks(r).values()],
              *[f"- **{r} tasks** (paper task in brackets): " + ", ".join(
                  f"`{t}` ({get_task(t, profile.suites[r]).reference or 'no paper task'})"
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
