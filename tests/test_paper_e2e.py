@@ -24,12 +24,13 @@ from adapterlib.runner.profiles import ROLES, get_profile
 
 def first_point(grid: Mapping[str, Any]) -> dict[str, Any]:
     """An override cutting every numeric axis of ``grid`` to its first value (per regime where an axis is given per
-    regime); axes of adapter configs are left out, so the profile's stay (grid overrides merge axis by axis)."""
-    def first(values):
+    regime), but adapter size 64 where the grid has it (Table 1's fixed-size row and Figs. 4 and 6 read that size);
+    axes of adapter configs are left out, so the profile's stay (grid overrides merge axis by axis)."""
+    def first(axis, values):
         if isinstance(values, Mapping):
-            return {regime: first(v) for regime, v in values.items()}
-        return list(values)[:1]
-    return {axis: first(values) for axis, values in grid.items() if axis != "adapter"}
+            return {regime: first(axis, v) for regime, v in values.items()}
+        return [64] if axis == "size" and 64 in values else list(values)[:1]
+    return {axis: first(axis, values) for axis, values in grid.items() if axis != "adapter"}
 
 
 @pytest.mark.slow

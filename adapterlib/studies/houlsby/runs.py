@@ -83,6 +83,8 @@ def exact_counts(table: pd.DataFrame) -> pd.DataFrame:
 def total_params_x(profile: Profile, selected: pd.DataFrame, n_tasks: int) -> float:
     """Total parameters for ``n_tasks`` tasks (x base), as the paper prints it, from the mean per-task parameter
     counts of the ``selected`` runs (the first run of each row, as the run store recorded it); NaN if none."""
+    if selected.empty:
+        return float("nan")
     store = profile.store()
     counts = [store.get(list(ids)[0]).params for ids in selected["run_ids"]]
     if not counts:
