@@ -9,15 +9,19 @@ SUMMARY.md), not its scale. No number it produces means anything.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
+import datasets
 import pandas as pd
 import pytest
 from conftest import save_tiny_bert
 from fake_hub import fake_hub, fake_hub_files  # noqa: F401 -- fixtures
 
 from adapterlib.cli import main
+from adapterlib.data.tasks import get_task
+from adapterlib.paths import DATA_ENV
 from adapterlib.reproduce import notebooks
 from adapterlib.runner.profiles import ROLES, get_profile
 
@@ -33,14 +37,46 @@ def first_point(grid: Mapping[str, Any]) -> dict[str, Any]:
     return {axis: first(axis, values) for axis, values in grid.items() if axis != "adapter"}
 
 
+def tiny_overrides(model: str) -> dict[str, Any]:
+    """The paper profile on ``model`` with every grid at one point, one epoch, one seed and short sequences."""
+    return {"models": {role: model for role in ROLES}, "seeds": [0], "batch_size": 4, "max_length": 32,
+            "qa_max_length": 64, "doc_stride": 32, "precision": "fp32",
+            "grids": {name: {**first_point(grid), "epochs": [1]} for name, grid in get_profile("paper").grids.items()}}
+
+
+def test_plan_reports_an_unreachable_dataset_and_a_bad_label_before_training(fake_hub, tmp_path, monkeypatch, capsys):
+    served = datasets.load_dataset_builder  # the fake hub's; GLUE's repo now fails as it does without a network
+
+    def builder(path, *args, **kwargs):
+        if path == get_task("cola").hub_id:
+            raise ConnectionError(f"Couldn't reach '{path}' on the Hub (ConnectError)")
+        return served(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset_builder", builder)
+    data = shutil.copytree(fake_hub.data_dir, tmp_path / "data")  # a user's local copy with a typo in a label
+    test_csv = data / "cf_disasters" / "test.csv"
+    test_csv.write_text(test_csv.read_text().replace("not_relevant", "not_relevnt", 1))
+    monkeypatch.setenv(DATA_ENV, str(data))
+    runs = tmp_path / "runs"
+    overrides = json.dumps(tiny_overrides(save_tiny_bert(tmp_path / "tiny-bert")))
+    assert main(["plan", "--profile", "paper", "--overrides", overrides, "--runs-dir", str(runs),
+                 "--only", "houlsby_table1_glue", "houlsby_table2_additional"]) == 1
+    out, err = capsys.readouterr()
+    [line] = [line for line in err.splitlines() if line.startswith("adapterlib: error:")]  # one line says it all
+    assert "houlsby_table2_additional" in out
+    assert "cola (CoLA): no network (hub unreachable at huggingface.co)" in line
+    assert "cf_disasters: labels ['not_relevnt'] are not among" in line
+    assert main(["reproduce", "--profile", "paper", "--overrides", overrides, "--runs-dir", str(runs),
+                 "--results-dir", str(tmp_path / "results"), "--only", "houlsby_table2_additional"]) == 2
+    assert not list(runs.glob("paper/*/record.json"))  # stopped before anything trained
+
+
 @pytest.mark.slow
 def test_paper_profile_reproduces_end_to_end_against_a_fake_hub(fake_hub, tmp_path, monkeypatch):
     fake_hub.install_in_subprocesses(monkeypatch)
     model = save_tiny_bert(tmp_path / "tiny-bert")
     paper = get_profile("paper")
-    overrides = {"models": {role: model for role in ROLES}, "seeds": [0], "role_seeds": {},
-                 "batch_size": 4, "max_length": 32, "qa_max_length": 64, "doc_stride": 32, "precision": "fp32",
-                 "grids": {name: {**first_point(grid), "epochs": [1]} for name, grid in paper.grids.items()}}
+    overrides = tiny_overrides(model)
     results, runs = tmp_path / "results", tmp_path / "runs"
     assert main(["reproduce", "--profile", "paper", "--overrides", json.dumps(overrides),
                  "--results-dir", str(results), "--runs-dir", str(runs)]) == 0
