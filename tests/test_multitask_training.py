@@ -66,6 +66,9 @@ def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm
     fusion = RunConfig(task="presuppositions_nli", regime="fusion", fusion=tuple(cfg.adapter_ids), epochs=1, **SMALL)
     result = store.run(fusion, progress=False)
     assert result.status == "ok" and result.params["trainable"] < result.params["total"]
+    (curve,) = result.history  # one epoch: its attention statistics beside loss and dev score
+    assert 0 < curve["attention_entropy"] <= curve["attention_uniform_entropy"] + 1e-9
+    assert 0 <= curve["attention_max_deviation"] < 1
     model, _ = store.load_trained(fusion)
     assert al.fused_adapters(model) == TASKS
     name = "encoder.layer.1.attention.self.query.weight"

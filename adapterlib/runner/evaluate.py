@@ -5,6 +5,8 @@ exactly once, whatever the number of processes. It runs in fp32 whatever the run
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from accelerate import Accelerator
@@ -24,10 +26,12 @@ def pad_id(model: PreTrainedModel) -> int:
 
 
 def predict(
-    model: PreTrainedModel, task: Task, features: list[dict], batch_size: int, accelerator: Accelerator | None = None
+    model: PreTrainedModel, task: Task, features: list[dict], batch_size: int, accelerator: Accelerator | None = None,
+    on_batch: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> list[np.ndarray]:
     """Raw outputs for every feature, in order. Length-sorted batches are dealt to the processes round-robin and
-    gathered back, so nothing is padded or counted twice."""
+    gathered back, so nothing is padded or counted twice. ``on_batch(batch)`` runs after each of this process's
+    forward passes (e.g. to read what the model recorded, see ``fusion_attention``)."""
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     device = next(model.parameters()).device
     was_training = model.training
@@ -38,6 +42,8 @@ def predict(
             batch = collate([features[i] for i in indices], pad_id(model))
             inputs = {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
             local.extend(zip(indices, model_outputs(task, model(**inputs), batch)))
+            if on_batch is not None:
+                on_batch(batch)
     model.train(was_training)
     outputs = dict(gather_object(local) if world > 1 else local)
     return [outputs[i] for i in range(len(features))]
@@ -45,10 +51,10 @@ def predict(
 
 def evaluate_features(
     model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
-    accelerator: Accelerator | None = None,
+    accelerator: Accelerator | None = None, on_batch: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> dict[str, float]:
     """The task's metrics on ``dataset`` from its already encoded ``features`` (a run encodes its splits once)."""
-    outputs = predict(model, task, features, batch_size, accelerator)
+    outputs = predict(model, task, features, batch_size, accelerator, on_batch)
     preds = qa_answers(dataset, features, outputs) if task.format == "span_qa" else predictions(task, outputs)
     return compute_metrics(task, preds, references(task, dataset))
 

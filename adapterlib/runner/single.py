@@ -24,7 +24,7 @@ from datasets import Dataset
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from adapterlib.core.fusion import add_fusion, save_fusion
+from adapterlib.core.fusion import add_fusion, recording_fusion_attention, save_fusion
 from adapterlib.core.inject import add_adapter
 from adapterlib.core.io import load_adapter, save_adapter
 from adapterlib.core.models import load_model
@@ -34,6 +34,7 @@ from adapterlib.core.trainable import head_parameter_names, set_trainable
 from adapterlib.data.encoding import collate, encode, feature_length
 from adapterlib.data.tasks import Task, get_task, load_task
 from adapterlib.runner.evaluate import evaluate_features, pad_id
+from adapterlib.runner.fusion_attention import FusionAttention
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
 from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
@@ -85,7 +86,8 @@ def single_task_kind(
     model: PreTrainedModel, task: Task, cfg: RunConfig, train_features: list[dict], dev: tuple[Dataset, list[dict]],
     accelerator: Accelerator, eval_batch_size: int,
 ) -> RunKind:
-    """One task: every step one global batch (``global_batches``), this process's share of it; dev is the task's."""
+    """One task: every step one global batch (``global_batches``), this process's share of it; dev is the task's.
+    A fusion run's dev fields add its attention statistics (``FusionAttention.statistics``) per epoch."""
     world, rank = accelerator.num_processes, accelerator.process_index
     generator = torch.Generator().manual_seed(cfg.seed)
     lengths = [feature_length(f) for f in train_features]
@@ -98,8 +100,14 @@ def single_task_kind(
                                 len(local), len(batch_indices))
 
     def score_dev() -> tuple[float, dict[str, Any]]:
-        metrics = evaluate_features(model, task, *dev, eval_batch_size, accelerator)
-        return metrics["score"], {"validation": metrics}
+        if cfg.regime != "fusion":
+            metrics = evaluate_features(model, task, *dev, eval_batch_size, accelerator)
+            return metrics["score"], {"validation": metrics}
+        # A fusion run's curve also says whether its attention left the uniform start (on this process's dev share).
+        with recording_fusion_attention(model) as layers:
+            attention = FusionAttention(layers)
+            metrics = evaluate_features(model, task, *dev, eval_batch_size, accelerator, on_batch=attention.add)
+        return metrics["score"], {"validation": metrics, **attention.statistics()}
 
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
                    batches=batches, loss=lambda prepared, batch: prepared(**batch.inputs).loss, score_dev=score_dev,
