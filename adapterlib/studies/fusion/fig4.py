@@ -97,32 +97,34 @@ def attention_statistics(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot(table: pd.DataFrame) -> Figure:
     """Target task x source adapter heatmap per layer (the paper's Fig. 4 and 6), drawn as the deviation from the
-    uniform share 1/N on one diverging scale centred on 0 (at 1/N everywhere the panels are white), with each
-    layer's statistics in its title."""
+    uniform share 1/N on one diverging scale centred on 0, with each layer's statistics in its title. The scale
+    reaches at least ``MOVED_SHARE`` of 1/N, so an attention that never moved stays pale instead of its noise
+    being stretched over the whole colour range."""
     import seaborn as sns
 
     layers = sorted(table["layer"].unique())
     stats = attention_statistics(table).set_index("layer")
     cols = min(len(layers), 3)
     rows = math.ceil(len(layers) / cols)
-    limit = max(float(stats["max_abs_deviation"].max()), 1e-6)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 1, 4.2 * rows), squeeze=False)
+    limit = max(float(stats["max_abs_deviation"].max()), MOVED_SHARE / table["source"].nunique())
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 3, 3.6 * rows + 1), squeeze=False,
+                             layout="constrained")
     frame = table.assign(deviation=deviation(table))
-    for ax, layer in zip(axes.flat, layers):
+    for index, (ax, layer) in enumerate(zip(axes.flat, layers)):
         grid = frame[frame["layer"] == layer].pivot_table(index="task", columns="source", values="deviation")
+        first_column, bottom_row = index % cols == 0, index + cols >= len(layers)
         sns.heatmap(grid, ax=ax, vmin=-limit, vmax=limit, center=0, cmap="RdBu_r", annot=True, fmt="+.3f",
-                    cbar=False, annot_kws={"fontsize": 6})
+                    cbar=False, annot_kws={"fontsize": 6}, xticklabels=bottom_row, yticklabels=first_column)
         row = stats.loc[layer]
         ax.set_title(f"layer {layer}: max |dev| {row['max_abs_deviation']:.3f}\n"
                      f"entropy {row['entropy']:.3f} (log N = {row['uniform_entropy']:.3f})", fontsize=9)
-        ax.set_xlabel("source adapter")
-        ax.set_ylabel("target task")
+        ax.set_xlabel("source adapter" if bottom_row else "")
+        ax.set_ylabel("target task" if first_column else "")
     for ax in list(axes.flat)[len(layers):]:
         ax.axis("off")
     fig.suptitle("fusion attention minus the uniform share 1/N (dev tokens)")
-    fig.tight_layout()
-    fig.colorbar(axes.flat[0].collections[0], ax=axes.ravel().tolist(), shrink=0.6,
-                 label="attention - 1/N")
+    fig.colorbar(axes.flat[0].collections[0], ax=axes, shrink=0.6,
+                 label=f"attention - 1/N (scale at least {MOVED_SHARE:.0%} of 1/N)")
     return fig
 
 
