@@ -1,6 +1,8 @@
 """AdapterFusion layer (issue 6, library part)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -8,6 +10,7 @@ from transformers import BertConfig, BertForSequenceClassification
 import adapterlib as al
 from adapterlib.core.bottleneck import fusion_parameter_names
 from adapterlib.core.fusion import fusion_layers
+from adapterlib.runner.fusion_attention import FusionAttention
 from conftest import tiny_model, token_batch
 
 NAMES = ("mnli", "qqp", "sst")
@@ -52,6 +55,38 @@ def test_learned_attention_is_a_distribution_and_recorded():
             assert att.shape == (3, 7, len(NAMES))
             torch.testing.assert_close(att.sum(-1), torch.ones(3, 7))
     assert all(layer.last_attention is None for layer in layers.values())
+
+
+@pytest.mark.parametrize("chosen", [None, 1])
+def test_attention_statistics_tell_a_uniform_from_a_one_hot_attention(chosen):
+    """Uniform: entropy log N and no deviation from 1/N; one-hot on adapter ``chosen``: entropy 0 and 1 - 1/N.
+    Padding tokens (mask 0) carry a different attention and must not count."""
+    model = _with_adapters("pfeiffer")
+    al.add_fusion(model, NAMES)
+    n = len(NAMES)
+    real = torch.full((n,), 1 / n) if chosen is None else torch.nn.functional.one_hot(torch.tensor(chosen), n).float()
+    x = token_batch(batch=2, length=6)
+    mask = torch.ones(2, 6, dtype=torch.long)
+    mask[:, 4:] = 0
+    for _, layer in fusion_layers(model):
+        layer.forced_attention = torch.where(mask[..., None].bool(), real, torch.tensor([0.0, 0.0, 1.0]))
+    with al.recording_fusion_attention(model) as layers:
+        attention = FusionAttention(layers)
+        model(input_ids=x, attention_mask=mask)
+        attention.add({"attention_mask": mask})
+    stats = attention.statistics()
+    assert stats["attention_uniform_entropy"] == pytest.approx(math.log(n))
+    assert stats["attention_entropy"] == pytest.approx(math.log(n) if chosen is None else 0.0, abs=1e-6)
+    assert stats["attention_max_deviation"] == pytest.approx(0.0 if chosen is None else 1 - 1 / n, abs=1e-6)
+    for means in attention.means().values():
+        torch.testing.assert_close(means.float(), real)
+
+
+def test_attention_statistics_need_recorded_batches():
+    model = _with_adapters("pfeiffer")
+    al.add_fusion(model, NAMES)
+    with al.recording_fusion_attention(model) as layers, pytest.raises(ValueError, match="no fusion attention"):
+        FusionAttention(layers).statistics()
 
 
 def test_fusion_parameter_count_on_bert_base():

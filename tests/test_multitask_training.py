@@ -5,11 +5,12 @@ import pytest
 from safetensors.torch import load_file
 
 import adapterlib as al
+from adapterlib.core.fusion import FUSION_WEIGHTS_FILE
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.multitask import ADAPTERS_DIR
 from adapterlib.runner.settings import MultiTaskConfig, MultiTaskResult, RunConfig
 from adapterlib.runner.store import RunStore
-from adapterlib.runner.single import SHARED_BASE
+from adapterlib.runner.single import FUSION_DIR, SHARED_BASE
 from conftest import assert_predictions_give_metrics
 
 SMALL = dict(max_train=32, max_eval=16, batch_size=16, max_length=48, model_kwargs={"num_hidden_layers": 2})
@@ -61,7 +62,7 @@ def test_multitask_run_is_recorded_per_task_and_resumed(trained):
         assert_predictions_give_metrics(task_result, SMALL["max_eval"])
 
 
-def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm):
+def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm, tmp_path):
     store, cfg, _ = trained
     root = store.run_dir(cfg.run_id) / ADAPTERS_DIR
     assert (root / SHARED_BASE).is_file()
@@ -70,8 +71,14 @@ def test_multitask_adapters_are_fusable_on_the_multitask_encoder(trained, minilm
     result = store.run(fusion, progress=False)
     assert result.status == "ok" and result.params["trainable"] < result.params["total"]
     assert_predictions_give_metrics(store.get(fusion), SMALL["max_eval"])
+    (curve,) = result.history  # one epoch: its attention statistics beside loss and dev score
+    assert 0 < curve["attention_entropy"] <= curve["attention_uniform_entropy"] + 1e-9
+    assert 0 <= curve["attention_max_deviation"] < 1
     model, _ = store.load_trained(fusion)
     assert al.fused_adapters(model) == TASKS
+    saved = load_file(store.run_dir(fusion.run_id) / FUSION_DIR / FUSION_WEIGHTS_FILE)  # the trained fusion, not a fresh one
+    reloaded = load_file(al.save_fusion(model, tmp_path / "reloaded") / FUSION_WEIGHTS_FILE)
+    assert saved.keys() == reloaded.keys() and all(saved[k].equal(reloaded[k]) for k in saved)
     name = "encoder.layer.1.attention.self.query.weight"
     assert dict(model.base_model.named_parameters())[name].equal(base[name])  # the MT-A encoder, not MiniLM's
     fresh, _ = minilm("pair", 3, num_hidden_layers=2)

@@ -94,7 +94,7 @@ def test_nli_reliance_and_its_claim():
     suite, sources = "fusion_offline", ("vitaminc", "rt_polarity", "presuppositions_nli")
     weights = {"presuppositions_nli": (0.5, 0.1, 0.4), "rt_polarity": (0.2, 0.6, 0.2)}
     table = pd.DataFrame([{"task": t, "paper_task": {"presuppositions_nli": "CB", "rt_polarity": "SST"}[t],
-                           "layer": layer, "source": s, "score": w}
+                           "layer": layer, "site": "output", "source": s, "score": w}
                           for t, ws in weights.items() for layer in (1, 2) for s, w in zip(sources, ws)])
     reliance = fig4.nli_reliance(table, suite)
     assert list(reliance["task"]) == ["presuppositions_nli"]  # SST is not a small task
@@ -106,6 +106,36 @@ def test_nli_reliance_and_its_claim():
     assert "**do** lean" in fig4.findings(table, reliance, [check])
     (none,) = fig4.claims(reliance.iloc[0:0])
     assert none.verdict == "not measured"
+
+
+def _attention(shares: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
+    """A Figure 4 frame for one target: layer -> its attention on three sources."""
+    return pd.DataFrame([{"task": "presuppositions_nli", "paper_task": "CB", "layer": layer, "site": "output",
+                          "source": source, "score": share}
+                         for layer, row in shares.items()
+                         for source, share in zip(("vitaminc", "rt_polarity", "presuppositions_nli"), row)])
+
+
+def test_attention_statistics_and_the_diffuse_layer_finding():
+    moved = _attention({1: (0.5, 0.1, 0.4), 2: (0.3, 0.35, 0.35)})
+    stats = fig4.attention_statistics(moved).set_index("layer")
+    assert stats.loc[1, "max_abs_deviation"] == pytest.approx(1 / 3 - 0.1)
+    assert stats.loc[2, "entropy"] > stats.loc[1, "entropy"]
+    assert stats["uniform_entropy"].tolist() == pytest.approx([math.log(3)] * 2)
+    text = fig4.findings(moved, fig4.nli_reliance(moved, "fusion_offline"), [])
+    assert "most diffuse layer is 2 (the last)" in text
+    still = _attention({1: (0.334, 0.333, 0.333), 2: (0.333, 0.3335, 0.3335)})  # the uniform start plus noise
+    text = fig4.findings(still, fig4.nli_reliance(still, "fusion_offline"), [])
+    assert "most diffuse (the paper: the last) is not measured" in text and "**not measured**" in text
+    assert "(the last)" not in text
+
+
+def test_attention_heatmap_is_the_deviation_on_a_centred_scale_with_a_colorbar():
+    fig = fig4.plot(_attention({1: (0.5, 0.1, 0.4), 2: (0.3, 0.35, 0.35)}))
+    heat, colorbar = fig.axes[0].collections[0], fig.axes[-1]
+    assert heat.get_clim() == pytest.approx((-(1 / 3 - 0.1), 1 / 3 - 0.1))  # the largest |deviation|
+    assert colorbar.get_ylabel().startswith("attention - 1/N")
+    assert sorted(heat.get_array().compressed()) == pytest.approx(sorted([0.5 - 1 / 3, 0.1 - 1 / 3, 0.4 - 1 / 3]))
 
 
 def test_mean_attention_is_a_distribution_over_sources(minilm):

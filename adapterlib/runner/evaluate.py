@@ -6,6 +6,7 @@ exactly once, whatever the number of processes. It runs under ``torch.inference_
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +30,11 @@ def pad_id(model: PreTrainedModel) -> int:
 
 def predict(
     model: PreTrainedModel, task: Task, features: list[dict], batch_size: int, accelerator: Accelerator | None = None,
-    precision: str = "fp32",
+    precision: str = "fp32", on_batch: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> list[np.ndarray]:
     """Raw outputs for every feature, in order (fp32 numpy whatever ``precision``). Length-sorted batches are dealt
-    to the processes round-robin and gathered back, so nothing is padded or counted twice."""
+    to the processes round-robin and gathered back, so nothing is padded or counted twice. ``on_batch(batch)`` runs
+    after each of this process's forward passes (e.g. to read what the model recorded, see ``fusion_attention``)."""
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     device = next(model.parameters()).device
     was_training = model.training
@@ -43,6 +45,8 @@ def predict(
             batch = collate([features[i] for i in indices], pad_id(model))
             inputs = {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
             local.extend(zip(indices, model_outputs(task, model(**inputs), batch)))
+            if on_batch is not None:
+                on_batch(batch)
     model.train(was_training)
     outputs = dict(gather_object(local) if world > 1 else local)
     return [outputs[i] for i in range(len(features))]
@@ -61,10 +65,11 @@ class Evaluation:
 def evaluate_split(
     model: PreTrainedModel, task: Task, dataset: Dataset, features: list[dict], batch_size: int,
     accelerator: Accelerator | None = None, precision: str = "fp32",
+    on_batch: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> Evaluation:
     """The task's metrics and predictions on ``dataset`` from its already encoded ``features`` (a run encodes its
-    splits once), evaluated in ``precision``."""
-    outputs = predict(model, task, features, batch_size, accelerator, precision)
+    splits once), evaluated in ``precision``; ``on_batch`` as for ``predict``."""
+    outputs = predict(model, task, features, batch_size, accelerator, precision, on_batch)
     preds = qa_answers(dataset, features, outputs) if task.format == "span_qa" else predictions(task, outputs).tolist()
     golds = references(task, dataset)
     return Evaluation(compute_metrics(task, preds, golds), preds, golds)

@@ -4,7 +4,7 @@ As in both papers: AdamW, linear warm-up over the first ``warmup_ratio`` of the 
 gradient clipping, fusion's ||V - I||^2 regulariser wherever a model has a fusion layer, and (AdapterFusion's early
 stopping) the weights of the epoch with the best dev score restored at the end. Each epoch appends one entry to
 the run's history: ``epoch``, ``train_loss``, ``dev_score`` (the score the best epoch is chosen on), the kind's dev
-fields (``validation``...) and an optional per-epoch extra (``epoch_extra``, e.g. fusion attention entropy).
+fields (``validation``, a fusion run's attention statistics) and an optional per-epoch extra (``epoch_extra``).
 
 The loop runs on ``accelerate``: ``accelerate launch`` / ``torchrun`` spread a run over processes, each taking its
 share of every global batch (``global_batches``), so a 2-process run follows the single-process run's schedule.

@@ -181,6 +181,9 @@ _CPU_GRIDS: dict[str, dict[str, Any]] = {
     # AdapterFusion: ST-A (Pfeiffer, rf 16), Head, Full, fusion; Table 3 reduction factors.
     "fusion_st_a": {"adapter": [ST_A], "reduction_factor": [16], "lr": [3e-3], "epochs": [3]},
     "fusion_full": {"lr": {"full": [3e-4], "head": [3e-3]}, "epochs": [3]},
+    # Fusion: lr 1e-3 from {5e-5 (the paper's), 1e-3, 5e-3} at 3 epochs, on rt_polarity's dev set (docs/
+    # fusion_attention_sweep.md): best dev 58.2 / 77.3 / 75.4; the attention's largest distance from 1/6 at the
+    # best epoch 0.008 / 0.62 / 0.78 (per-token entropy 1.791 / 0.97 / 0.69 nats of log 6 = 1.79).
     "fusion": {"lr": [1e-3], "epochs": [3]},
     "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [3e-3], "epochs": [3]},
     # AdapterFusion's ST-A Houlsby: the houlsby_glue adapters_64 point, so these runs are Houlsby Table 1's.

@@ -24,7 +24,7 @@ from datasets import Dataset
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from adapterlib.core.fusion import add_fusion, save_fusion
+from adapterlib.core.fusion import add_fusion, recording_fusion_attention, save_fusion
 from adapterlib.core.inject import add_adapter
 from adapterlib.core.io import load_adapter, save_adapter
 from adapterlib.core.models import load_model
@@ -35,6 +35,7 @@ from adapterlib.data.encoding import collate, feature_length
 from adapterlib.data.tasks import Task, get_task
 from adapterlib.runner.cache import encoded_splits
 from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
+from adapterlib.runner.fusion_attention import FusionAttention
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
 from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
@@ -90,7 +91,8 @@ def single_task_kind(
     accelerator: Accelerator, eval_batch_size: int, dev_evaluations: list[Evaluation],
 ) -> RunKind:
     """One task: every step one global batch (``global_batches``), this process's share of it; dev is the task's.
-    Each epoch's dev evaluation is appended to ``dev_evaluations`` (the best epoch's predictions are recorded)."""
+    Each epoch's dev evaluation is appended to ``dev_evaluations`` (the best epoch's predictions are recorded);
+    a fusion run's dev fields add its attention statistics (``FusionAttention.statistics``) per epoch."""
     world, rank = accelerator.num_processes, accelerator.process_index
     generator = torch.Generator().manual_seed(cfg.seed)
     lengths = [feature_length(f) for f in train_features]
@@ -103,8 +105,15 @@ def single_task_kind(
                                 len(local), len(batch_indices))
 
     def score_dev() -> tuple[float, dict[str, Any]]:
-        dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision))
-        return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics}
+        if cfg.regime != "fusion":
+            dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision))
+            return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics}
+        # A fusion run's curve also says whether its attention left the uniform start (on this process's dev share).
+        with recording_fusion_attention(model) as layers:
+            attention = FusionAttention(layers)
+            dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision,
+                                                  on_batch=attention.add))
+        return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics, **attention.statistics()}
 
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
                    batches=batches, loss=lambda prepared, batch: prepared(**batch.inputs).loss, score_dev=score_dev,

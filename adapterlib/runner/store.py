@@ -35,13 +35,14 @@ from safetensors.torch import load_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from adapterlib import __version__
+from adapterlib.core.fusion import delete_fusion, load_fusion
 from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import delete_adapter
 from adapterlib.paths import project_root, runs_root
 from adapterlib.runner.loop import TrainingDivergedError, process_state, run_device
 from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
 from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
-from adapterlib.runner.single import ADAPTER_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
+from adapterlib.runner.single import ADAPTER_DIR, FUSION_DIR, TRAINED_WEIGHTS, build_model, train_and_evaluate
 
 RECORD = "record.json"
 PREDICTIONS = "predictions.json"  # kept out of the record: thousands of values would bury its readable fields
@@ -207,6 +208,9 @@ class RunStore:
         missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
         if unexpected:
             raise ValueError(f"{weights} does not fit the model of {run_id}: unexpected {unexpected[:3]}")
+        if cfg.regime == "fusion":  # build_model gave it a fresh fusion: the trained one is saved beside the head
+            delete_fusion(model)
+            load_fusion(model, self.run_dir(run_id) / FUSION_DIR)
         return model.to(device or run_device()).eval(), tokenizer
 
     def run_ids(self) -> list[str]:

@@ -16,8 +16,9 @@ from adapterlib.reporting.paper import FUSION_SMALL_TASKS
 from adapterlib.runner.profiles import Profile
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
-from adapterlib.studies.fusion.report import bars_by_task, claims_section
+from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import TABLE1_GRIDS
+from adapterlib.studies.score_bars import scores_beside_paper
 
 STUDY = register(Study(name="fusion_fig3_relative", paper="fusion", title="Figure 3: relative to full fine-tuning",
                        roles=("fusion",), grids=TABLE1_GRIDS, stand_ins=True, depends=(table1.STUDY.name,)))
@@ -44,12 +45,9 @@ def table(profile: Profile) -> pd.DataFrame:
 
 def plot(rel: pd.DataFrame) -> Figure:
     """Points over full fine-tuning per task and method, ours beside the paper's."""
-    titles = ("ours: points over full fine-tuning", "paper: points over full fine-tuning")
-    fig, axes = bars_by_task(rel, METHODS, titles, figsize=(12, 4), sharey=False)
-    for ax in axes:
-        ax.axhline(0, color="k", linewidth=0.8)
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    fig = scores_beside_paper(rel, METHODS, paper_label="paper (dev, BERT-base)", majority=False,
+                              ylabel="points over full fine-tuning")
+    fig.axes[0].axhline(0, color="k", linewidth=0.8)
     return fig
 
 

@@ -18,11 +18,13 @@ from matplotlib.figure import Figure
 from transformers import PreTrainedTokenizerBase
 
 from adapterlib.core.fusion import recording_fusion_attention
-from adapterlib.data.encoding import MODEL_INPUTS, collate, encode, length_sorted_batches
+from adapterlib.data.encoding import encode
 from adapterlib.data.tasks import get_task, load_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_NLI_SOURCE, FUSION_SMALL_TASKS
+from adapterlib.runner.evaluate import predict
+from adapterlib.runner.fusion_attention import FusionAttention
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig
 from adapterlib.runner.settings import RunConfig
@@ -30,6 +32,10 @@ from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.fusion import table1
 from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import fusion_configs, mt_a_configs, results, st_a_configs
+
+# A source's attention counts as moved when it differs from the uniform share 1/N by more than this fraction of it:
+# below that, which layer is "most diffuse" is a ranking of rounding noise (the attention of an untrained fusion).
+MOVED_SHARE = 0.1
 
 STUDY = register(Study(name="fusion_fig4_attention", paper="fusion", title="Figures 4 and 6: fusion attention",
                        roles=("fusion",), grids=("fusion_st_a", "fusion"), stand_ins=True,
@@ -42,22 +48,12 @@ def mean_attention(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, t
     source adapter (``layer`` 1-based as in the paper's figures)."""
     spec = get_task(task)
     features = encode(spec, dataset, tokenizer, max_length, train=False)
-    pad, device = model.config.pad_token_id or 0, next(model.parameters()).device
-    sums: dict[tuple[int, str], torch.Tensor] = {}
-    tokens = 0.0
-    with torch.no_grad(), recording_fusion_attention(model) as layers:
-        for indices in length_sorted_batches(features, batch_size):
-            batch = {k: v.to(device) for k, v in collate([features[i] for i in indices], pad).items()}
-            model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS})
-            mask = batch["attention_mask"].reshape(-1, batch["attention_mask"].shape[-1]).float()
-            tokens += float(mask.sum())
-            for key, layer in layers.items():
-                weighted = (layer.last_attention * mask[..., None]).sum(dim=(0, 1))
-                sums[key] = sums.get(key, 0) + weighted
-        names = {key: layer.adapters for key, layer in layers.items()}
-    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value.cpu() / tokens)}
-                         for (index, kind), total in sorted(sums.items())
-                         for source, value in zip(names[(index, kind)], total)])
+    with recording_fusion_attention(model) as layers:
+        attention = FusionAttention(layers)
+        predict(model, spec, features, batch_size, on_batch=attention.add)
+    return pd.DataFrame([{"layer": index + 1, "site": kind, "source": source, "attention": float(value)}
+                         for (index, kind), means in sorted(attention.means().items())
+                         for source, value in zip(layers[(index, kind)].adapters, means)])
 
 
 @declares_runs(STUDY)
@@ -88,24 +84,54 @@ def table(profile: Profile, sources: str = "st_a", split: str = "validation") ->
     return attention
 
 
+def deviation(table: pd.DataFrame) -> pd.Series:
+    """Each row's attention minus the uniform share 1/N of its site (N: the sources that site fuses)."""
+    n = table.groupby(["task", "layer", "site"])["source"].transform("nunique")
+    return table["score"] - 1 / n
+
+
+def attention_statistics(table: pd.DataFrame) -> pd.DataFrame:
+    """Per layer: the largest |attention - 1/N| of any target and source, and the entropy of each target's
+    token-averaged attention (mean over targets) beside the uniform entropy log N."""
+    frame = table.assign(deviation=deviation(table), h=-table["score"] * np.log(table["score"].clip(1e-12)))
+    per_target = frame.groupby(["layer", "site", "task"]).agg(entropy=("h", "sum"), n=("source", "nunique"))
+    return pd.DataFrame({
+        "max_abs_deviation": frame.groupby("layer")["deviation"].apply(lambda d: d.abs().max()),
+        "entropy": per_target.groupby("layer")["entropy"].mean(),
+        "uniform_entropy": np.log(per_target.groupby("layer")["n"].max()),
+    }).reset_index()
+
+
 def plot(table: pd.DataFrame) -> Figure:
-    """Target task x source adapter heatmap per layer (the paper's Fig. 4 and 6)."""
+    """Target task x source adapter heatmap per layer (the paper's Fig. 4 and 6), drawn as the deviation from the
+    uniform share 1/N on one diverging scale centred on 0, with each layer's statistics in its title. The scale
+    reaches at least ``MOVED_SHARE`` of 1/N, so an attention that never moved stays pale instead of its noise
+    being stretched over the whole colour range."""
     import seaborn as sns
 
     layers = sorted(table["layer"].unique())
+    stats = attention_statistics(table).set_index("layer")
     cols = min(len(layers), 3)
     rows = math.ceil(len(layers) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
-    for ax, layer in zip(axes.flat, layers):
-        grid = table[table["layer"] == layer].pivot_table(index="task", columns="source", values="score")
-        sns.heatmap(grid, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", cbar=False,
-                    annot_kws={"fontsize": 7})
-        ax.set_title(f"layer {layer}")
-        ax.set_xlabel("source adapter")
-        ax.set_ylabel("target task")
+    limit = max(float(stats["max_abs_deviation"].max()), MOVED_SHARE / table["source"].nunique())
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 3, 3.6 * rows + 1), squeeze=False,
+                             layout="constrained")
+    frame = table.assign(deviation=deviation(table))
+    for index, (ax, layer) in enumerate(zip(axes.flat, layers)):
+        grid = frame[frame["layer"] == layer].pivot_table(index="task", columns="source", values="deviation")
+        first_column, bottom_row = index % cols == 0, index + cols >= len(layers)
+        sns.heatmap(grid, ax=ax, vmin=-limit, vmax=limit, center=0, cmap="RdBu_r", annot=True, fmt="+.3f",
+                    cbar=False, annot_kws={"fontsize": 6}, xticklabels=bottom_row, yticklabels=first_column)
+        row = stats.loc[layer]
+        ax.set_title(f"layer {layer}: max |dev| {row['max_abs_deviation']:.3f}\n"
+                     f"entropy {row['entropy']:.3f} (log N = {row['uniform_entropy']:.3f})", fontsize=9)
+        ax.set_xlabel("source adapter" if bottom_row else "")
+        ax.set_ylabel("target task" if first_column else "")
     for ax in list(axes.flat)[len(layers):]:
         ax.axis("off")
-    fig.tight_layout()
+    fig.suptitle("fusion attention minus the uniform share 1/N (dev tokens)")
+    fig.colorbar(axes.flat[0].collections[0], ax=axes, shrink=0.6,
+                 label=f"attention - 1/N (scale at least {MOVED_SHARE:.0%} of 1/N)")
     return fig
 
 
@@ -144,7 +170,12 @@ def claims(reliance: pd.DataFrame) -> list[ClaimCheck]:
 
 
 def findings(table: pd.DataFrame, reliance: pd.DataFrame, checks: Sequence[ClaimCheck]) -> str:
-    """Whether the small tasks lean on the large NLI adapter, and which layer attends most diffusely."""
+    """Whether the attention left its uniform start and, where it did, whether the small tasks lean on the large NLI
+    adapter and which layer attends most diffusely."""
+    stats = attention_statistics(table).set_index("layer")
+    uniform_share = 1 / table["source"].nunique()
+    largest = float(stats["max_abs_deviation"].max())
+    moved = largest >= MOVED_SHARE * uniform_share
     if reliance.empty:
         text = (f"This profile's fusion tasks have no large NLI source adapter ({FUSION_NLI_SOURCE} stand-in) or no "
                 f"small target ({', '.join(FUSION_SMALL_TASKS)} stand-in), so the paper's finding cannot be checked "
@@ -155,15 +186,20 @@ def findings(table: pd.DataFrame, reliance: pd.DataFrame, checks: Sequence[Claim
                  f"{r['own_adapter']:.3f}; rank {r['rank_among_others']} among the other sources, top: "
                  f"`{r['top_other_source']}`)" for _, r in reliance.iterrows()]
         leans = bool((reliance["times_uniform"] > 1).all())
-        text = ("Averaged over layers and dev tokens, " + "; ".join(parts) + ". So the small tasks "
-                + ("**do** lean on the large NLI adapter here, as in the paper." if leans else
-                   "**do not** clearly lean on the large NLI adapter here, unlike the paper."))
-    last = table["layer"].max()
-    entropy = (table.assign(h=-table["score"] * np.log(table["score"].clip(1e-12)))
-               .groupby(["layer", "task"])["h"].sum().groupby("layer").mean())
-    uniform = math.log(table["source"].nunique())
-    text += (f"\n\nMean attention entropy per layer (higher = more diffuse; uniform = {uniform:.2f}): "
-             + ", ".join(f"layer {int(k)}: {v:.2f}" for k, v in entropy.items())
-             + f". The paper finds the last layer most diffuse; here the most diffuse layer is {int(entropy.idxmax())}"
-             + (" (the last)." if entropy.idxmax() == last else f", not the last ({int(last)})."))
+        text = ("Averaged over layers and dev tokens, " + "; ".join(parts) + ". So "
+                + ("whether the small tasks lean on the large NLI adapter is **not measured**: these shares are the "
+                   "uniform start plus noise." if not moved else
+                   "the small tasks **do** lean on the large NLI adapter here, as in the paper." if leans else
+                   "the small tasks **do not** clearly lean on the large NLI adapter here, unlike the paper."))
+    text += ("\n\nEntropy of the token-averaged attention per layer (higher = more diffuse; uniform = "
+             f"{stats['uniform_entropy'].max():.3f}): "
+             + ", ".join(f"layer {int(k)}: {v:.3f}" for k, v in stats["entropy"].items()) + ". ")
+    if not moved:
+        text += (f"No cell of any layer is further than {largest:.3f} from the uniform share {uniform_share:.3f} "
+                 f"(under {MOVED_SHARE:.0%} of it): the attention has not left its uniform start, so which layer is "
+                 "most diffuse (the paper: the last) is not measured here.")
+    else:
+        most, last = int(stats["entropy"].idxmax()), int(stats.index.max())
+        text += (f"The paper finds the last layer most diffuse; here the most diffuse layer is {most}"
+                 + (" (the last)." if most == last else f", not the last ({last})."))
     return text + "\n\n" + claims_section(checks)

@@ -18,8 +18,9 @@ from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import floor_count, majority_note, paired_mean_difference, split_columns
-from adapterlib.studies.fusion.report import bars_by_task, claims_section
+from adapterlib.studies.fusion.report import claims_section
 from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, table1_configs
+from adapterlib.studies.score_bars import scores_beside_paper
 
 STUDY = register(Study(
     name="fusion_table1", paper="fusion", title="Table 1: Head, Full, ST-A, MT-A, Fusion w/ ST-A and w/ MT-A",
@@ -63,11 +64,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot(table: pd.DataFrame) -> Figure:
     """Our test score per task and method beside the paper's dev score (Table 1)."""
-    fig, axes = bars_by_task(table, METHODS, ("ours (test)", "paper (dev, BERT-base)"), figsize=(13, 4), sharey=True)
-    axes[0].set_ylabel("accuracy")
-    axes[1].legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    return fig
+    return scores_beside_paper(table, METHODS, paper_label="paper (dev, BERT-base)", ylabel="accuracy",
+                               figsize=(14, 4.5))
 
 
 def claims(table: pd.DataFrame) -> list[ClaimCheck]:

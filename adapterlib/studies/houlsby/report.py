@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -16,6 +15,7 @@ from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.runner.profiles import Profile
 from adapterlib.studies.base import seeds_text
 from adapterlib.studies.common import majority_note, paired_mean_difference
+from adapterlib.studies.score_bars import scores_beside_paper
 
 PAPER = "houlsby"
 GAP_RULE = "holds if the gap is at most max(1, paper's gap) points, partly if at most 2 points more"
@@ -101,21 +101,9 @@ def summary(table: pd.DataFrame, total: str) -> pd.DataFrame:
 
 
 def plot_scores(table: pd.DataFrame, paper_label: str) -> Figure:
-    """Ours beside the paper's (Table 1 or 2), per stand-in task and method (bars)."""
-    ours = table[table["task"].notna()]
-    methods = list(dict.fromkeys(ours["method"]))
-    labels = [f"{t}\n({p})" if isinstance(p, str) else t for t, p in
-              ours.drop_duplicates("task")[["task", "paper_task"]].itertuples(index=False)]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for ax, column, title in zip(axes, ("score", "paper_score"), ("ours", paper_label)):
-        wide = ours.pivot_table(index="task", columns="method", values=column, sort=False)[methods]
-        wide.plot.bar(ax=ax, rot=0)
-        ax.set_xticks(range(len(labels)), labels, fontsize=8)
-        ax.set_title(title)
-        ax.set_xlabel("")
-    axes[0].set_ylabel("test score (task metric)")
-    fig.tight_layout()
-    return fig
+    """Ours beside the paper's (Table 1 or 2), per stand-in task and method."""
+    methods = list(dict.fromkeys(table.loc[table["task"].notna(), "method"]))
+    return scores_beside_paper(table, methods, paper_label=paper_label, ylabel="test score (task metric)")
 
 
 def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame | None = None) -> str:
