@@ -165,6 +165,16 @@ def paired_mean_difference(table: pd.DataFrame, method: str, baseline: str) -> t
     return mean_difference_interval(runs), tasks, None
 
 
+def paired_task_difference(table: pd.DataFrame, task: str | None, method: str,
+                           baseline: str) -> tuple[Interval | None, str | None]:
+    """``method`` minus ``baseline`` on one ``task`` of ``table`` with its paired interval
+    (``paired_mean_difference`` on that task alone). Returns (interval, why it is not measured): the
+    ``floor_reason`` when full fine-tuning has not learned the task, else ``paired_mean_difference``'s."""
+    interval, _, why = paired_mean_difference(table[table["task"] == task], method, baseline)
+    reason = floor_reason(table, task)
+    return (None, reason) if reason else (interval, why)
+
+
 def floor_tasks(table: pd.DataFrame) -> list[str]:
     """The tasks of ``table`` full fine-tuning has not learned (see ``floor_reason``)."""
     tasks = table["task"].dropna().unique() if "majority" in table.columns else []
