@@ -17,6 +17,7 @@ from adapterlib.studies.fusion import table1 as fusion_table1
 from adapterlib.studies.fusion import table3 as fusion_table3
 from adapterlib.studies.houlsby import fig4 as houlsby_fig4
 from adapterlib.studies.houlsby import fig5 as houlsby_fig5
+from adapterlib.studies.houlsby import fig6 as houlsby_fig6
 from adapterlib.studies.houlsby import table1 as houlsby_table1
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +41,7 @@ def row(task: str, method: str, predictions: list[int], references: np.ndarray) 
 
 TABLE_METHODS = ("full", "adapters_best_size", "adapters_64", "st_a", "fusion_st_a")
 FIG4_METHODS = ("full", "adapters_64", "top_k_1", "layernorm")
+SIZE_METHODS = ("full", "adapters_8", "adapters_64", "adapters_256")
 
 
 def table(correct: dict[str, int], shift: dict[str, int] | None = None,
@@ -131,6 +133,24 @@ def test_figure4_points_are_judged_by_paired_differences_to_full_fine_tuning():
     assert tied["fig4_full"].verdict == "inconclusive" and "adapters_64 minus full" in tied["fig4_full"].basis
 
 
+def size_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
+    """Sec. 3.6's claims on a Fig. 6 table whose size panel is ``table(correct, shift)``."""
+    sizes = table(correct, shift, SIZE_METHODS).dropna(subset=["task"]).assign(panel="size", init_std=np.nan)
+    return {c.claim: c for c in houlsby_fig6.claims(sizes) if c.claim.startswith("sec36")}
+
+
+def test_section_3_6_judges_each_pair_of_sizes_against_the_papers_spread():
+    same = size_checks({"full": 360})
+    assert {c.verdict for c in same.values()} == {"holds"}  # identical predictions: 0, inside +-0.5
+    assert same["sec36_size8"].region_high == 0.5 and same["sec36_size8"].paper_value == pytest.approx(0.4)
+    assert "size-8 minus size-64" in same["sec36_size8"].basis
+    apart = size_checks({"full": 360, "adapters_256": 300})
+    assert (apart["sec36_size8"].verdict, apart["sec36_size64"].verdict, apart["sec36_size256"].verdict) == (
+        "holds", "does not hold", "does not hold")
+    noisy = size_checks({"full": 360}, shift={"adapters_64": 7})  # same accuracy, other misses: +-3 points
+    assert noisy["sec36_size8"].verdict == noisy["sec36_size64"].verdict == "inconclusive"
+
+
 def squad_table(correct: dict[str, int], n: int = N_TEST) -> pd.DataFrame:
     """Test F1 rows of Fig. 5's table: ``correct[method]`` of ``n`` questions answered exactly, the rest wrong."""
     golds = [[f"answer {i}"] for i in range(n)]
@@ -162,6 +182,8 @@ def test_no_claim_on_a_task_at_the_floor_gets_a_verdict_other_than_not_measured(
                                      methods=FIG4_METHODS))
     assert len(fig4) == 5 and {c.verdict for c in fig4} == {"not measured"}
     assert all("majority class (50.0)" in c.basis for c in fig4)
+    sizes = size_checks({"full": 204, "adapters_8": 390, "adapters_256": 100})
+    assert len(sizes) == 3 and {c.verdict for c in sizes.values()} == {"not measured"}
     # a floor task among learned ones is left out of the mean, never averaged into a verdict
     mixed = table({"full": 360, "adapters_best_size": 300})
     mixed.loc[(mixed["task"] == "vitaminc") & (mixed["method"] == "full"), ["score", "ci_low"]] = (52.0, 47.0)
