@@ -15,6 +15,8 @@ from adapterlib.reporting.statistics import Interval
 from adapterlib.studies.common import floor_tasks, score_columns
 from adapterlib.studies.fusion import table1 as fusion_table1
 from adapterlib.studies.fusion import table3 as fusion_table3
+from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
+from adapterlib.studies.houlsby import fig3 as houlsby_fig3
 from adapterlib.studies.houlsby import fig4 as houlsby_fig4
 from adapterlib.studies.houlsby import fig5 as houlsby_fig5
 from adapterlib.studies.houlsby import fig6 as houlsby_fig6
@@ -151,6 +153,34 @@ def test_section_3_6_judges_each_pair_of_sizes_against_the_papers_spread():
     assert noisy["sec36_size8"].verdict == noisy["sec36_size64"].verdict == "inconclusive"
 
 
+def tradeoff_table(correct: dict[str, int], shift: dict[str, int] | None = None) -> pd.DataFrame:
+    """``table`` as the trade-off figures hold it: GLUE-role rows with a series, a dev score and the paper's
+    median difference to full fine-tuning of -0.4 (as Houlsby Table 1's GLUE median)."""
+    rows = table(correct, shift).dropna(subset=["task"])
+    series = rows["method"].str.extract(r"^(adapters|full|st_a|fusion)", expand=False)
+    return rows.assign(suite="glue", series=series, dev_score=rows["score"], learned=True,
+                       paper_relative=np.where(rows["method"] == "full", 0.0, -0.4))
+
+
+def tradeoff_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
+    frame = tradeoff_table(correct, shift)
+    checks = [*houlsby_fig3.claims(frame), *fusion_tradeoff.claims(frame)]
+    return {c.claim: c for c in checks if c.claim != "fig3_additional_adapters"}
+
+
+def test_trade_off_medians_are_judged_by_their_paired_interval():
+    same = tradeoff_checks({"full": 360})
+    assert same["fig3_glue_adapters"].region_low == pytest.approx(min(same["fig3_glue_adapters"].paper_value, 0))
+    assert {c.verdict for c in same.values()} == {"holds"}  # 0 lies above the paper's median (below 0)
+    worse = tradeoff_checks({"full": 360, "adapters_best_size": 300, "adapters_64": 300, "st_a": 300,
+                             "fusion_st_a": 300})
+    assert {c.verdict for c in worse.values()} == {"does not hold"}
+    assert worse["tradeoff_st_a_vs_full"].our_value == pytest.approx(-15.0)
+    noisy = tradeoff_checks({"full": 360}, shift={"st_a": 7})  # same accuracy, other misses: +-3 points
+    assert noisy["tradeoff_st_a_vs_full"].verdict == "inconclusive"
+    assert houlsby_fig3.claims(tradeoff_table({"full": 360}))[1].verdict == "not measured"  # no additional-role rows
+
+
 def squad_table(correct: dict[str, int], n: int = N_TEST) -> pd.DataFrame:
     """Test F1 rows of Fig. 5's table: ``correct[method]`` of ``n`` questions answered exactly, the rest wrong."""
     golds = [[f"answer {i}"] for i in range(n)]
@@ -184,6 +214,8 @@ def test_no_claim_on_a_task_at_the_floor_gets_a_verdict_other_than_not_measured(
     assert all("majority class (50.0)" in c.basis for c in fig4)
     sizes = size_checks({"full": 204, "adapters_8": 390, "adapters_256": 100})
     assert len(sizes) == 3 and {c.verdict for c in sizes.values()} == {"not measured"}
+    medians = tradeoff_checks({"full": 204, "adapters_best_size": 150, "st_a": 100, "fusion_st_a": 390})
+    assert len(medians) == 3 and {c.verdict for c in medians.values()} == {"not measured"}
     # a floor task among learned ones is left out of the mean, never averaged into a verdict
     mixed = table({"full": 360, "adapters_best_size": 300})
     mixed.loc[(mixed["task"] == "vitaminc") & (mixed["method"] == "full"), ["score", "ci_low"]] = (52.0, 47.0)
