@@ -13,6 +13,7 @@ import pytest
 from adapterlib.reporting import claims
 from adapterlib.reporting.statistics import Interval
 from adapterlib.studies.common import floor_tasks, score_columns
+from adapterlib.studies.fusion import fig3 as fusion_fig3
 from adapterlib.studies.fusion import table1 as fusion_table1
 from adapterlib.studies.fusion import table3 as fusion_table3
 from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
@@ -168,6 +169,21 @@ def tradeoff_checks(correct: dict[str, int], shift: dict[str, int] | None = None
     return {c.claim: c for c in checks if c.claim != "fig3_additional_adapters"}
 
 
+def fusion_fig3_check(correct: dict[str, int], shift: dict[str, int] | None = None) -> claims.ClaimCheck:
+    """Fusion Fig. 3's claim with both TASKS standing in for small tasks of the paper (RTE, MRPC)."""
+    frame = table(correct, shift)
+    frame["paper_task"] = frame["task"].map(dict(zip(TASKS, ("RTE", "MRPC"))))
+    (check,) = fusion_fig3.claims(frame)
+    return check
+
+
+def test_fusion_small_task_gain_needs_fusion_above_full_fine_tuning():
+    gain = fusion_fig3_check({"full": 300, "fusion_st_a": 340}, shift={"fusion_st_a": 7})
+    assert gain.verdict == "holds" and gain.ci_low > 0 and gain.region_low == 0
+    assert fusion_fig3_check({"full": 340, "fusion_st_a": 300}).verdict == "does not hold"
+    assert fusion_fig3_check({"full": 340}, shift={"fusion_st_a": 7}).verdict == "inconclusive"
+
+
 def test_trade_off_medians_are_judged_by_their_paired_interval():
     same = tradeoff_checks({"full": 360})
     assert same["fig3_glue_adapters"].region_low == pytest.approx(min(same["fig3_glue_adapters"].paper_value, 0))
@@ -216,6 +232,7 @@ def test_no_claim_on_a_task_at_the_floor_gets_a_verdict_other_than_not_measured(
     assert len(sizes) == 3 and {c.verdict for c in sizes.values()} == {"not measured"}
     medians = tradeoff_checks({"full": 204, "adapters_best_size": 150, "st_a": 100, "fusion_st_a": 390})
     assert len(medians) == 3 and {c.verdict for c in medians.values()} == {"not measured"}
+    assert fusion_fig3_check({"full": 204, "fusion_st_a": 390}).verdict == "not measured"
     # a floor task among learned ones is left out of the mean, never averaged into a verdict
     mixed = table({"full": 360, "adapters_best_size": 300})
     mixed.loc[(mixed["task"] == "vitaminc") & (mixed["method"] == "full"), ["score", "ci_low"]] = (52.0, 47.0)

@@ -152,8 +152,9 @@ def paired_mean_difference(
 ) -> tuple[Interval | None, list[str], str | None]:
     """``method`` minus ``baseline``, averaged (or ``aggregate``d: ``np.median``) over the tasks full fine-tuning
     learned (``learned_tasks``) where both have a row, with the paired interval over those tasks' test examples
-    and seeds (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
-    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
+    and seeds (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the
+    interval is None when no task was learned or a row lacks its per-example predictions (a table read back from
+    CSV)."""
     rows = table[table["task"].notna()]
     pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
     both = set(pairs[method].index) & set(pairs[baseline].index)
