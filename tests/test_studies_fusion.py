@@ -101,11 +101,14 @@ def test_nli_reliance_and_its_claim():
     row = reliance.iloc[0]
     assert row["nli_adapter"] == "vitaminc" and row["times_uniform"] == pytest.approx(1.5)
     assert row["rank_among_others"] == 1 and row["own_adapter"] == pytest.approx(0.4)
-    (check,) = fig4.claims(reliance)
-    assert check.verdict == "holds" and check.our_value == pytest.approx(1.5)
-    assert "**do** lean" in fig4.findings(table, reliance, [check])
-    (none,) = fig4.claims(reliance.iloc[0:0])
-    assert none.verdict == "not measured"
+    (check,) = fig4.claims(table, reliance)  # token averages only: a share has no interval, whatever it is
+    assert check.verdict == "not measured" and check.our_value == pytest.approx(1.5) and check.region_low == 1
+    assert "no interval" in check.basis and "**do** lean" in fig4.findings(table, reliance, [check])
+    (none,) = fig4.claims(table, reliance.iloc[0:0])
+    assert none.verdict == "not measured" and "no small target" in none.basis
+    still = _attention({1: (0.34, 0.33, 0.33), 2: (0.34, 0.33, 0.33)})  # 1.02x uniform: the start plus noise
+    (noise,) = fig4.claims(still, fig4.nli_reliance(still, suite))
+    assert noise.verdict == "not measured" and "never left its uniform start" in noise.basis
 
 
 def _attention(shares: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
