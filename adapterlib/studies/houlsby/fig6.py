@@ -5,7 +5,8 @@ with a ``panel`` column.
 serves every role) with the adapters of every contiguous span of layers switched off at evaluation time (nothing
 retrained); ``init_std`` and ``lr``: sweeps of size-64 adapters on the MNLI-like task, on BERT-base as well;
 ``size``: Table 1's adapter sizes by mean dev score (Sec. 3.6 "re-examine[s] the experimental data from Section
-3.2": BERT-large).
+3.2": BERT-large), with Table 1's full fine-tuning rows, which say the tasks learned; its claims pair the sizes' test
+predictions.
 """
 from __future__ import annotations
 
