@@ -13,8 +13,14 @@ import pytest
 from adapterlib.reporting import claims
 from adapterlib.reporting.statistics import Interval
 from adapterlib.studies.common import floor_tasks, score_columns
+from adapterlib.studies.fusion import fig3 as fusion_fig3
 from adapterlib.studies.fusion import table1 as fusion_table1
 from adapterlib.studies.fusion import table3 as fusion_table3
+from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
+from adapterlib.studies.houlsby import fig3 as houlsby_fig3
+from adapterlib.studies.houlsby import fig4 as houlsby_fig4
+from adapterlib.studies.houlsby import fig5 as houlsby_fig5
+from adapterlib.studies.houlsby import fig6 as houlsby_fig6
 from adapterlib.studies.houlsby import table1 as houlsby_table1
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,11 +42,16 @@ def row(task: str, method: str, predictions: list[int], references: np.ndarray) 
             **score_columns(task, [predictions], references.tolist())}
 
 
-def table(correct: dict[str, int], shift: dict[str, int] | None = None) -> pd.DataFrame:
-    """Every method of both studies on TASKS, with ``correct[method]`` of N_TEST balanced examples right (full:
+TABLE_METHODS = ("full", "adapters_best_size", "adapters_64", "st_a", "fusion_st_a")
+FIG4_METHODS = ("full", "adapters_64", "top_k_1", "layernorm")
+SIZE_METHODS = ("full", "adapters_8", "adapters_64", "adapters_256")
+
+
+def table(correct: dict[str, int], shift: dict[str, int] | None = None,
+          methods: tuple[str, ...] = TABLE_METHODS) -> pd.DataFrame:
+    """Every one of ``methods`` on TASKS, with ``correct[method]`` of N_TEST balanced examples right (full:
     ``correct["full"]``) and the misses shifted by ``shift[method]`` examples; plus the paper's mean rows."""
     references = np.arange(N_TEST) % 2
-    methods = ("full", "adapters_best_size", "adapters_64", "st_a", "fusion_st_a")
     rows = [row(task, method, predictions_with(correct.get(method, correct["full"]), references,
                                                 (shift or {}).get(method, 0)), references)
             for task in TASKS for method in methods]
@@ -106,12 +117,122 @@ def test_reduction_factor_claims_need_a_difference_inside_the_papers_spread():
     assert {c.verdict for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 280}))} == {"not measured"}
 
 
+def fig4_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
+    return {c.claim: c for c in houlsby_fig4.claims(table(correct, shift, FIG4_METHODS))}
+
+
+def test_figure4_points_are_judged_by_paired_differences_to_full_fine_tuning():
+    same = fig4_checks({"full": 360})  # every point predicts exactly what full fine-tuning does
+    assert same["fig4_adapter64"].verdict == "holds"  # full minus size 64 is 0, below the paper's 0.7
+    assert {same[c].verdict for c in ("fig4_top1", "fig4_full", "fig4_layernorm_drop_mnli",
+                                      "fig4_layernorm_drop_cola")} == {"does not hold"}  # no loss, no lead
+    worse = fig4_checks({"full": 360, "adapters_64": 300, "top_k_1": 300, "layernorm": 300})
+    assert worse["fig4_adapter64"].verdict == "does not hold" and worse["fig4_adapter64"].our_value == 15.0
+    assert {worse[c].verdict for c in ("fig4_top1", "fig4_full", "fig4_layernorm_drop_mnli",
+                                       "fig4_layernorm_drop_cola")} == {"holds"}
+    assert worse["fig4_top1"].region_low == 0 and worse["fig4_top1"].paper_value == pytest.approx(6.6)
+    # size 64 as good as full fine-tuning on other examples: cannot tell whether full is the top
+    tied = fig4_checks({"full": 360, "top_k_1": 300, "layernorm": 300}, shift={"adapters_64": 7})
+    assert tied["fig4_full"].verdict == "inconclusive" and "adapters_64 minus full" in tied["fig4_full"].basis
+
+
+def size_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
+    """Sec. 3.6's claims on a Fig. 6 table whose size panel is ``table(correct, shift)``."""
+    sizes = table(correct, shift, SIZE_METHODS).dropna(subset=["task"]).assign(panel="size", init_std=np.nan)
+    return {c.claim: c for c in houlsby_fig6.claims(sizes) if c.claim.startswith("sec36")}
+
+
+def test_section_3_6_judges_each_pair_of_sizes_against_the_papers_spread():
+    same = size_checks({"full": 360})
+    assert {c.verdict for c in same.values()} == {"holds"}  # identical predictions: 0, inside +-0.5
+    assert same["sec36_size8"].region_high == 0.5 and same["sec36_size8"].paper_value == pytest.approx(0.4)
+    assert "size-8 minus size-64" in same["sec36_size8"].basis
+    apart = size_checks({"full": 360, "adapters_256": 300})
+    assert (apart["sec36_size8"].verdict, apart["sec36_size64"].verdict, apart["sec36_size256"].verdict) == (
+        "holds", "does not hold", "does not hold")
+    noisy = size_checks({"full": 360}, shift={"adapters_64": 7})  # same accuracy, other misses: +-3 points
+    assert noisy["sec36_size8"].verdict == noisy["sec36_size64"].verdict == "inconclusive"
+
+
+def tradeoff_table(correct: dict[str, int], shift: dict[str, int] | None = None) -> pd.DataFrame:
+    """``table`` as the trade-off figures hold it: GLUE-role rows with a series, a dev score and the paper's
+    median difference to full fine-tuning of -0.4 (as Houlsby Table 1's GLUE median)."""
+    rows = table(correct, shift).dropna(subset=["task"])
+    series = rows["method"].str.extract(r"^(adapters|full|st_a|fusion)", expand=False)
+    return rows.assign(suite="glue", series=series, dev_score=rows["score"], learned=True,
+                       paper_relative=np.where(rows["method"] == "full", 0.0, -0.4))
+
+
+def tradeoff_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
+    frame = tradeoff_table(correct, shift)
+    checks = [*houlsby_fig3.claims(frame), *fusion_tradeoff.claims(frame)]
+    return {c.claim: c for c in checks if c.claim != "fig3_additional_adapters"}
+
+
+def fusion_fig3_check(correct: dict[str, int], shift: dict[str, int] | None = None) -> claims.ClaimCheck:
+    """Fusion Fig. 3's claim with both TASKS standing in for small tasks of the paper (RTE, MRPC)."""
+    frame = table(correct, shift)
+    frame["paper_task"] = frame["task"].map(dict(zip(TASKS, ("RTE", "MRPC"))))
+    (check,) = fusion_fig3.claims(frame)
+    return check
+
+
+def test_fusion_small_task_gain_needs_fusion_above_full_fine_tuning():
+    gain = fusion_fig3_check({"full": 300, "fusion_st_a": 340}, shift={"fusion_st_a": 7})
+    assert gain.verdict == "holds" and gain.ci_low > 0 and gain.region_low == 0
+    assert fusion_fig3_check({"full": 340, "fusion_st_a": 300}).verdict == "does not hold"
+    assert fusion_fig3_check({"full": 340}, shift={"fusion_st_a": 7}).verdict == "inconclusive"
+
+
+def test_trade_off_medians_are_judged_by_their_paired_interval():
+    same = tradeoff_checks({"full": 360})
+    assert same["fig3_glue_adapters"].region_low == pytest.approx(min(same["fig3_glue_adapters"].paper_value, 0))
+    assert {c.verdict for c in same.values()} == {"holds"}  # 0 lies above the paper's median (below 0)
+    worse = tradeoff_checks({"full": 360, "adapters_best_size": 300, "adapters_64": 300, "st_a": 300,
+                             "fusion_st_a": 300})
+    assert {c.verdict for c in worse.values()} == {"does not hold"}
+    assert worse["tradeoff_st_a_vs_full"].our_value == pytest.approx(-15.0)
+    noisy = tradeoff_checks({"full": 360}, shift={"st_a": 7})  # same accuracy, other misses: +-3 points
+    assert noisy["tradeoff_st_a_vs_full"].verdict == "inconclusive"
+    assert houlsby_fig3.claims(tradeoff_table({"full": 360}))[1].verdict == "not measured"  # no additional-role rows
+
+
+def squad_table(correct: dict[str, int], n: int = N_TEST) -> pd.DataFrame:
+    """Test F1 rows of Fig. 5's table: ``correct[method]`` of ``n`` questions answered exactly, the rest wrong."""
+    golds = [[f"answer {i}"] for i in range(n)]
+    rows = []
+    for method, right in correct.items():
+        answers = [golds[i][0] if i < right else "nothing alike" for i in range(n)]
+        rows.append({"task": "squad", "method": method, "split": "test", "metric": "f1",
+                     "score": 100 * right / n, **score_columns("squad", [answers], golds)})
+    return pd.DataFrame(rows)
+
+
+def test_squad_gaps_use_paired_intervals_and_absolute_f1_is_not_measured():
+    learned = {c.claim: c for c in houlsby_fig5.claims(squad_table({"full": 340, "adapters_64": 340,
+                                                                    "adapters_2": 300}))}
+    assert learned["fig5_full"].verdict == "not measured" and "BERT-large" in learned["fig5_full"].basis
+    assert learned["fig5_adapter64"].verdict == "holds"  # 0 gap, below the paper's 0.3
+    assert learned["fig5_adapter2"].verdict == "does not hold" and learned["fig5_adapter2"].ci_low > 0.8
+    unlearned = houlsby_fig5.claims(squad_table({"full": 38, "adapters_64": 38, "adapters_2": 20}))  # F1 9.5
+    assert {c.verdict for c in unlearned} == {"not measured"}
+
+
 def test_no_claim_on_a_task_at_the_floor_gets_a_verdict_other_than_not_measured():
     at_floor = table({"full": 204, "adapters_best_size": 150, "fusion_st_a": 390})  # full 51% vs majority 50%
     assert sorted(floor_tasks(at_floor)) == sorted(TASKS)
     checks = learning_checks(at_floor)
     assert set(checks) == set(LEARNING_CLAIMS)
     assert {c.verdict for c in checks.values()} == {"not measured"}
+    fig4 = houlsby_fig4.claims(table({"full": 204, "adapters_64": 150, "top_k_1": 100, "layernorm": 390},
+                                     methods=FIG4_METHODS))
+    assert len(fig4) == 5 and {c.verdict for c in fig4} == {"not measured"}
+    assert all("majority class (50.0)" in c.basis for c in fig4)
+    sizes = size_checks({"full": 204, "adapters_8": 390, "adapters_256": 100})
+    assert len(sizes) == 3 and {c.verdict for c in sizes.values()} == {"not measured"}
+    medians = tradeoff_checks({"full": 204, "adapters_best_size": 150, "st_a": 100, "fusion_st_a": 390})
+    assert len(medians) == 3 and {c.verdict for c in medians.values()} == {"not measured"}
+    assert fusion_fig3_check({"full": 204, "fusion_st_a": 390}).verdict == "not measured"
     # a floor task among learned ones is left out of the mean, never averaged into a verdict
     mixed = table({"full": 360, "adapters_best_size": 300})
     mixed.loc[(mixed["task"] == "vitaminc") & (mixed["method"] == "full"), ["score", "ci_low"]] = (52.0, 47.0)
@@ -125,6 +246,11 @@ def test_a_table_read_back_without_predictions_is_not_measured(tmp_path):
     checks = learning_checks(pd.read_csv(path))
     assert {c.verdict for c in checks.values()} == {"not measured"}
     assert "without per-example predictions" in checks["glue_gap"].basis
+    table({"full": 360}, methods=FIG4_METHODS).drop(columns=["predictions", "references"]).to_csv(path, index=False)
+    assert {c.verdict for c in houlsby_fig4.claims(pd.read_csv(path))} == {"not measured"}
+    squad = squad_table({"full": 340, "adapters_64": 340, "adapters_2": 300})
+    squad.drop(columns=["predictions", "references"]).to_csv(path, index=False)
+    assert {c.verdict for c in houlsby_fig5.claims(pd.read_csv(path))} == {"not measured"}
 
 
 def committed_claims() -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,23 +114,6 @@ def test_summary_uses_paper_mean_row_and_our_tasks_only():
     assert summary.loc["adapters_64", "paper_score_same_tasks"] == 79.0
 
 
-def test_size_sweep_claims_on_gaps():
-    rows = [("vitaminc", "MNLI-m", "full", 0.0), ("vitaminc", "MNLI-m", "adapters_64", -0.5),
-            ("vitaminc", "MNLI-m", "top_k_1", -8.0), ("vitaminc", "MNLI-m", "layernorm", -3.0),
-            ("rt_polarity", "SST-2", "full", 0.0), ("rt_polarity", "SST-2", "layernorm", 1.0)]
-    table = pd.DataFrame(rows, columns=["task", "paper_task", "method", "delta"])
-    v = verdicts(fig4.claims(table))
-    assert v == {"fig4_adapter64": "holds", "fig4_top1": "holds", "fig4_full": "holds",
-                 "fig4_layernorm_drop_mnli": "holds", "fig4_layernorm_drop_cola": "does not hold"}
-
-    # a task whose full fine-tuning sits at its majority-class score was not learned: its claims are not measured
-    scored = table.assign(score=[50.0, 49.5, 42.0, 47.0, 80.0, 81.0], majority=[49.8] * 4 + [57.0] * 2)
-    v = verdicts(fig4.claims(scored))
-    assert {v[c] for c in v if c != "fig4_layernorm_drop_cola"} == {"not measured"}
-    assert v["fig4_layernorm_drop_cola"] == "does not hold"  # rt_polarity was learned: judged as before
-    assert "majority class (49.8)" in {c.claim: c.basis for c in fig4.claims(scored)}["fig4_top1"]
-
-
 def figure6_frame(single_drop: float, all_removed: float, init_scores: list[float]) -> pd.DataFrame:
     rows = [{"panel": "ablation", "task": "vitaminc", "first_layer": np.nan, "last_layer": np.nan, "score": 80.0,
              "n_layers": 2, "majority": 40.0}]
@@ -140,7 +124,7 @@ def figure6_frame(single_drop: float, all_removed: float, init_scores: list[floa
     for std, score in zip((1e-7, 1e-2, 1e-1, 1.0), init_scores):
         rows.append({"panel": "init_std", "task": "vitaminc", "init_std": std, "score": score})
     for size, score in ((8, 80.0), (64, 79.5), (256, 76.0)):
-        rows.append({"panel": "size", "task": "vitaminc", "size": size, "score": score})
+        rows.append({"panel": "size", "task": "vitaminc", "method": f"adapters_{size}", "size": size, "score": score})
     return pd.DataFrame(rows)
 
 
@@ -148,7 +132,7 @@ def test_figure6_claims():
     v = verdicts(fig6.claims(figure6_frame(1.0, 42.0, [80, 80, 70, np.nan])))
     assert v["fig6_single_layer_max_drop"] == "holds" and v["fig6_all_removed_mnli"] == "holds"
     assert v["fig6_init_robust_below"] == "holds"  # robust up to 1e-2, degrades (or diverges) above
-    assert (v["sec36_size8"], v["sec36_size64"], v["sec36_size256"]) == ("holds", "holds", "does not hold")
+    assert {v["sec36_size8"], v["sec36_size64"], v["sec36_size256"]} == {"not measured"}  # no predictions here
     v = verdicts(fig6.claims(figure6_frame(4.0, 75.0, [80, 80, 80, 80])))
     assert v["fig6_single_layer_max_drop"] == "partly" and v["fig6_all_removed_mnli"] == "does not hold"
     assert v["fig6_init_robust_below"] == "partly"  # never degrades: robust two decades beyond the paper's
@@ -194,18 +178,6 @@ def test_no_bert_baseline_learns_spam_on_a_real_slice():
         table2.no_bert_baseline("squad_v1_dev")
 
 
-def test_squad_gap_claims_need_a_model_that_learned_squad():
-    def table(full: float, a64: float, a2: float) -> pd.DataFrame:
-        return pd.DataFrame({"split": "test", "metric": "f1", "method": ["full", "adapters_64", "adapters_2"],
-                             "score": [full, a64, a2]})
-
-    learned = verdicts(fig5.claims(table(85.0, 84.9, 80.0)))
-    assert learned == {"fig5_full": "partly", "fig5_adapter64": "holds", "fig5_adapter2": "does not hold"}
-    unlearned = verdicts(fig5.claims(table(9.6, 9.3, 8.9)))
-    assert unlearned == {"fig5_full": "does not hold", "fig5_adapter64": "not measured",
-                         "fig5_adapter2": "not measured"}
-
-
 ITEMS = (table1, table2, fig3, fig4, fig5, fig6)
 
 
@@ -235,7 +207,7 @@ def test_notebooks_call_their_item_module_and_generate_their_setup():
         cells = json.loads((REPO / "notebooks" / f"{item.STUDY.name}.ipynb").read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-        assert f"setup_text(config, {module}.STUDY)" in code and f"{module}.claims(saved)" in code
+        assert f"setup_text(config, {module}.STUDY)" in code and re.search(rf"{module}\.claims\((saved|table)\)", code)
         assert "MiniLM" not in prose  # the model is stated by the generated set-up text, not typed by hand
 
 

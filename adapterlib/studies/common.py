@@ -8,6 +8,7 @@ at small scale a model can sit exactly there, which is not learning.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import matplotlib
@@ -146,11 +147,14 @@ def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_
             f"predicting its majority class ({row['majority']:.1f}) by {margin:g} points: not learned at this scale")
 
 
-def paired_mean_difference(table: pd.DataFrame, method: str, baseline: str) -> tuple[Interval | None, list[str], str | None]:
-    """``method`` minus ``baseline``, averaged over the tasks full fine-tuning learned (``learned_tasks``) where
-    both have a row, with the paired interval over those tasks' test examples and seeds
-    (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
-    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
+def paired_mean_difference(
+    table: pd.DataFrame, method: str, baseline: str, aggregate: Callable[..., np.ndarray] = np.mean,
+) -> tuple[Interval | None, list[str], str | None]:
+    """``method`` minus ``baseline``, averaged (or ``aggregate``d: ``np.median``) over the tasks full fine-tuning
+    learned (``learned_tasks``) where both have a row, with the paired interval over those tasks' test examples
+    and seeds (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the
+    interval is None when no task was learned or a row lacks its per-example predictions (a table read back from
+    CSV)."""
     rows = table[table["task"].notna()]
     pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
     both = set(pairs[method].index) & set(pairs[baseline].index)
@@ -162,7 +166,17 @@ def paired_mean_difference(table: pd.DataFrame, method: str, baseline: str) -> t
         return None, tasks, "not measured: rows without per-example predictions (runs recorded before they were kept)"
     runs = [TaskRuns(task, pairs[baseline].at[task, "references"], pairs[method].at[task, "predictions"],
                      pairs[baseline].at[task, "predictions"]) for task in tasks]
-    return mean_difference_interval(runs), tasks, None
+    return mean_difference_interval(runs, aggregate=aggregate), tasks, None
+
+
+def paired_task_difference(table: pd.DataFrame, task: str | None, method: str,
+                           baseline: str) -> tuple[Interval | None, str | None]:
+    """``method`` minus ``baseline`` on one ``task`` of ``table`` with its paired interval
+    (``paired_mean_difference`` on that task alone). Returns (interval, why it is not measured): the
+    ``floor_reason`` when full fine-tuning has not learned the task, else ``paired_mean_difference``'s."""
+    interval, _, why = paired_mean_difference(table[table["task"] == task], method, baseline)
+    reason = floor_reason(table, task)
+    return (None, reason) if reason else (interval, why)
 
 
 def floor_tasks(table: pd.DataFrame) -> list[str]:

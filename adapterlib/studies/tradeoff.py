@@ -23,10 +23,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from adapterlib.data.tasks import load_task
+from adapterlib.reporting import claims as cl
+from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.statistics import median_interval
 from adapterlib.runner.settings import DATA_SEED, RunResult
 from adapterlib.runner.store import RunStore
+from adapterlib.studies.common import paired_mean_difference
 
 COLUMNS = (*TABLE_COLUMNS, "full_score", "relative", "ci_low", "ci_high", "paper_relative", "suite", "series",
            "learned", "n_test", "base_params", "shared_params", "run_trainable")
@@ -101,6 +104,21 @@ def tradeoff_frame(rows: pd.DataFrame, store: RunStore) -> pd.DataFrame:
         out["learned"] = True
     extra = [c for c in out.columns if c not in COLUMNS and c != "run_ids"]
     return out[[*COLUMNS, *extra]].reset_index(drop=True)
+
+
+def median_gap_check(claim: str, rows: pd.DataFrame, method: str, paper_median: float, paper_text: str, basis: str,
+                     csv: str, **given) -> ClaimCheck:
+    """"``method`` at full fine-tuning's level" under the one learning rule: the median over the learned tasks of
+    ``rows`` (one suite's ``full`` rows and one ``method`` row per task, with their predictions) of ``method``
+    minus full fine-tuning, paired interval, region above min(``paper_median``, 0): where the paper's median is
+    above 0, "at full fine-tuning's level" is read as not worse. ``paper_text`` says where the paper's median
+    comes from."""
+    interval, tasks, why = paired_mean_difference(rows, method, "full", aggregate=np.median)
+    bound = min(paper_median, 0.0)
+    used = f"median over the {len(tasks)} learned tasks ({', '.join(tasks)})" if tasks else "no learned task"
+    return cl.learning_check(claim, interval, (bound, math.inf),
+                             f"median of {method} minus full fine-tuning above {bound:g} points ({paper_text})",
+                             f"{basis}; {used}", csv, not_measured=why, paper_value=round(paper_median, 2), **given)
 
 
 def _stats(values: pd.Series) -> dict[str, float]:

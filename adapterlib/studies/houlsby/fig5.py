@@ -4,7 +4,7 @@ distribution shift).
 """
 from __future__ import annotations
 
-import dataclasses
+import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -15,11 +15,12 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import HOULSBY_FIG5_TRAINED_PCT
 from adapterlib.reporting.paper import claims as paper_claims
+from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_interval
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
-from adapterlib.studies.houlsby.report import gap_check
+from adapterlib.studies.common import score_columns
 from adapterlib.studies.houlsby.runs import exact_counts, finished, method_name
 
 STUDY = register(Study(name="houlsby_fig5_squad", paper="houlsby", title="Figure 5: SQuAD v1.1", roles=("squad",),
@@ -34,7 +35,9 @@ SQUAD_LEARNED = 0.5  # full fine-tuning below this share of the paper's F1 has n
 
 
 def table(profile: Profile) -> pd.DataFrame:
-    """One row per method, evaluated split (``split``: test, and the SQuADShifts test sets) and metric (F1, EM)."""
+    """One row per method, evaluated split (``split``: test, and the SQuADShifts test sets) and metric (F1, EM); the
+    test F1 rows carry ``ci_low``/``ci_high``/``n_test`` and, in memory, the per-example predictions behind them
+    (``common.score_columns``), for the claims' paired intervals."""
     suite = profile.suites["squad"]
     frame = finished(profile, runs(profile))
     selected = select_best(frame, by=["task", "regime", "size"], seeds="mean")
@@ -47,13 +50,16 @@ def table(profile: Profile) -> pd.DataFrame:
         evaluated = frame[frame["run_id"].isin(winner["run_ids"]) & (frame["split"] != "validation")]
         for split, part in evaluated.groupby("split"):
             for metric in ("f1", "exact_match"):
+                scored = (split, metric) == ("test", "f1")  # the claims' numbers: their examples, for intervals
+                examples = score_columns(spec.name, winner.get("predictions") if scored else None,
+                                         winner.get("references"))
                 rows.append({"task": spec.name, "paper_task": spec.reference, "method": method, "split": split,
                              "metric": metric, "score": part[metric].mean(),
-                             "paper_score": paper.get(method, float("nan")) if (split, metric) == ("test", "f1")
+                             "paper_score": paper.get(method, float("nan")) if scored
                              else float("nan"),
                              "trained_params": winner["trainable"], "trained_pct": winner["trainable_pct"],
                              "regime": winner["regime"], "dev_score": winner["dev_score"],
-                             "n_seeds": winner["n_seeds"], "lr": winner["lr"]})
+                             "n_seeds": winner["n_seeds"], "lr": winner["lr"], **examples})
     return exact_counts(pd.DataFrame(rows))
 
 
@@ -84,26 +90,39 @@ def plot(saved: pd.DataFrame) -> Figure:
     return fig
 
 
-def claims(saved: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
-    """fig5_*: our full fine-tuning F1 on the held-out SQuAD test split against the paper's, and the adapters'
-    gaps to full fine-tuning against the paper's gaps."""
-    f1 = saved[(saved["split"] == "test") & (saved["metric"] == "f1")].set_index("method")["score"]
+def claims(table: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
+    """fig5_*: the adapters' F1 gaps to full fine-tuning on the held-out SQuAD test split under the one learning
+    rule, from ``table()`` itself (the paired intervals need its per-example predictions, which the saved CSV
+    leaves out). The paper's absolute F1 is not measured here: it is BERT-large's on all of SQuAD."""
+    f1 = table[(table["split"] == "test") & (table["metric"] == "f1")].set_index("method")
     known = paper_claims()
-    full, paper_full = f1.get("full", float("nan")), known.loc["fig5_full", "value"]
-    checks = [cl.check("fig5_full", full, cl.within(full, paper_full, holds=2.0, partly=10.0),
-                       "full fine-tuning F1 on our SQuAD test split (held-out SQuAD v1.1 dev articles); holds if "
-                       "within 2 F1 of the paper, partly within 10 (absolute F1 depends on model and training "
-                       "size, both far smaller here)", csv)]
-    unlearned = full < SQUAD_LEARNED * paper_full  # gaps between near-zero F1s say nothing about adapters
+    full, paper_full = f1["score"].get("full", float("nan")), known.loc["fig5_full", "value"]
+    checks = [cl.check("fig5_full", full, "not measured",
+                       f"full fine-tuning F1 on our SQuAD test split (held-out SQuAD v1.1 dev articles); not measured: "
+                       f"the paper's {paper_full:g} is BERT-large trained on all of SQuAD, so an absolute F1 compares "
+                       "models and training sizes, not adapters; the adapters' claims are their gaps below", csv)]
+    unlearned = not full >= SQUAD_LEARNED * paper_full  # gaps between near-zero F1s say nothing about adapters
     for claim, method in (("fig5_adapter64", "adapters_64"), ("fig5_adapter2", "adapters_2")):
-        gap = full - f1.get(method, float("nan"))
         paper_gap = round(paper_full - known.loc[claim, "value"], 2)
-        check = gap_check(claim, gap, paper_gap, f"full minus {method} F1 on our SQuAD test split",
-                          csv, description=f"{method.replace('_', ' size ')} within {paper_gap:g} F1 "
-                          f"of full fine-tuning ({known.loc[claim, 'value']:g} vs {paper_full:g})")
-        if unlearned:
-            check = dataclasses.replace(check, verdict="not measured", basis=(
-                f"{check.basis}; not measured: full fine-tuning reaches F1 {full:.1f}, below {SQUAD_LEARNED:g}x the "
-                f"paper's {paper_full:g}, so the model has not learned SQuAD at this scale"))
-        checks.append(check)
+        why = (f"not measured: full fine-tuning reaches F1 {full:.1f}, below {SQUAD_LEARNED:g}x the paper's "
+               f"{paper_full:g}, so the model has not learned SQuAD at this scale") if unlearned else None
+        checks.append(cl.learning_check(
+            claim, _gap_interval(f1, method), (-math.inf, max(paper_gap, 0.0)),
+            f"full fine-tuning minus {method} below {max(paper_gap, 0.0):g} F1 (Fig. 5: {paper_full:g} vs "
+            f"{known.loc[claim, 'value']:g})", f"full minus {method} F1 on our SQuAD test split, paired", csv,
+            not_measured=why, paper_value=paper_gap,
+            description=f"{method.replace('_', ' size ')} within {paper_gap:g} F1 of full fine-tuning "
+            f"({known.loc[claim, 'value']:g} vs {paper_full:g})"))
     return checks
+
+
+def _gap_interval(f1: pd.DataFrame, method: str) -> Interval | None:
+    """Full fine-tuning minus ``method`` F1 with its paired interval (``f1``: test F1 rows by method); None
+    without both rows' per-example predictions."""
+    if not {"full", method} <= set(f1.index) or "predictions" not in f1.columns:
+        return None
+    full, other = f1.loc["full"], f1.loc[method]
+    if full["predictions"] is None or other["predictions"] is None:
+        return None
+    return mean_difference_interval([TaskRuns(full["task"], full["references"], full["predictions"],
+                                              other["predictions"])])

@@ -1,5 +1,5 @@
 """What several Houlsby items report the same way: means over our tasks beside the paper's mean row, the two
-verdict rules used across items (a gap to full fine-tuning, a share of trained parameters), the bottom line and
+verdict rules used across items (a paired gap to full fine-tuning, a share of trained parameters), the bottom line and
 bar plot of the score tables (1 and 2), and the closing cell's findings text.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ from adapterlib.studies.common import majority_note, paired_mean_difference
 from adapterlib.studies.score_bars import scores_beside_paper
 
 PAPER = "houlsby"
-GAP_RULE = "holds if the gap is at most max(1, paper's gap) points, partly if at most 2 points more"
 
 
 def mean_over_tasks(table: pd.DataFrame, method: str, column: str = "score") -> float:
@@ -31,13 +30,6 @@ def paper_mean(table: pd.DataFrame, method: str, total: str) -> float:
     """The paper's number for ``method`` on its mean row ``total`` (``paper.HOULSBY_MEAN_ROW``), NaN if absent."""
     hit = table.loc[(table["method"] == method) & (table["paper_task"] == total), "paper_score"]
     return float(hit.iloc[0]) if len(hit) else float("nan")
-
-
-def gap_check(claim: str, gap: float, paper_gap: float, basis: str, csv: str, **given) -> ClaimCheck:
-    """A "method X is within ``paper_gap`` points of full fine-tuning" claim, checked on our gap (uniform rule)."""
-    bound = max(1.0, paper_gap)
-    verdict = cl.at_most(gap, bound, slack=2.0) if not math.isnan(gap) else "not measured"
-    return cl.check(claim, gap, verdict, f"{basis}; {GAP_RULE}", csv, paper_value=paper_gap, **given)
 
 
 def paired_gap_check(claim: str, table: pd.DataFrame, method: str, paper_gap: float, paper_scores: str, basis: str,
