@@ -22,7 +22,6 @@ from adapterlib.core.config import AdapterConfig
 from adapterlib.core.inject import add_adapter
 from adapterlib.core.params import count_parameters
 from adapterlib.core.trainable import set_trainable
-from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value, fusion_n_tasks, fusion_table1, paper_score
 from adapterlib.runner.profiles import ST_A, Profile, get_profile
