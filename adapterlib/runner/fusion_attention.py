@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
 
 from adapterlib.core.fusion import AdapterFusionLayer
 
@@ -35,6 +37,19 @@ class FusionAttention:
             self.attention[key] += (attention * mask[..., None]).sum(dim=(0, 1))
             per_token = -(attention * attention.clamp_min(1e-12).log()).sum(-1)
             self.entropy[key] += float((per_token * mask).sum())
+
+    def across_processes(self, accelerator: Accelerator | None) -> FusionAttention:
+        """The sums over every process's share of the split (evaluation deals whole batches to the processes, so a
+        process may have seen none): the whole split's statistics, the same on every process."""
+        if accelerator is None or accelerator.num_processes == 1:
+            return self
+        total = FusionAttention(self.layers)
+        for attention, entropy, tokens in gather_object([(self.attention, self.entropy, self.tokens)]):
+            for key in total.attention:
+                total.attention[key] += attention[key]
+                total.entropy[key] += entropy[key]
+            total.tokens += tokens
+        return total
 
     def means(self) -> dict[SiteKey, torch.Tensor]:
         """Per site: the attention on each source adapter (``layer.adapters`` order), averaged over tokens."""

@@ -108,12 +108,13 @@ def single_task_kind(
         if cfg.regime != "fusion":
             dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision))
             return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics}
-        # A fusion run's curve also says whether its attention left the uniform start (on this process's dev share).
+        # A fusion run's curve also says whether its attention left the uniform start (over the whole dev split).
         with recording_fusion_attention(model) as layers:
             attention = FusionAttention(layers)
             dev_evaluations.append(evaluate_split(model, task, *dev, eval_batch_size, accelerator, cfg.precision,
                                                   on_batch=attention.add))
-        return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics, **attention.statistics()}
+        statistics = attention.across_processes(accelerator).statistics()
+        return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics, **statistics}
 
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
                    batches=batches, loss=lambda prepared, batch: prepared(**batch.inputs).loss, score_dev=score_dev,
