@@ -137,7 +137,7 @@ def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: b
             return trained
         with state.main_process_first():  # the data cache is built once, then read by the other processes
             for task in sorted({task for run in ready for task in run_tasks(run.config)}):
-                load_task(task, max_train=profile.max_train, max_eval=profile.max_eval, seed=DATA_SEED)
+                load_task(task, **profile.caps, seed=DATA_SEED)
         for run in ready:
             store.run(run.config, keep_weights=keep_weights, progress=state.is_main_process)
             trained += 1

@@ -18,6 +18,7 @@ What is measured, for every configuration alike:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
@@ -84,6 +85,14 @@ def _flop_formulas() -> dict:
             aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_bwd}
 
 
+def precision_context() -> contextlib.AbstractContextManager:
+    """The forward pass's arithmetic, the same in both workers: ``$BENCH_PRECISION`` "bf16" is torch.autocast to
+    bfloat16 on CPU (as ``adapterlib.runner.loop.autocast``), anything else (default "fp32") plain fp32."""
+    if os.environ.get("BENCH_PRECISION", "fp32") == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 class Setup:
     """A model ready to train (or infer) on one fixed random batch; ``loss_extra`` adds e.g. fusion regularization."""
 
@@ -102,14 +111,15 @@ class Setup:
         self.optimizer = torch.optim.AdamW(trainable, **OPTIMIZER) if mode == "train" else None
 
     def _loss(self, inputs: dict, labels: torch.Tensor) -> torch.Tensor:
-        loss = self.model(**inputs, labels=labels).loss
+        with precision_context():
+            loss = self.model(**inputs, labels=labels).loss
         extra = self.loss_extra() if self.loss_extra is not None else None
         return loss if extra is None else loss + extra
 
     def step(self) -> dict:
         if self.mode == "infer":
             t0 = time.perf_counter()
-            with torch.inference_mode():
+            with torch.inference_mode(), precision_context():
                 logits = self.model(**self.inputs).logits
             t1 = time.perf_counter()
             if not torch.isfinite(logits).all():

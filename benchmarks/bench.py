@@ -153,9 +153,9 @@ def serve_ours() -> None:
 # Driver
 # ----------------------------------------------------------------------------------------------------------------
 class Worker:
-    def __init__(self, name: str, cmd: list[str], log: Path, threads: int | None) -> None:
+    def __init__(self, name: str, cmd: list[str], log: Path, threads: int | None, precision: str = "fp32") -> None:
         self.name, self.log = name, open(log, "w")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", BENCH_PRECISION=precision)  # _common.precision_context
         if threads:
             env.update(OMP_NUM_THREADS=str(threads), BENCH_THREADS=str(threads))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -254,12 +254,13 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
 
 
 def run(profile: str, peers: bool | None = None, threads: int | None = None, seed: int = 0,
-        log_dir: Path | None = None) -> pd.DataFrame:
+        log_dir: Path | None = None, precision: str = "fp32") -> pd.DataFrame:
     """Measure the profile's groups and return the tidy frame (one row per library x configuration x group).
 
     ``peers``: also measure the peer libraries (default: except at the smoke profile, whose tiny shapes say
     nothing about them); True needs benchmarks/.venv-peers and fails if it is missing (make peers). ``threads``:
-    torch threads per worker (default: THREADS[profile]; None = torch's default, every core)."""
+    torch threads per worker (default: THREADS[profile]; None = torch's default, every core). ``precision``: every
+    worker's forward passes ("bf16": CPU autocast in ours and the peers' alike, so the ratios stay matched)."""
     peers = profile != "smoke" if peers is None else peers
     threads = threads if threads is not None else THREADS[profile]
     if peers and not peers_ready():
@@ -267,12 +268,13 @@ def run(profile: str, peers: bool | None = None, threads: int | None = None, see
                                 "(bash benchmarks/peers.sh), or measure ours alone with peers=False")
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="adapterlib-bench-"))  # the workers' stderr
     log_dir.mkdir(parents=True, exist_ok=True)
-    workers = {"ours": Worker("ours", [sys.executable, __file__, "--serve"], log_dir / "bench-ours.log", threads)}
+    workers = {"ours": Worker("ours", [sys.executable, __file__, "--serve"], log_dir / "bench-ours.log", threads,
+                              precision)}
     rows, rng, start = [], random.Random(seed), time.perf_counter()
     try:
         if peers:
             workers["peers"] = Worker("peers", [str(PEERS_VENV / "bin" / "python"), str(HERE / "bench_peers.py")],
-                                      log_dir / "bench-peers.log", threads)
+                                      log_dir / "bench-peers.log", threads, precision)
         for group in groups(profile):
             t0 = time.perf_counter()
             rows += measure(group, workers, rng)
@@ -281,7 +283,7 @@ def run(profile: str, peers: bool | None = None, threads: int | None = None, see
     finally:
         for worker in workers.values():
             worker.close()
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows).assign(precision=precision)
     df.attrs.update(seconds=round(time.perf_counter() - start), loadavg=os.getloadavg())
     return df
 
@@ -292,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peers", action="store_true", help="ours alone (no peer venv needed)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per worker (default: 1 for smoke, all cores for cpu)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="forward passes of every library in this precision; bf16 writes benchmarks_bf16.csv only "
+                             "(the issue-8 targets and the notebook are fp32's)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # our worker process
     args = parser.parse_args(argv)
     if args.serve:
@@ -300,13 +305,18 @@ def main(argv: list[str] | None = None) -> None:
     from adapterlib.reporting import claims as cl
     from adapterlib.reporting.outputs import save_figure
 
-    df = run(args.profile, peers=not args.no_peers, threads=args.threads)
+    df = run(args.profile, peers=not args.no_peers, threads=args.threads, precision=args.precision)
+    cols = ["library", "model", "mode", "batch", "seq_len", "config", "time_s", "ratio_vs_baseline", "ideal_ratio",
+            "ratio_vs_adapters", "peak_mib", "trainable_params"]
+    if args.precision != "fp32":
+        path = report.save(df, args.profile, f"{report.STUDY.name}_{args.precision}")
+        print(df[cols].round(3).to_string(index=False))
+        print(f"wrote {path} in {df.attrs['seconds']} s (load average {df.attrs['loadavg'][0]:.1f})")
+        return
     path = report.save(df, args.profile)
     save_figure(report.plot(df), args.profile, report.STUDY.name)
     checks = report.claims(df)
     cl.save_claims(checks, args.profile, report.STUDY.name)
-    cols = ["library", "model", "mode", "batch", "seq_len", "config", "time_s", "ratio_vs_baseline", "ideal_ratio",
-            "ratio_vs_adapters", "peak_mib", "trainable_params"]
     print(df[cols].round(3).to_string(index=False))
     print(cl.describe(checks))
     print(f"wrote {path} in {df.attrs['seconds']} s (load average {df.attrs['loadavg'][0]:.1f})")

@@ -2,7 +2,7 @@
 95% paired bootstrap interval over test examples (issue 19, before bf16 may become the cpu default).
 
     .venv/bin/python benchmarks/precision_check.py [--tasks rt_polarity sms_spam intent_recognition]
-                                                   [--out /tmp/precision_check.csv]
+                                                   [--out /tmp/precision_check.csv] [--max-eval 1000]
 
 For every task x method (full fine-tuning; Houlsby size-64 adapters, each at its ``houlsby_glue`` learning rate
 and epochs) both runs share the seed, data and schedule and differ only in ``precision`` (bf16: torch.autocast for
@@ -32,9 +32,10 @@ METHODS = {"full": {"regime": "full"}, "adapters_64": {"regime": "adapters", "ad
 PRECISIONS = ("fp32", "bf16")
 
 
-def compare(profile_name: str, tasks: list[str]) -> pd.DataFrame:
-    """One row per task x method: both test scores, bf16 - fp32 with its paired interval, both runs' times."""
-    profile = get_profile(profile_name)
+def compare(profile_name: str, tasks: list[str], max_eval: int | None = None) -> pd.DataFrame:
+    """One row per task x method: both test scores, bf16 - fp32 with its paired interval, both runs' times
+    (``max_eval``: the evaluation cap, default the profile's)."""
+    profile = get_profile(profile_name, **({} if max_eval is None else {"max_eval": max_eval}))
     grid = profile.grids["houlsby_glue"]
     rows = []
     for task in tasks:
@@ -59,11 +60,12 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--tasks", nargs="+", default=["rt_polarity", "sms_spam", "intent_recognition"])
     parser.add_argument("--out", default="/tmp/precision_check.csv")
+    parser.add_argument("--max-eval", type=int, default=None, help="evaluation cap (default: the profile's)")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"{torch.get_num_threads()} threads")
-    table = compare(args.profile, args.tasks)
+    table = compare(args.profile, args.tasks, args.max_eval)
     table.to_csv(args.out, index=False, float_format="%.4g")
     print(f"wrote {args.out}")
 

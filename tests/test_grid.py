@@ -1,6 +1,7 @@
 """Grids, selection on dev with seed statistics, kill-and-rerun, and profiles."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -142,11 +143,14 @@ def test_profiles_expand_into_valid_runs_at_their_scale():
         assert smoke.configs(name, smoke.task_names("glue")[:1], regime=regimes)
 
 
-def test_paper_profile_runs_in_mixed_precision_and_the_cpu_profile_keeps_its_run_ids():
+def test_paper_profile_runs_in_mixed_precision_and_fp32_runs_keep_their_run_ids():
     paper, cpu = get_profile("paper"), get_profile("cpu")
     assert {c.precision for c in paper.configs("houlsby_glue", ["rte"], regime=["full", "adapters"])} == {"auto"}
     cpu_run = cpu.run_config("rt_polarity", "adapters", adapter=al.AdapterConfig.houlsby(size=64), lr=3e-3)
-    assert cpu_run.precision == "fp32" and "precision" not in cpu_run.to_dict()  # fp32 is not hashed
+    assert cpu_run.precision == "bf16" and cpu_run.max_test == 1000
+    old = dataclasses.replace(cpu_run, precision="fp32", max_test=None)
+    assert "precision" not in old.to_dict() and "max_test" not in old.to_dict()  # defaults are not hashed
+    assert old.run_id != cpu_run.run_id
     with pytest.raises(ValueError, match="precision must be one of"):
         get_profile("paper", precision="fp8")
 

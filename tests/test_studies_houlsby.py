@@ -19,7 +19,7 @@ from adapterlib.runner.profiles import get_profile
 from adapterlib.studies.base import STUDIES, order, setup_text
 from adapterlib.studies.common import learned_tasks
 from adapterlib.studies.houlsby import fig3, fig4, fig5, fig6, report, table1, table2
-from adapterlib.studies.houlsby.runs import figure_tasks
+from adapterlib.studies.houlsby.runs import figure_suite, figure_tasks
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout, whose notebooks/ these tests read
 
@@ -35,8 +35,12 @@ def test_ablation_spans_cover_every_contiguous_span_once():
     assert (0, 5) in spans and (3, 3) in spans and (4, 2) not in spans
 
 
-def test_figure_tasks_prefer_the_mnli_stand_in():
-    assert figure_tasks(get_profile("cpu")) == ["vitaminc", "rt_polarity"]
+def test_figure_tasks_prefer_the_mnli_stand_in_unless_the_profile_names_learned_ones():
+    assert figure_tasks(get_profile("cpu", analysis_tasks=())) == ["vitaminc", "rt_polarity"]
+    assert figure_tasks(get_profile("cpu")) == ["multiemo", "rt_polarity"]  # VitaminC is not learned at cpu scale
+    assert figure_suite(get_profile("cpu"), "multiemo") == "additional_offline"
+    with pytest.raises(ValueError, match="analysis task 'squad_v1_dev' is not a task of the glue or additional"):
+        get_profile("cpu", analysis_tasks=("squad_v1_dev",))
     assert figure_tasks(get_profile("paper")) == ["mnli", "cola"]
     smoke = figure_tasks(get_profile("smoke"))
     assert len(smoke) == 2 and "vader_movie" not in smoke  # regression tasks have no majority class to ablate to

@@ -211,6 +211,10 @@ def test_caps_are_seeded_stratified_and_explicit(prepared):
     assert len(load_task("vitaminc", max_train=10 ** 9)["train"]) == len(full["train"])  # no silent truncation
     squad = load_task("squad_v1_dev", max_eval=50)
     assert len(squad["test_nyt"]) == 50 and len(squad["train"]) == len(load_task("squad_v1_dev")["train"])
+    tested = load_task("vitaminc", max_train=1000, max_eval=300, max_test=700, seed=1)  # test capped on its own
+    assert len(tested["validation"]) == 300 and len(tested["test"]) == 700
+    assert tested["validation"]["text"][:] == a["validation"]["text"][:]
+    assert len(load_task("squad_v1_dev", max_eval=50, max_test=80)["test_nyt"]) == 80  # every test split
 
 
 @pytest.mark.slow

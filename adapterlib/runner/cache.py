@@ -32,17 +32,17 @@ _cache: OrderedDict[tuple, dict[str, EncodedSplit]] = OrderedDict()
 
 def encoded_splits(
     task_name: str, tokenizer: PreTrainedTokenizerBase, *, max_train: int | None, max_eval: int | None,
-    max_length: int, seed: int, doc_stride: int = 128,
+    max_length: int, seed: int, doc_stride: int = 128, max_test: int | None = None,
 ) -> dict[str, EncodedSplit]:
     """Every split of ``task_name`` as ``load_task`` caps it, encoded for ``tokenizer`` (train with its training
     labels): loaded and tokenised once per process for each key (task, tokenizer, caps, seed, length, stride)."""
     task = get_task(task_name)
     stride = doc_stride if task.format == "span_qa" else None  # only span_qa windows depend on it
-    key = (task.name, tokenizer.name_or_path, len(tokenizer), max_train, max_eval, seed, max_length, stride)
+    key = (task.name, tokenizer.name_or_path, len(tokenizer), max_train, max_eval, max_test, seed, max_length, stride)
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    data = load_task(task.name, max_train=max_train, max_eval=max_eval, seed=seed)
+    data = load_task(task.name, max_train=max_train, max_eval=max_eval, max_test=max_test, seed=seed)
     splits = {split: EncodedSplit(ds, encode(task, ds, tokenizer, max_length, train=split == "train",
                                              doc_stride=doc_stride))
               for split, ds in data.items()}

@@ -131,7 +131,7 @@ def train_multitask(
     for name, model in models.items():
         counts = count_parameters(model)
         params[name] = {**dataclasses.asdict(counts), "trainable_pct": counts.trainable_pct}
-    splits = {n: encoded_splits(n, tokenizer, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED,
+    splits = {n: encoded_splits(n, tokenizer, **cfg.caps, seed=DATA_SEED,
                                 max_length=cfg.max_length) for n in tasks}
     train_features = {n: s["train"].features for n, s in splits.items()}
     eval_sets = {n: {split: (e.dataset, e.features) for split, e in s.items() if split != "train"}

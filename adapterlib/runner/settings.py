@@ -58,6 +58,7 @@ class TrainingSettings:
     seed: int = 0
     max_train: int | None = None
     max_eval: int | None = None
+    max_test: int | None = None
     keep_best_epoch: bool = True
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
@@ -80,7 +81,8 @@ class TrainingSettings:
             not self.max_grad_norm > 0 and f"max_grad_norm must be > 0, got {self.max_grad_norm!r}",
             not is_int(self.seed) and f"seed must be an int, got {self.seed!r}",
             *[cap is not None and not (is_int(cap) and cap >= 1) and f"{name} must be None or an int >= 1, got {cap!r}"
-              for name, cap in (("max_train", self.max_train), ("max_eval", self.max_eval))],
+              for name, cap in (("max_train", self.max_train), ("max_eval", self.max_eval),
+                                             ("max_test", self.max_test))],
             self.precision not in PRECISIONS and f"precision must be one of {PRECISIONS}, got {self.precision!r}",
         ]
         return [p for p in problems if p]
@@ -91,7 +93,14 @@ class TrainingSettings:
         # ``precision`` existed ran in fp32, so their run ids (and records) stay valid.
         if d["precision"] == "fp32":
             del d["precision"]
+        if d["max_test"] is None:  # likewise: runs before ``max_test`` capped test as validation (max_eval)
+            del d["max_test"]
         return d
+
+    @property
+    def caps(self) -> dict[str, int | None]:
+        """The split caps, as ``load_task`` and ``encoded_splits`` take them."""
+        return {"max_train": self.max_train, "max_eval": self.max_eval, "max_test": self.max_test}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -116,8 +125,8 @@ class RunConfig(TrainingSettings):
     """Everything that determines a run's result, and nothing else (``run_id`` is its hash).
 
     ``adapter`` is required for regime "adapters" (and only there); ``top_k`` for "top_k"; ``fusion`` (run ids of
-    finished adapter runs, resolved through the run store) for "fusion". ``max_train``/``max_eval`` cap the splits
-    (seeded, label-stratified). ``keep_best_epoch=False`` reports the last epoch instead of the best dev one.
+    finished adapter runs, resolved through the run store) for "fusion". ``max_train``/``max_eval``/``max_test`` cap
+    train, validation and test (seeded, label-stratified; ``max_test`` None: as ``max_eval``). ``keep_best_epoch=False`` reports the last epoch instead of the best dev one.
     ``model_kwargs`` override the model config (e.g. ``{"num_hidden_layers": 2}``). ``group_batches``: training
     batches are grouped by length within shuffled windows of this many batches (1: plain shuffling).
     """

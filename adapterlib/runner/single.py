@@ -140,7 +140,7 @@ def train_and_evaluate(
     model, tokenizer = build_model(cfg, adapter_dir)
     counts = count_parameters(model)
     params = {**dataclasses.asdict(counts), "trainable_pct": counts.trainable_pct}
-    splits = encoded_splits(cfg.task, tokenizer, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED,
+    splits = encoded_splits(cfg.task, tokenizer, **cfg.caps, seed=DATA_SEED,
                             max_length=cfg.max_length, doc_stride=cfg.doc_stride)
     train_features = splits["train"].features
     eval_sets = {split: (s.dataset, s.features) for split, s in splits.items() if split != "train"}

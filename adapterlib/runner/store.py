@@ -227,7 +227,7 @@ class RunStore:
 
 
 CONFIG_COLUMNS = ("task", "regime", "model", "top_k", "lr", "epochs", "batch_size", "max_length", "seed",
-                  "max_train", "max_eval", "keep_best_epoch")
+                  "max_train", "max_eval", "max_test", "keep_best_epoch")
 ADAPTER_COLUMNS = ("placement", "size", "reduction_factor", "non_linearity", "init_std", "r")  # r: LoRA's rank
 PARAM_COLUMNS = ("trainable", "total", "base", "added", "head", "trainable_pct")
 

@@ -145,7 +145,7 @@ def setup_text(profile: Profile, study: Study) -> str:
                  f"`{t}` ({get_task(t, profile.suites[r]).reference or 'no paper task'})"
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
-             f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, "
+             f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, test cap {profile.test_cap or 'none'}, "
              f"max length {profile.max_length} (QA {profile.qa_max_length}), "
              f"seeds {seeds_text(profile, roles + study.model_roles)}"
              + (f", precision {profile.precision}" if profile.precision != "fp32" else "")

@@ -30,9 +30,9 @@ FUSION = tuple(f"fusion{n}" for n in FUSION_N)
 COLORS = {"adapterlib": "#1f77b4", "adapters": "#ff7f0e", "peft": "#2ca02c", "transformers": "#7f7f7f"}
 
 
-def save(df: pd.DataFrame, profile: str) -> Path:
-    """results/<profile>/benchmarks.csv (the results directory honours $ADAPTERLIB_RESULTS)."""
-    path = results_dir(profile) / f"{STUDY.name}.csv"
+def save(df: pd.DataFrame, profile: str, name: str = STUDY.name) -> Path:
+    """results/<profile>/<name>.csv (default benchmarks.csv; the results directory honours $ADAPTERLIB_RESULTS)."""
+    path = results_dir(profile) / f"{name}.csv"
     df.to_csv(path, index=False, float_format="%.5g")
     return path
 

@@ -59,9 +59,9 @@ def task_params(params: Mapping[str, float]) -> int:
 
 
 @cache
-def test_size(task: str, max_train: int | None, max_eval: int | None) -> int:
+def test_size(task: str, max_train: int | None, max_eval: int | None, max_test: int | None = None) -> int:
     """Examples in ``task``'s test split at the caps a run used."""
-    return len(load_task(task, max_train=max_train, max_eval=max_eval, seed=DATA_SEED)["test"])
+    return len(load_task(task, max_train=max_train, max_eval=max_eval, max_test=max_test, seed=DATA_SEED)["test"])
 
 
 def difference_interval(score: float, full_score: float, n: int, level_z: float = Z95) -> tuple[float, float]:
@@ -90,7 +90,8 @@ def tradeoff_frame(rows: pd.DataFrame, store: RunStore) -> pd.DataFrame:
     out["shared_params"] = (out["base_params"] - [int(r.params["trainable_base"]) for r in records]
                             + out["trained_params"] - out["run_trainable"])
     out["trained_pct"] = 100 * out["trained_params"] / out["base_params"]
-    out["n_test"] = [test_size(r.config["task"], r.config.get("max_train"), r.config.get("max_eval")) for r in records]
+    out["n_test"] = [test_size(r.config["task"], r.config.get("max_train"), r.config.get("max_eval"),
+                               r.config.get("max_test")) for r in records]
     full = out[out["method"] == "full"].set_index(["suite", "task"])
     key = pd.MultiIndex.from_frame(out[["suite", "task"]])
     out["full_score"] = full["score"].reindex(key).to_numpy()

@@ -102,10 +102,12 @@ def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
     return ds.select(sorted(keep))
 
 
-def load_task(name: str, *, max_train: int | None = None, max_eval: int | None = None, seed: int = 0,
+def load_task(name: str, *, max_train: int | None = None, max_eval: int | None = None, max_test: int | None = None,
+              seed: int = 0,
               path: str | Path | None = None, data_dir: str | Path | None = None) -> datasets.DatasetDict:
-    """Splits train / validation / test (+ extra test splits). max_train caps train and max_eval caps every
-    other split (seeded, label-stratified); nothing is capped unless asked. A paper task that is not on the hub
+    """Splits train / validation / test (+ extra test splits). max_train caps train, max_eval the validation
+    split and max_test the test splits (default: max_eval), seeded and label-stratified; nothing is capped unless
+    asked. A paper task that is not on the hub
     (e.g. Argument mining) is read from `<data_dir>/<name>/`, data_dir defaulting to $ADAPTERLIB_DATA_DIR, else
     `<project root>/data`, so every caller gets the local copy; `path` reads a copy of any paper task elsewhere."""
     import datasets
@@ -120,4 +122,6 @@ def load_task(name: str, *, max_train: int | None = None, max_eval: int | None =
         from adapterlib.data.tasks.hub import load_hub_task
 
         dd = load_hub_task(task, path, data_dir)
-    return datasets.DatasetDict({s: _cap(d, max_train if s == "train" else max_eval, seed) for s, d in dd.items()})
+    caps = {"train": max_train, "validation": max_eval}
+    test_cap = max_eval if max_test is None else max_test
+    return datasets.DatasetDict({s: _cap(d, caps.get(s, test_cap), seed) for s, d in dd.items()})

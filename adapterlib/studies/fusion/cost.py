@@ -66,7 +66,7 @@ def timings(profile: Profile, n_adapters: Sequence[int] = N_ADAPTERS, task: str 
     machine), on ``loop.run_device`` (the GPU when there is one); the adapters' weights do not affect the time."""
     scale = profile.run_config(task, "head", role="fusion")
     spec = get_task(task)
-    data = load_task(task, max_train=scale.max_train, max_eval=scale.max_eval, seed=DATA_SEED)["train"]
+    data = load_task(task, **scale.caps, seed=DATA_SEED)["train"]
     examples = data.select(range(min(batch_size or scale.batch_size, len(data))))
     rows = []
     for n in (0, *n_adapters):

@@ -73,7 +73,7 @@ def table(profile: Profile, sources: str = "st_a", split: str = "validation") ->
     store, rows = profile.store(), []
     for cfg in configs:
         model, tokenizer = store.load_trained(cfg)
-        data = load_task(cfg.task, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED)
+        data = load_task(cfg.task, **cfg.caps, seed=DATA_SEED)
         params = store.get(cfg).params
         frame = mean_attention(model, tokenizer, cfg.task, data[split], cfg.max_length)
         reference = get_task(cfg.task, profile.suites["fusion"]).reference

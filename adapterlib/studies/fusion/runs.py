@@ -47,7 +47,7 @@ def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
     grid = profile.grids["mt_a"]
     return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
                             batch_size=scale.batch_size, max_length=scale.max_length, seed=seed,
-                            max_train=scale.max_train, max_eval=scale.max_eval, model_kwargs=scale.model_kwargs,
+                            **scale.caps, model_kwargs=scale.model_kwargs,
                             precision=scale.precision)
             for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds_for("fusion"))]
 

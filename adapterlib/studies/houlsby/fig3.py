@@ -54,7 +54,7 @@ def role_configs(profile: Profile, role: str) -> list[RunConfig]:
     tasks = profile.task_names(role)
     configs = [cfg for grid, regimes in GRIDS[role] for cfg in profile.configs(grid, tasks, regime=regimes)]
     if role == "glue":
-        configs += profile.configs("size_sweep", figure_tasks(profile), regime=["layernorm"])
+        configs += profile.configs("size_sweep", [t for t in figure_tasks(profile) if t in tasks], regime=["layernorm"])
     return configs
 
 

@@ -29,8 +29,8 @@ from adapterlib.runner.evaluate import evaluate
 from adapterlib.runner.settings import DATA_SEED, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import paired_mean_difference
-from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure_tasks, finished, in_task_order,
-                                             sweep_points)
+from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure_suite, figure_tasks, finished,
+                                             in_task_order, sweep_points)
 
 STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
                        title="Figure 6 (and Figure 7, section 3.6): ablation and robustness", roles=("glue",),
@@ -85,7 +85,7 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
     """Figure 6 left, on ``split`` (the paper: validation): one row per task and removed span, plus the intact
     model (``first_layer`` NaN); ``majority`` is the majority-class accuracy of that split."""
     tasks = list(tasks or figure_tasks(profile))
-    suite, store = profile.suites["glue"], profile.store()
+    store = profile.store()
     selected = in_task_order(select_best(finished(profile, ablation_configs(profile, tasks)), by=["task", "regime"],
                                          seeds="best"), tasks)
     known = paper_claims()
@@ -93,9 +93,9 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
     for _, winner in selected.iterrows():
         run_id = _best_run(profile, winner)
         cfg = RunConfig.from_dict(store.get(run_id).config)
-        spec = get_task(cfg.task, suite)
+        spec = get_task(cfg.task, figure_suite(profile, cfg.task))
         model, tokenizer = store.load_trained(run_id)
-        data = load_task(cfg.task, max_train=cfg.max_train, max_eval=cfg.max_eval, seed=DATA_SEED)[split]
+        data = load_task(cfg.task, **cfg.caps, seed=DATA_SEED)[split]
         n_layers = model.config.num_hidden_layers
         majority = _majority_rate(data["label"]) if "label" in data.column_names else float("nan")
 
@@ -104,7 +104,7 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
                 return evaluate(model, tokenizer, spec, data, max_length=cfg.max_length, doc_stride=cfg.doc_stride,
                                 batch_size=64)["score"]
 
-        paper_all = known.loc["fig6_all_removed_mnli", "value"] if spec.reference == "MNLI-m" else float("nan")
+        paper_all = known.loc["fig6_all_removed_mnli", "value"] if spec.name == tasks[0] else float("nan")
         for first, last in [(None, None), *ablation_spans(n_layers)]:
             removed = () if first is None else range(first, last + 1)
             everything = first == 0 and last == n_layers - 1
@@ -118,7 +118,7 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
 
 def _sweep(profile: Profile, grid: str, key: str, tasks: Sequence[str]) -> pd.DataFrame:
     """Rows of a one-key sweep of size-64 adapters; a setting whose runs all failed (diverged) gets a NaN row."""
-    suite = profile.suites["glue"]
+    suite = figure_suite(profile, tasks[0])
     frame = run_grid(sweep_configs(profile, grid, tasks), profile.store()).frame
     ok = frame[frame["status"] == "ok"]
     points = (sweep_points(ok, suite, by=[key], name=lambda r: f"adapters_64_{key}_{r[key]:g}") if len(ok)

@@ -61,12 +61,22 @@ def sweep_points(frame: pd.DataFrame, suite: str, paper: pd.DataFrame | None = N
 
 
 def figure_tasks(profile: Profile, n: int = 2) -> list[str]:
-    """The tasks of Figures 4 and 6: the stand-ins for MNLI-m and CoLA (else SST-2), filled up with the profile's
-    other classification tasks of the GLUE role."""
+    """The tasks of Figures 4 and 6: the profile's ``analysis_tasks`` if it names them (the cpu profile: learned
+    stand-ins where MNLI's is not learned at its scale), else the stand-ins for MNLI-m and CoLA (else SST-2), filled
+    up with the profile's other classification tasks of the GLUE role. The first takes the paper's MNLI claims."""
+    if profile.analysis_tasks:
+        return list(profile.analysis_tasks)[:n]
     tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
     chosen = [t for ref in FIGURE_TASK_REFERENCES for t in tasks if get_task(t).reference == ref]
     chosen += [t for t in tasks if t not in chosen]
     return list(dict.fromkeys(chosen))[:n]
+
+
+def figure_suite(profile: Profile, task: str) -> str:
+    """The suite whose view of ``task`` a figure reads: the GLUE role's, else the additional role's (a figure task
+    of the cpu profile may be a Table 2 task)."""
+    return next((profile.suites[role] for role in ("glue", "additional") if task in profile.task_names(role)),
+                profile.suites["glue"])
 
 
 def in_task_order(table: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:

@@ -40,6 +40,7 @@ def runs(profile: Profile) -> list[RunConfig]:
 
 
 def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int | None = None,
+                     max_test: int | None = None,
                      cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0)) -> dict:
     """A tuned linear model without any Transformer, in the role of the paper's AutoML column: TF-IDF of word
     1-2-grams + logistic regression, C chosen on dev; same caps (hence the same examples) as the runs. Its test
@@ -52,7 +53,7 @@ def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int |
     spec = get_task(task)
     if spec.format not in ("single", "pair"):
         raise ValueError(f"the no-BERT baseline covers text classification, not {spec.format!r} ({task})")
-    data = load_task(task, max_train=max_train, max_eval=max_eval, seed=DATA_SEED)
+    data = load_task(task, max_train=max_train, max_eval=max_eval, max_test=max_test, seed=DATA_SEED)
 
     def texts(split: str) -> list[str]:
         ds = data[split]
@@ -80,7 +81,7 @@ def _baseline_rows(profile: Profile, paper: pd.DataFrame) -> pd.DataFrame:
     suite, rows = profile.suites["additional"], []
     for task in profile.task_names("additional"):
         spec = get_task(task, suite)
-        result = no_bert_baseline(task, max_train=profile.max_train, max_eval=profile.max_eval)
+        result = no_bert_baseline(task, **profile.caps)
         rows.append({"task": task, "paper_task": spec.reference, "method": "no_bert_baseline",
                      "metric": spec.metric, "score": result["score"], "dev_score": result["dev_score"],
                      "paper_score": paper_score(paper, spec.reference, "no_bert_baseline"),
