@@ -10,7 +10,6 @@ predictions.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
@@ -20,15 +19,16 @@ from matplotlib.figure import Figure
 
 from adapterlib.core.inject import adapters_removed
 from adapterlib.data.tasks import get_task, load_task
-from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.profiles import Profile
-from adapterlib.runner.evaluate import evaluate
+from adapterlib.data.encoding import encode
+from adapterlib.runner.evaluate import evaluate_split
 from adapterlib.runner.settings import DATA_SEED, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
-from adapterlib.studies.common import paired_mean_difference
+from adapterlib.studies.houlsby import fig6_claims
+from adapterlib.studies.houlsby.fig6_claims import SIZES
 from adapterlib.studies.houlsby.runs import (ANALYSIS_ROLE, exact_counts, figure_suite, figure_tasks, finished,
                                              in_task_order, sweep_points)
 
@@ -36,7 +36,6 @@ STUDY = register(Study(name="houlsby_fig6_ablation", paper="houlsby",
                        title="Figure 6 (and Figure 7, section 3.6): ablation and robustness", roles=("glue",),
                        model_roles=(ANALYSIS_ROLE,), grids=("houlsby_glue", "init_std", "lr_sweep"),
                        depends=("houlsby_table1_glue",)))
-SIZES = (8, 64, 256)  # section 3.6's adapter sizes
 
 
 def ablation_configs(profile: Profile, tasks: Sequence[str]) -> list[RunConfig]:
@@ -99,10 +98,14 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
         n_layers = model.config.num_hidden_layers
         majority = _majority_rate(data["label"]) if "label" in data.column_names else float("nan")
 
-        def score(layers: Iterable[int]) -> float:
+        features = encode(spec, data, tokenizer, cfg.max_length, train=False, doc_stride=cfg.doc_stride)
+
+        def score(layers: Iterable[int]) -> dict:
+            """Score and per-example predictions with the adapters of ``layers`` off, in the run's precision."""
             with adapters_removed(model, layers):
-                return evaluate(model, tokenizer, spec, data, max_length=cfg.max_length, doc_stride=cfg.doc_stride,
-                                batch_size=64)["score"]
+                result = evaluate_split(model, spec, data, features, 64, precision=cfg.precision)
+            return {"score": result.metrics["score"], "predictions": result.predictions,
+                    "references": result.references}
 
         paper_all = known.loc["fig6_all_removed_mnli", "value"] if spec.name == tasks[0] else float("nan")
         for first, last in [(None, None), *ablation_spans(n_layers)]:
@@ -110,7 +113,7 @@ def ablation(profile: Profile, tasks: Sequence[str] | None = None, split: str = 
             everything = first == 0 and last == n_layers - 1
             rows.append({"task": spec.name, "paper_task": spec.reference, "method": "adapters_64_ablation",
                          "metric": spec.metric, "split": split, "first_layer": first, "last_layer": last,
-                         "score": score(removed), "paper_score": paper_all if everything else float("nan"),
+                         **score(removed), "paper_score": paper_all if everything else float("nan"),
                          "trained_params": winner["trainable"], "trained_pct": winner["trainable_pct"],
                          "n_layers": n_layers, "majority": majority, "run_id": run_id})
     return pd.DataFrame(rows)
@@ -221,81 +224,6 @@ def plot_sweeps(saved: pd.DataFrame) -> Figure:
 
 
 def claims(table: pd.DataFrame, csv: str = STUDY.name) -> list[ClaimCheck]:
-    """fig6_* and sec36_*, from ``table()`` itself (sec36_*'s paired intervals need its per-example predictions,
+    """fig6_* and sec36_* from ``table()`` itself (``fig6_claims``: the intervals need its per-example predictions,
     which the saved CSV leaves out)."""
-    return [*_ablation_checks(table, csv), *_init_checks(table, csv), *_size_checks(table, csv)]
-
-
-def _ablation_checks(saved: pd.DataFrame, csv: str) -> list[ClaimCheck]:
-    """The largest single-layer drop, and every adapter removed (MNLI-like task, then the CoLA one)."""
-    part = saved[saved["panel"] == "ablation"]
-    tasks = list(dict.fromkeys(part["task"]))
-    drops = []
-    for task in tasks:
-        rows = part[part["task"] == task]
-        intact = rows.loc[rows["first_layer"].isna(), "score"].iloc[0]
-        single = rows[rows["first_layer"] == rows["last_layer"]]
-        drops.append(float((intact - single["score"]).max()))
-    drop = max(drops) if drops else float("nan")
-    bound = float(paper_claims().loc["fig6_single_layer_max_drop", "value"])
-    checks = [cl.check("fig6_single_layer_max_drop", drop, cl.at_most(drop, bound, slack=3.0),
-                       f"largest drop from removing the adapters of one layer, over {', '.join(tasks)} "
-                       f"(dev); holds if at most {bound:g} points, partly if at most {bound + 3:g}", csv)]
-    for claim, task in zip(("fig6_all_removed_mnli", "fig6_all_removed_cola"), tasks):
-        rows = part[part["task"] == task]
-        n = int(rows["n_layers"].iloc[0])
-        intact = rows.loc[rows["first_layer"].isna(), "score"].iloc[0]
-        gone = float(rows.loc[(rows["first_layer"] == 0) & (rows["last_layer"] == n - 1), "score"].iloc[0])
-        majority = float(rows["majority"].iloc[0])
-        verdict = ("not measured" if intact - majority < 5 else "holds" if abs(gone - majority) <= 5 else
-                   "partly" if intact - gone >= (intact - majority) / 2 else "does not hold")
-        checks.append(cl.check(claim, gone, verdict,
-                               f"{task} dev score with every adapter removed (intact {intact:.1f}, majority class "
-                               f"{majority:.1f}); holds if within 5 points of the majority-class rate, partly if it "
-                               "loses at least half the way from intact to majority; not measured if the intact model "
-                               "is not 5 points above the majority class", csv))
-    return checks
-
-
-def _init_checks(saved: pd.DataFrame, csv: str) -> list[ClaimCheck]:
-    """The largest init std up to which scores stay near the best, against the paper's 1e-2 (none if not swept)."""
-    init = saved[saved["panel"] == "init_std"].sort_values("init_std")
-    if not len(init):
-        return []
-    paper_decade = round(math.log10(paper_claims().loc["fig6_init_robust_below", "value"]))
-    scores, stds = init["score"].to_numpy(), init["init_std"]
-    ok = np.nan_to_num(scores, nan=-np.inf) >= np.nanmax(scores) - 2
-    robust = float(init["init_std"].iloc[int(np.argmin(ok)) - 1]) if not ok.all() else float(init["init_std"].max())
-    robust = robust if ok[0] else float("nan")
-    verdict = (cl.within(math.log10(robust), paper_decade, holds=1, partly=2) if not math.isnan(robust)
-               else "does not hold")
-    return [cl.check("fig6_init_robust_below", robust, verdict,
-                     f"largest init std up to which every swept std ({', '.join(f'{v:g}' for v in stds)}) "
-                     f"scores within 2 points of the best on {init['task'].iloc[0]} (test; diverged runs "
-                     f"count as degraded); holds if within one decade of 1e{paper_decade}, partly within two", csv)]
-
-
-def _size_checks(table: pd.DataFrame, csv: str) -> list[ClaimCheck]:
-    """Section 3.6, "adapters are robust to their size": the paper's mean validation accuracies by size lie within
-    half a point of each other. Each claim sec36_size<s> is size s minus the next of the paper's sizes (8 - 64,
-    64 - 256, 256 - 8, so every pair is judged once) on test, paired, over the tasks full fine-tuning learned, with
-    the paper's spread as the region."""
-    sizes = table[table["panel"] == "size"]
-    known = paper_claims()
-    paper = {size: float(known.loc[f"sec36_size{size}", "value"]) for size in SIZES}
-    spread = round(max(paper.values()) - min(paper.values()), 2)
-    means = " / ".join(f"{value:g}" for value in paper.values())
-    n = sizes["task"].nunique()
-    checks = []
-    for size, other in zip(SIZES, SIZES[1:] + SIZES[:1]):
-        interval, tasks, why = paired_mean_difference(sizes, f"adapters_{size}", f"adapters_{other}")
-        checks.append(cl.learning_check(
-            f"sec36_size{size}", interval, (-spread, spread),
-            f"size {size} minus size {other} within {spread:g} points, the spread of the paper's Sec. 3.6 means over "
-            f"eight tasks (sizes {' / '.join(map(str, SIZES))}: {means})",
-            f"test score of size-{size} minus size-{other} adapters (other settings chosen on dev), paired, mean "
-            f"over the {len(tasks)} learned of our {n} GLUE-role classification tasks", csv, not_measured=why,
-            paper_value=round(paper[size] - paper[other], 2),
-            description=f"adapters of size {size} within {spread:g} points of size {other} (Sec. 3.6 means "
-            f"{paper[size]:g} vs {paper[other]:g}: robust to adapter size)"))
-    return checks
+    return fig6_claims.claims(table, csv)
