@@ -135,7 +135,7 @@ def _count(shape: tuple[int, int, int], regime: str, task_format: str, num_label
         if regime == "adapters":
             add_adapter(model, "a", adapter)
         elif regime == "fusion":
-            from adapterlib.runner.profiles import ST_A
+            from adapterlib.runner.scale_grids import ST_A
 
             names = [f"a{i}" for i in range(n_fused)]
             for name in names:

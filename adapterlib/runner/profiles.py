@@ -3,7 +3,7 @@
 | profile | model | tasks | scale |
 |---|---|---|---|
 | ``smoke`` | MiniLM-L6, first 2 layers | a few offline tasks per suite, one per task format | 64 train examples, 1 epoch: every notebook in about a minute (what the tests run) |
-| ``cpu`` | MiniLM-L6 | the offline suites (Houlsby Table 2: 7 of 9 tasks; AdapterFusion: 6 of 10) | 256 train / 256 eval examples, grids cut to the papers' best points: all notebooks of both papers in under 90 minutes on 2 cores (measured: README) |
+| ``cpu`` | MiniLM-L6 | the offline suites (Houlsby Table 2: 7 of 9 tasks; AdapterFusion: 6 of 10) | 256 train / 256 dev / up to 1,000 test examples, bf16 autocast, grids cut to the papers' best points: all notebooks of both papers in under 90 minutes on 2 cores (measured: README; budget: docs/BUDGET.md) |
 | ``paper`` | BERT-large (Houlsby GLUE and SQuAD), BERT-base (the rest) | the papers' hub suites | the papers' grids, seeds, lengths, mixed precision (``auto``); needs the hub and GPUs (settings against the papers: docs/PAPER_SETTINGS.md) |
 
 The cpu budget (measured on 2 quiet cores: a run of 512 single-sentence examples x 3 epochs with its evaluations
@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapterlib.core.config import AdapterConfig
-from adapterlib.core.lora import LoRAConfig
-from adapterlib.runner.grid import ADAPTER_KEYS, GRIDS, RUN_KEYS, expand
+from adapterlib.runner.grid import ADAPTER_KEYS, RUN_KEYS, expand
+from adapterlib.runner.scale_grids import CPU_GRIDS, PAPER_GRIDS, SMOKE_GRIDS
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
 from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, available_tasks, get_task, list_tasks
@@ -178,70 +177,11 @@ class Profile:
         return RunStore(profile=self.name)
 
 
-ST_A = AdapterConfig.pfeiffer()
-LORA_RANKS = (2, 8, 64)  # the LoRA curve of Fig. 3
-
-# Per-scale grids under the papers' names (GRIDS) plus the sweeps of single figures.
-_CPU_GRIDS: dict[str, dict[str, Any]] = {
-    # Houlsby Table 1: lr and epochs fixed at a point of the paper's grid, size from the paper's {8, 64, 256}.
-    "houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [3], "size": [8, 64, 256]},
-    # Houlsby Table 2: sizes from {2..64} thinned to two, variable fine-tuning of the top half of MiniLM's 6 layers.
-    "houlsby_additional": {"lr": {"full": [3e-4], "top_k": [3e-4], "adapters": [3e-3]}, "epochs": [3],
-                           "size": [8, 64], "top_k": [3]},
-    # Houlsby Fig. 4 (and Fig. 3's top-k curve on GLUE): adapter sizes 2^0..2^9 thinned to Table 1's sizes plus 2
-    # (8/64/256 are Table 1's runs), the top 1 or 3 layers (3 as in Table 2), LayerNorm only.
-    "size_sweep": {"lr": {"adapters": [3e-3], "top_k": [3e-4], "layernorm": [3e-3]}, "epochs": [3],
-                   "size": [2, 8, 64, 256], "top_k": [1, 3]},
-    # Houlsby Fig. 5 (SQuAD): full fine-tuning vs adapter sizes.
-    "squad": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [2], "size": [2, 64]},
-    # Houlsby Fig. 6 right and Fig. 7: init std and learning-rate sweeps of size-64 adapters (init 1e-2 and lr 3e-3
-    # are Table 1's size-64 run).
-    "init_std": {"lr": [3e-3], "epochs": [3], "size": [64], "init_std": [1e-7, 1e-2, 1e-1, 1.0]},
-    "lr_sweep": {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "epochs": [3], "size": [64]},
-    # AdapterFusion: ST-A (Pfeiffer, rf 16), Head, Full, fusion; Table 3 reduction factors.
-    "fusion_st_a": {"adapter": [ST_A], "reduction_factor": [16], "lr": [3e-3], "epochs": [3]},
-    "fusion_full": {"lr": {"full": [3e-4], "head": [3e-3]}, "epochs": [3]},
-    # Fusion: lr 1e-3 from {5e-5 (the paper's), 1e-3, 5e-3} at 3 epochs, on rt_polarity's dev set (docs/
-    # fusion_attention_sweep.md): best dev 58.2 / 77.3 / 75.4; the attention's largest distance from 1/6 at the
-    # best epoch 0.008 / 0.62 / 0.78 (per-token entropy 1.791 / 0.97 / 0.69 nats of log 6 = 1.79).
-    "fusion": {"lr": [1e-3], "epochs": [3]},
-    "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [3e-3], "epochs": [3]},
-    # AdapterFusion's ST-A Houlsby: the houlsby_glue adapters_64 point, so these runs are Houlsby Table 1's.
-    "fusion_st_a_houlsby": {"lr": [3e-3], "epochs": [3], "size": [64]},
-    # MT-A (settings.MultiTaskConfig, Pfeiffer rf 16 adapters): the encoder is fine-tuned, so full FT's lr.
-    "mt_a": {"lr": [3e-4], "epochs": [3]},
-    # LoRA beside Houlsby's methods in Fig. 3 (what readers choose today): ranks 2 / 8 / 64 on query and value,
-    # alpha fixed at 16 across ranks as Hu et al. fix it. lr 3e-3 (the adapters' rate) from {5e-4, 1e-3, 3e-3} on
-    # rt_polarity's dev set at rank 8: best dev 56.2 / 65.6 / 69.9 (the last after 2 of 3 epochs).
-    "lora": {"adapter": [LoRAConfig(r=r, alpha=16) for r in LORA_RANKS], "lr": [3e-3], "epochs": [3]},
-}
-_PAPER_GRIDS: dict[str, dict[str, Any]] = {
-    **GRIDS,
-    # Fig. 4 (Sec. 3.4, BERT-base): sizes 2^0..2^9, top k = 1..12, "the learning rate is tuned using the range
-    # presented in Section 3.2" (its epochs {3, 20} too: Sec. 3.4 names none).
-    "size_sweep": {"lr": [3e-5, 3e-4, 3e-3], "epochs": [3, 20], "size": [2 ** i for i in range(10)],
-                   "top_k": list(range(1, 13))},
-    # Sec. 3.5 sweeps each method on its own grid: fine-tuning lr {3e-5, 5e-5, 1e-4}, epochs {2, 3, 5}; adapters lr
-    # {3e-5, 1e-4, 3e-4, 1e-3}, epochs {3, 10, 20}. It names no sizes: Table 2's {2..64} holds Fig. 5's 2 and 64.
-    "squad": {"lr": {"full": [3e-5, 5e-5, 1e-4], "adapters": [3e-5, 1e-4, 3e-4, 1e-3]},
-              "epochs": {"full": [2, 3, 5], "adapters": [3, 10, 20]}, "size": [2, 4, 8, 16, 32, 64]},
-    "init_std": {"lr": [3e-4], "epochs": [3], "size": [64], "init_std": [10.0 ** -i for i in range(7, -1, -1)]},
-    "lr_sweep": {"lr": [2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3], "epochs": [3], "size": [64]},
-    "fusion_full": {"lr": {"full": [2e-5], "head": [1e-4]}, "epochs": [10]},
-    "reduction_factors": {"adapter": [ST_A], "reduction_factor": [2, 16, 64], "lr": [1e-4], "epochs": [30]},
-    "fusion_st_a_houlsby": {"lr": [1e-4], "epochs": [30], "size": [48]},  # Houlsby placement at ST-A's rf 16
-    "mt_a": {"lr": [1e-4], "epochs": [10]},  # not in our notes of the paper: ST-A's lr, fusion's epochs
-    # Hu et al. 2021 tune lr around 4e-4..5e-4 on RoBERTa-base GLUE; Houlsby's epochs {3, 20}.
-    "lora": {"adapter": [LoRAConfig(r=r, alpha=16) for r in LORA_RANKS], "lr": [1e-4, 5e-4, 1e-3], "epochs": [3, 20]},
-}
-_SMOKE_GRIDS = {name: {**grid, "epochs": [1], **({"top_k": [1, 2]} if "top_k" in grid else {})}
-                for name, grid in _CPU_GRIDS.items()}  # smoke keeps 2 layers
-
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", description="pipeline check: MiniLM-L6's first 2 layers, tiny slices, 1 epoch",
         models={"glue": "minilm-l6"}, suites=OFFLINE_SUITES, max_train=64, max_eval=32, max_length=64,
-        qa_max_length=128, doc_stride=64, batch_size=16, seeds=(0,), grids=_SMOKE_GRIDS,
+        qa_max_length=128, doc_stride=64, batch_size=16, seeds=(0,), grids=SMOKE_GRIDS,
         tasks={"glue": ("rt_polarity", "epistemic_reasoning", "vader_movie"),
                "additional": ("sms_spam", "intent_recognition"), "squad": ("squad_v1_dev",),
                "fusion": ("socialiqa_bb", "presuppositions_nli", "uci_sentiment")},
@@ -249,7 +189,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", description="MiniLM-L6 on the offline suites at reduced scale: under 90 minutes on 2 CPU cores",
         models={"glue": "minilm-l6"}, suites=OFFLINE_SUITES, max_train=256, max_eval=256, max_length=128,
-        qa_max_length=256, doc_stride=96, batch_size=32, seeds=(0,), grids=_CPU_GRIDS,
+        qa_max_length=256, doc_stride=96, batch_size=32, seeds=(0,), grids=CPU_GRIDS,
         # Test sets of up to 1,000 examples (dev stays at 256: it is evaluated after every epoch): a paired
         # difference on 256 test examples is +-5-6 points at 95%, on 1,000 about +-2-3.
         max_test=1000,
@@ -278,7 +218,7 @@ PROFILES: dict[str, Profile] = {
         max_train=None, max_eval=None, max_length=128, qa_max_length=384, doc_stride=128, batch_size=32,
         # Five seeds for GLUE (Sec. 3.2: "re-run 5 times with different random seeds"); three where Houlsby's
         # error bars say three (Figs. 4, 5, 7): Table 2 states no count, the BERT-base analyses share its role.
-        seeds=(0, 1, 2, 3, 4), role_seeds={"additional": (0, 1, 2), "squad": (0, 1, 2)}, grids=_PAPER_GRIDS,
+        seeds=(0, 1, 2, 3, 4), role_seeds={"additional": (0, 1, 2), "squad": (0, 1, 2)}, grids=PAPER_GRIDS,
         precision="auto"),  # bf16 autocast where the GPU supports it, TF32 matmuls (runner.loop)
 }
 

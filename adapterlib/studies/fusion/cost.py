@@ -30,7 +30,8 @@ from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value
 from adapterlib.reporting.statistics import line_fit
-from adapterlib.runner.profiles import ST_A, Profile
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.scale_grids import ST_A
 from adapterlib.runner.loop import make_optimizer, run_device
 from adapterlib.runner.settings import DATA_SEED
 from adapterlib.studies.base import Study, register

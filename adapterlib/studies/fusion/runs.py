@@ -16,7 +16,8 @@ import pandas as pd
 from adapterlib.data.tasks import get_task
 from adapterlib.reporting.paper import fusion_table1
 from adapterlib.runner.grid import run_grid, select_best
-from adapterlib.runner.profiles import ST_A, Profile
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.scale_grids import ST_A
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.studies.common import tidy_rows
 

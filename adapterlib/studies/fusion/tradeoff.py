@@ -24,7 +24,8 @@ from adapterlib.core.params import count_parameters
 from adapterlib.core.trainable import set_trainable
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value, fusion_n_tasks, fusion_table1, paper_score
-from adapterlib.runner.profiles import ST_A, Profile, get_profile
+from adapterlib.runner.profiles import Profile, get_profile
+from adapterlib.runner.scale_grids import ST_A
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import learned_tasks
