@@ -74,6 +74,20 @@ def test_relative_and_table1_claims():
     assert check.verdict == "not measured" and "of our 1 small-task stand-ins" in check.basis  # only RTE's is small
     by_claim = {c.claim: c for c in table1.claims(table)}  # no predictions here: tests/test_claims.py has the rule
     assert by_claim["t1_fusion_st_a_minus_st_a"].verdict == "not measured"
+    assert rel[["ci_low", "ci_high"]].isna().all().all()  # no predictions: no interval, not the score's own
+
+
+def test_relative_rows_carry_the_paired_interval_of_the_difference_not_the_scores():
+    gold = [i % 2 for i in range(200)]
+    full = list(gold)
+    method = [1 - g if i < 20 else g for i, g in enumerate(gold)]  # 20 of 200 wrong: 10 points below full
+    table = pd.DataFrame([{"task": "rt_polarity", "method": m, "score": 100.0 * sum(a == b for a, b in zip(p, gold))
+                           / len(gold), "paper_score": 90.0, "metric": "accuracy", "predictions": [p],
+                           "references": gold, "ci_low": 0.0, "ci_high": 100.0}
+                          for m, p in (("full", full), ("st_a", method))])
+    row = fig3.relative(table).iloc[0]
+    assert row["score"] == pytest.approx(-10.0)
+    assert row["ci_low"] < -10.0 < row["ci_high"] < 0.0  # around the difference, not the score's 0-100
 
 
 def test_table3_claims_compare_differences_to_rf16():

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import FUSION_SMALL_TASKS
+from adapterlib.reporting.statistics import TaskRuns, mean_difference_interval
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import paired_mean_difference
 from adapterlib.studies.fusion import table1
@@ -30,9 +31,22 @@ def relative(table1_rows: pd.DataFrame) -> pd.DataFrame:
     full = table1_rows[table1_rows["method"] == "full"].set_index("task")
     rows = table1_rows[table1_rows["method"].isin(METHODS)].copy()
     rows["score"] = rows["score"] - rows["task"].map(full["score"])
+    bounds = [_difference_bounds(row, full.loc[row["task"]]) if row["task"] in full.index else (math.nan, math.nan)
+              for _, row in rows.iterrows()]
+    rows["ci_low"], rows["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     rows["paper_score"] = rows["paper_score"] - rows["task"].map(full["paper_score"])
     rows["metric"] = rows["metric"] + " minus full fine-tuning"
     return rows.drop(columns=["run_ids"], errors="ignore").reset_index(drop=True)
+
+
+def _difference_bounds(row: pd.Series, full: pd.Series) -> tuple[float, float]:
+    """The paired 95% interval of ``row`` minus full fine-tuning on its task (NaN without per-example
+    predictions): the score's own interval no longer applies once full fine-tuning's score is subtracted."""
+    if not isinstance(row.get("predictions"), list) or not isinstance(full.get("predictions"), list):
+        return math.nan, math.nan
+    interval = mean_difference_interval([TaskRuns(row["task"], full["references"], row["predictions"],
+                                                  full["predictions"])])
+    return interval.low, interval.high
 
 
 declares_runs(STUDY)(table1.runs)  # this study tabulates Table 1's runs
