@@ -165,3 +165,31 @@ def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
     assert "not measured" in benchmarks.findings(df, checks)
     assert len(benchmarks.plot(df).axes) == 4
     assert len(benchmarks.table(df)) == len(df)
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", "bfloat16"), ("fp32", "float32")])
+def test_every_worker_runs_forward_passes_in_the_asked_precision(bench, tmp_path, monkeypatch, precision, dtype):
+    """``--precision`` reaches both workers' environment, where ``_common.precision_context`` turns it into CPU
+    autocast (bf16) or plain fp32: the ratios of ours over the peers stay at matched precision."""
+    import io
+    import json
+
+    import torch
+
+    seen = {}
+
+    class FakeProcess:
+        def __init__(self, cmd, env, **kwargs):
+            seen[cmd[-1]] = env["BENCH_PRECISION"]
+            self.stdout = io.StringIO(json.dumps({"versions": {}, "threads": 1}) + "\n")
+
+    monkeypatch.setattr(bench.subprocess, "Popen", FakeProcess)
+    for name in ("ours", "peers"):
+        bench.Worker(name, ["python", name], tmp_path / f"{name}.log", threads=1, precision=precision)
+    assert seen == {"ours": precision, "peers": precision}
+
+    monkeypatch.setenv("BENCH_PRECISION", precision)
+    layer = torch.nn.Linear(4, 4)
+    with bench.C.precision_context():  # benchmarks/_common.py
+        out = layer(torch.ones(2, 4))
+    assert out.dtype == getattr(torch, dtype)
