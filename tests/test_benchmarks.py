@@ -6,12 +6,15 @@ No timing assertions: timings on a shared CPU say nothing in a unit test. The pe
 """
 from __future__ import annotations
 
+import io
+import json
 import math
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from adapterlib.reporting.statistics import line_fit, median_interval
 from adapterlib.studies import benchmarks
@@ -171,11 +174,6 @@ def test_smoke_profile_ours(bench, tmp_path, monkeypatch):
 def test_every_worker_runs_forward_passes_in_the_asked_precision(bench, tmp_path, monkeypatch, precision, dtype):
     """``--precision`` reaches both workers' environment, where ``_common.precision_context`` turns it into CPU
     autocast (bf16) or plain fp32: the ratios of ours over the peers stay at matched precision."""
-    import io
-    import json
-
-    import torch
-
     seen = {}
 
     class FakeProcess:
