@@ -8,11 +8,13 @@ import nbformat
 import pandas as pd
 import pytest
 
+from adapterlib.data.tasks import prepare
 from adapterlib.paths import RESULTS_ENV
 from adapterlib.reporting.claims import CLAIM_COLUMNS, VERDICTS
 from adapterlib.reproduce import notebooks, run_notebooks
 from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.summary import SUMMARY, render_summary
+from adapterlib.runner.profiles import get_profile
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout: its notebooks and committed results
 NOTEBOOKS_DIR = REPO / "notebooks"
@@ -39,6 +41,8 @@ def test_every_notebook_is_listed_parameterised_and_stored_without_outputs():
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory) -> Path:
     """Run every notebook once under smoke, with the results and the run store in a temporary directory."""
+    smoke = get_profile("smoke")
+    prepare(tasks=sorted({task for role in smoke.suites for task in smoke.task_names(role)}))  # refused: skipped
     root = tmp_path_factory.mktemp("smoke")
     run_notebooks("smoke", notebooks_dir=NOTEBOOKS_DIR, results=root / "results", runs=root / "runs")
     return root / "results" / "smoke"

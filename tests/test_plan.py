@@ -19,7 +19,7 @@ from adapterlib.runner.profiles import get_profile
 
 # A small grid on the smoke profile: one GLUE-role task x (full, adapters of size 8); two fusion tasks (ST-A on
 # each, then a fusion of both adapters per target task).
-TINY = {"tasks": {"glue": ("rt_polarity",), "fusion": ("uci_sentiment", "presuppositions_nli")},
+TINY = {"tasks": {"glue": ("rt_polarity",), "fusion": ("uci_sentiment", "rt_polarity")},
         "grids": {"houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [1], "size": [8]}},
         "max_train": 32, "max_eval": 16}
 NOTEBOOKS = ["fusion_fig4_attention"]  # ST-A runs, then (next round) the fusions over them

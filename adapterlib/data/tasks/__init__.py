@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from adapterlib.data.tasks.check import available_tasks, check_task
 from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
-from adapterlib.data.tasks.sources import cache_dir
+from adapterlib.data.tasks.sources import SourceUnavailable, cache_dir, task_source
 
-__all__ = ["Task", "TaskError", "get_task", "list_tasks", "load_task", "prepare", "task_meta", "check_task",
-           "available_tasks", "SUITES", "OFFLINE_SUITES", "PAPER_SUITES"]
+__all__ = ["Task", "TaskError", "SourceUnavailable", "get_task", "list_tasks", "load_task", "prepare", "task_meta",
+           "check_task", "available_tasks", "SUITES", "OFFLINE_SUITES", "PAPER_SUITES"]
 
 if TYPE_CHECKING:
     import datasets
@@ -61,7 +61,9 @@ def _build(task: Task) -> dict:
 def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_dir: str | Path | None = None) -> None:
     """Download, check, extract and build (idempotent). suite=None: every offline suite. A paper suite
     pre-downloads its hub datasets into the datasets cache (needs the hub) and reads and checks the local copies
-    of its tasks that are not on the hub; one without its local folder is skipped with a note."""
+    of its tasks that are not on the hub; one without its local folder is skipped with a note. An offline source
+    its registry no longer serves leaves its tasks unbuilt while the others are built, then raises one
+    SourceUnavailable naming them."""
     from tqdm.auto import tqdm
 
     if tasks is not None:
@@ -73,13 +75,20 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
     names, missing = available_tasks(names, data_dir)
     for reason in missing.values():
         print(f"adapterlib: skipped {reason}", file=sys.stderr)
+    refused: dict[str, tuple[SourceUnavailable, list[str]]] = {}  # source spec -> (the refusal, its tasks)
     for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
         task = get_task(name)
         if task.offline:
             if task_meta(task.name) is None:
-                _build(task)
+                try:
+                    _build(task)
+                except SourceUnavailable as err:  # the other sources' tasks are still built
+                    refused.setdefault(task_source(task).spec, (err, []))[1].append(name)
         else:
             load_task(task.name, data_dir=data_dir)
+    if refused:
+        raise SourceUnavailable("; ".join(f"{', '.join(tasks)} not prepared: {err}"
+                                          for err, tasks in refused.values()))
 
 
 def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:

