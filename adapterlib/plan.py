@@ -111,11 +111,16 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
 
 
 def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
-    """One line listing every unreachable dataset and its cause, or None when all are reachable."""
+    """One line listing every unreachable dataset and its cause, or None when all are reachable. Tasks with the same
+    cause (one data source refused for all of them) share it: "a, b: cause"."""
     problems = {task: problem for plan in plans for task, problem in plan.problems.items()}
     if not problems:
         return None
-    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(problems[t] for t in sorted(problems))  # each names its task
+    by_cause: dict[str, list[str]] = {}
+    for task in sorted(problems):  # each problem names its task first
+        by_cause.setdefault(problems[task].removeprefix(f"{task}: "), []).append(task)
+    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(f"{', '.join(tasks)}: {cause}"
+                                                                  for cause, tasks in by_cause.items())
 
 
 def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:

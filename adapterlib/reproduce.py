@@ -61,15 +61,16 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     import papermill
     from tqdm.auto import tqdm
 
-    from adapterlib.data.tasks import SourceUnavailable, prepare
+    from adapterlib.data.tasks import SourceUnavailable, list_tasks, prepare
     from adapterlib.runner.store import environment
 
-    for suite in sorted(set(get_profile(profile, **overrides).suites.values())):
-        if suite.endswith("_offline"):
-            try:
-                prepare(suite)
-            except SourceUnavailable as err:  # the plan below stops the run if a selected notebook needs them
-                print(f"adapterlib: {err}", file=sys.stderr)
+    offline = [task.name for suite in sorted(set(get_profile(profile, **overrides).suites.values()))
+               if suite.endswith("_offline") for task in list_tasks(suite)]
+    if offline:
+        try:
+            prepare(tasks=offline)
+        except SourceUnavailable as err:  # the plan below stops the run if a selected notebook needs them
+            print(f"adapterlib: {err}", file=sys.stderr)
     check_plan(profile, selected, overrides or {})
     out_dir = results_dir(profile)
     info = read_run_info(profile)

@@ -76,6 +76,13 @@ def test_an_unreachable_dataset_stops_plan_and_reproduce_before_training(tiny_sm
     assert tiny_smoke.store().run_ids() == []
 
 
+def test_tasks_with_one_cause_are_listed_once_with_it():
+    plans = [plan_module.NotebookPlan("a", [], set(), {}, 0.0, 0, 0, {"x": "x: source refused", "y": "y: not on hub"}),
+             plan_module.NotebookPlan("b", [], set(), {}, 0.0, 0, 0, {"w": "w: source refused"})]
+    assert plan_module.missing_line(plans) == "3 dataset(s) unreachable: w, x: source refused; y: not on hub"
+    assert plan_module.missing_line(plans[:0]) is None
+
+
 def test_two_processes_under_accelerate_launch_fill_the_store_each_run_once(tiny_smoke, tmp_path):
     """``--multi_gpu`` is accelerate's torchrun launcher; without GPUs the processes join a gloo group
     (``loop.multi_cpu``). ``--cpu`` alone would start one process."""
