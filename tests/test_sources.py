@@ -16,6 +16,7 @@ from adapterlib.data.tasks import sources
 PIP_NO = "ERROR: Could not find a version that satisfies the requirement x==1.0.0 (from versions: 0.0.1)\n" \
          "ERROR: No matching distribution found for x==1.0.0"
 NPM_NO = "npm error code ETARGET\nnpm error notarget No matching version found for x@1.0.0."
+FILENAME = "x-1.0.0.tar.gz"
 
 
 @pytest.fixture
@@ -40,14 +41,11 @@ def fake_client(monkeypatch, returncode: int, stderr: str, payload: bytes = b"")
     return calls
 
 
-FILENAME = "x-1.0.0.tar.gz"
-
 
 def pinned(monkeypatch, registry: str = "pypi", payload: bytes = b"data") -> sources.Source:
     src = sources.Source("x", registry, "x==1.0.0" if registry == "pypi" else "x@1.0.0", FILENAME,
                          hashlib.sha256(payload).hexdigest(), "MIT")
     monkeypatch.setitem(sources.SOURCES, "x", src)
-    monkeypatch.setitem(sources.SOURCES, "pip", sources.Source("pip", "pypi", "pip", "pip.whl", "", ""))
     monkeypatch.setattr(sources, "fetch", _fetch_without_pip(sources.fetch))
     return src
 
@@ -82,6 +80,18 @@ def test_a_network_failure_is_not_taken_for_a_refusal(cache, monkeypatch):
         sources.fetch("x")
     assert not isinstance(failed.value, SourceUnavailable) and "Connection timed out" in str(failed.value)
     assert not sources.unavailable_marker(sources.SOURCES["x"]).exists()
+
+
+def test_a_copy_put_where_the_message_says_is_checked_and_used(cache, monkeypatch):
+    pinned(monkeypatch, payload=b"the archive")
+    calls = fake_client(monkeypatch, 1, PIP_NO)
+    with pytest.raises(SourceUnavailable):
+        sources.fetch("x")
+    sources.archive_path(sources.SOURCES["x"]).write_bytes(b"not the archive")
+    with pytest.raises(TaskError, match="sha256"):  # a copy is checked against the pin
+        sources.fetch("x")
+    sources.archive_path(sources.SOURCES["x"]).write_bytes(b"the archive")
+    assert sources.fetch("x").read_bytes() == b"the archive" and len(calls) == 1  # the registry is not asked again
 
 
 def test_a_copy_of_the_pinned_file_is_used_and_clears_the_refusal(cache, monkeypatch):

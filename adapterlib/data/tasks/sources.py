@@ -158,10 +158,9 @@ def refusal(task: Task) -> str | None:
     """The registry's refusal of ``task``'s source as last recorded on this machine (``unavailable_marker``), or
     None: nothing is downloaded to answer."""
     src = task_source(task)
-    marker = None if src is None else unavailable_marker(src)
-    if marker is None or not marker.exists() or archive_path(src).exists():
+    if src is None or archive_path(src).exists() or not unavailable_marker(src).exists():
         return None
-    return marker.read_text()
+    return unavailable_marker(src).read_text()
 
 
 def read_member(name: str, member: str) -> bytes:
