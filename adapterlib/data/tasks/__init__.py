@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from adapterlib.data.tasks.check import available_tasks, check_task
 from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
-from adapterlib.data.tasks.sources import SourceUnavailable, cache_dir, task_source
+from adapterlib.data.tasks.sources import SourceUnavailable, cache_dir
 
 __all__ = ["Task", "TaskError", "SourceUnavailable", "get_task", "list_tasks", "load_task", "prepare", "task_meta",
            "check_task", "available_tasks", "SUITES", "OFFLINE_SUITES", "PAPER_SUITES"]
@@ -75,7 +75,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
     names, missing = available_tasks(names, data_dir)
     for reason in missing.values():
         print(f"adapterlib: skipped {reason}", file=sys.stderr)
-    refused: dict[str, tuple[SourceUnavailable, list[str]]] = {}  # source spec -> (the refusal, its tasks)
+    refused: dict[str, list[str]] = {}  # the refusal -> its tasks
     for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
         task = get_task(name)
         if task.offline:
@@ -83,12 +83,11 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
                 try:
                     _build(task)
                 except SourceUnavailable as err:  # the other sources' tasks are still built
-                    refused.setdefault(task_source(task).spec, (err, []))[1].append(name)
+                    refused.setdefault(str(err), []).append(name)
         else:
             load_task(task.name, data_dir=data_dir)
     if refused:
-        raise SourceUnavailable("; ".join(f"{', '.join(tasks)} not prepared: {err}"
-                                          for err, tasks in refused.values()))
+        raise SourceUnavailable("; ".join(f"{', '.join(tasks)} not prepared: {err}" for err, tasks in refused.items()))
 
 
 def _cap(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
@@ -128,8 +127,13 @@ def load_task(name: str, *, max_train: int | None = None, max_eval: int | None =
             _build(task)
         dd = datasets.load_from_disk(str(task_dir(name)))
     else:
-        from adapterlib.data.tasks.hub import load_hub_task
+        from adapterlib.data.tasks.hub import load_hub_task, registry_copy
 
+        copy = registry_copy(task, path)
+        if copy:
+            print(f"adapterlib: {name}: the hub is out of reach; reading the same data from the registry copy "
+                  f"{copy} ({get_task(copy).split})", file=sys.stderr)
+            return load_task(copy, max_train=max_train, max_eval=max_eval, max_test=max_test, seed=seed)
         dd = load_hub_task(task, path, data_dir)
     caps = {"train": max_train, "validation": max_eval}
     test_cap = max_eval if max_test is None else max_test

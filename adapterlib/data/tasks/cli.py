@@ -26,14 +26,41 @@ def sizes(task: Task, data_dir: str | None = None) -> str:
     return " ".join(f"{split}={n}" for split, n in meta["sizes"].items())
 
 
+def role(task: Task) -> str:
+    """What a table row of ``task`` is: the paper task itself ("="), a look-alike in its slot ("~"), or neither."""
+    if not task.offline:
+        return f"= {task.paper_name}"
+    if task.own_data:
+        return f"= {task.paper_name} (the paper's own data)"
+    return f"~ {task.stands_in_for} (stand-in)" if task.stands_in_for else "~ (no paper task)"
+
+
+def lengths(task: Task, profile_length: int = 128) -> str | None:
+    """Token lengths of a prepared offline task and the share truncated at the length its runs use."""
+    meta = task_meta(task.name) if task.offline else None
+    measured = (meta or {}).get("token_lengths")
+    if not measured:
+        return None
+    length = max(profile_length, task.max_length or 0)
+    shares = measured["truncated_share"]
+    at = f"{100 * shares[str(length)]:.1f}% truncated at {length}" if str(length) in shares else ""
+    if length != profile_length and str(profile_length) in shares:
+        at += f" (the task's own length; {100 * shares[str(profile_length)]:.1f}% at {profile_length})"
+    return f"tokens: median {measured['p50']}, 95th percentile {measured['p95']}; {at}"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     suites = [args.suite] if args.suite else SUITES
     for suite in suites:
-        print(f"\n[{suite}]")
-        for t in list_tasks(suite):
-            role = f"~ {t.stands_in_for or '(no stand-in)'}" if t.offline else f"= {t.paper_name}"
-            print(f"  {t.name:<24} {role:<38} {t.format:<15} {t.metric:<9} {sizes(t, args.data_dir)}")
-            print(f"  {'':<24} source: {t.source} | licence: {t.licence}")
+        tasks = list_tasks(suite)
+        own = sum(t.own_data for t in tasks)
+        print(f"\n[{suite}] {len(tasks)} tasks" + (f", {own} of them the paper's own data" if own else ""))
+        for t in tasks:
+            print(f"  {t.name:<24} {role(t):<44} {t.format:<15} {t.metric:<9} {sizes(t, args.data_dir)}")
+            for line in (f"split: {t.split}" if t.split else None, lengths(t),
+                         f"source: {t.source} | licence: {t.licence}"):
+                if line:
+                    print(f"  {'':<24} {line}")
     return 0
 
 

@@ -122,9 +122,19 @@ def hub_spec(task: Task) -> HubSpec:
 
 def no_network(task: Task) -> str:
     offline = list_tasks(OFFLINE_FOR[task.suite])
-    example = next((t.name for t in offline if t.stands_in_for == task.paper_name), offline[0].name)
+    example = next((t.name for t in offline if t.reference == task.paper_name), offline[0].name)
     return (f"{task.name} ({task.paper_name}): no network (hub unreachable at {hub_host()}); offline, use suite "
             f"'{OFFLINE_FOR[task.suite]}' instead (e.g. load_task('{example}'))")
+
+
+def registry_copy(task: Task, path: str | Path | None = None) -> str | None:
+    """The offline task to read instead of hub task ``task`` when the hub is out of reach: one holding the very data
+    the hub serves in the same splits (official train; official dev as test: WinoGrande, SocialIQA, HellaSwag,
+    CommonsenseQA, BoolQ, from a registry package), so a run does not stop on the hub for them. Only the validation
+    set differs: carved from train by groups of related items instead of at random. None otherwise."""
+    if path is None and task.offline_copy and not hub_reachable():
+        return task.offline_copy
+    return None
 
 
 def hub_problem(task: Task, error: Exception) -> str:

@@ -16,9 +16,10 @@ import datasets
 
 from adapterlib.data.tasks.registry import Task
 from adapterlib.data.tasks.builders import BUILDERS
+from adapterlib.data.tasks.sources import recording
 from adapterlib.data.tasks.splits import SPLIT_SEED, assign_groups
 
-BUILD_VERSION = 2
+BUILD_VERSION = 4
 INPUT_COLUMNS = ("text", "text_pair", "question", "choices", "context")
 
 
@@ -63,15 +64,17 @@ def features(task: Task) -> datasets.Features:
 
 
 def build(task: Task, out_dir: Path) -> dict:
-    """Build one offline task into out_dir (arrow DatasetDict + meta.json); returns the meta."""
-    raw = BUILDERS[task.name]()
+    """Build one offline task into out_dir (arrow DatasetDict + meta.json); returns the meta, which records the
+    pinned files read (each one's sha256 and the archive it came from)."""
+    with recording() as files:
+        raw = BUILDERS[task.name]()
+        raw = raw if isinstance(raw, dict) else list(raw)
     presplit = isinstance(raw, dict)
     drops: Counter = Counter()
     if presplit:
         source_count = sum(len(v) for v in raw.values())
         splits = raw
     else:
-        raw = list(raw)
         source_count = len(raw)
         examples = [ex for ex in raw if ex["label"] is not None]
         drops["filtered"] = source_count - len(examples)
@@ -98,12 +101,47 @@ def build(task: Task, out_dir: Path) -> dict:
         dd.save_to_disk(str(out_dir))
     finally:
         datasets.enable_progress_bars()
-    meta = {"build_version": BUILD_VERSION, "task": task.name, "source": task.source, "source_count": source_count,
+    meta = {"build_version": BUILD_VERSION, "task": task.name, "source": task.source, "files": files,
+            "split": task.split, "source_count": source_count,
             "dropped": dict(drops), "split_seed": SPLIT_SEED, "sizes": {s: len(d) for s, d in dd.items()},
             "label_counts": {s: dict(sorted(Counter(d["label"][:]).items())) for s, d in dd.items()
                              if task.format in ("single", "pair", "multiple_choice")}}
+    meta["token_lengths"] = token_lengths(task, dd)
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
+
+
+# Lengths are measured with the embedded model's tokenizer (MiniLM's uncased WordPiece, BERT's vocabulary), on a
+# seeded sample of each split, at the lengths profiles use.
+LENGTH_SAMPLE, MEASURED_LENGTHS = 2000, (64, 96, 128, 256, 512)
+
+
+def token_lengths(task: Task, splits: dict[str, datasets.Dataset]) -> dict:
+    """Median and 95th percentile of the encoded input length (for multiple choice, of the longest choice) and the
+    share of examples longer than each of MEASURED_LENGTHS (which ``encode`` truncates, the longest text first):
+    what `data list` reports and a task's ``max_length`` is chosen from. Span QA slides a window, so it has none."""
+    import random
+
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from adapterlib.core.models import model_path
+
+    if task.format == "span_qa":
+        return {}
+    tokenizer = AutoTokenizer.from_pretrained(model_path("minilm-l6"))
+    rows = [r for split in splits.values() for r in split.select(sorted(random.Random(SPLIT_SEED).sample(
+        range(len(split)), min(LENGTH_SAMPLE, len(split)))))]
+    if task.format == "multiple_choice":
+        n = len(rows[0]["choices"])
+        flat = tokenizer([f"{r['text']} {r['question']}".strip() for r in rows for _ in range(n)],
+                         [c for r in rows for c in r["choices"]])["input_ids"]
+        lengths = np.array([max(len(ids) for ids in flat[i * n:(i + 1) * n]) for i in range(len(rows))])
+    else:
+        pairs = [r["text_pair"] for r in rows] if task.format == "pair" else None
+        lengths = np.array([len(ids) for ids in tokenizer([r["text"] for r in rows], pairs)["input_ids"]])
+    return {"sampled": len(lengths), "p50": int(np.median(lengths)), "p95": int(np.percentile(lengths, 95)),
+            "truncated_share": {str(n): round(float((lengths > n).mean()), 4) for n in MEASURED_LENGTHS}}
 
 
 def drop_cross_split(splits: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], Counter]:
