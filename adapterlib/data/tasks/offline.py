@@ -135,11 +135,11 @@ def token_lengths(task: Task, splits: dict[str, datasets.Dataset]) -> dict:
     if task.format == "multiple_choice":
         n = len(rows[0]["choices"])
         flat = tokenizer([f"{r['text']} {r['question']}".strip() for r in rows for _ in range(n)],
-                         [c for r in rows for c in r["choices"]])["input_ids"]
+                         [c for r in rows for c in r["choices"]], verbose=False)["input_ids"]
         lengths = np.array([max(len(ids) for ids in flat[i * n:(i + 1) * n]) for i in range(len(rows))])
     else:
         pairs = [r["text_pair"] for r in rows] if task.format == "pair" else None
-        lengths = np.array([len(ids) for ids in tokenizer([r["text"] for r in rows], pairs)["input_ids"]])
+        lengths = np.array([len(ids) for ids in tokenizer([r["text"] for r in rows], pairs, verbose=False)["input_ids"]])
     return {"sampled": len(lengths), "p50": int(np.median(lengths)), "p95": int(np.percentile(lengths, 95)),
             "truncated_share": {str(n): round(float((lengths > n).mean()), 4) for n in MEASURED_LENGTHS}}
 

@@ -280,12 +280,18 @@ def member_sha256(path: Path, member: Member) -> str:
     return tree_sha256(path) if member.is_folder else sha256(path)
 
 
+def extracted_path(member: Member) -> Path:
+    """Where ``member`` lives once extracted (checked): named by its pin, so a new pin never reads an old copy."""
+    inner = member.name if member.is_folder else Path(member.locations[0][1]).name
+    return cache_dir() / "members" / member.sha256 / inner
+
+
 def member_path(name: str) -> Path:
     """Local path of member ``name``: extracted once from the first of its archives that is served and holds the
     pinned file; a refused archive, or one whose copy differs from the pin, passes to the next. SourceUnavailable
     when every archive carrying it was refused (the message names each and where a copy goes)."""
     member = MEMBERS[name]
-    out = cache_dir() / "members" / member.sha256 / (name if member.is_folder else Path(member.locations[0][1]).name)
+    out = extracted_path(member)
     if out.exists():
         return out
     refusals, mismatches = [], []
@@ -351,7 +357,7 @@ def refusal(task: Task) -> str | None:
     one of its members (none of which is in the cache), or None. Nothing is downloaded to answer."""
     for name in task.files:
         member = MEMBERS[name]
-        if (cache_dir() / "members" / member.sha256).exists():
+        if extracted_path(member).exists():
             continue
         refused = [_archive_refused(a) for a, _ in member.locations]
         if all(refused):
