@@ -50,11 +50,13 @@ def majority_score(task_name: str, suite: str | None = None) -> float:
 
 
 def our_split(task_name: str, suite: str) -> str:
-    """What our ``test`` score of a task is measured on (the ``our_split`` column beside ``paper_split``): an offline
-    stand-in's held-out test split, or the hub split our loader makes the test set."""
+    """What our ``test`` score of a task is measured on (the ``our_split`` column beside ``paper_split``): for an
+    offline task, how its test split was made (``Task.split``: the official dev set, or a part of a dev set, which
+    is never the paper's split), or the hub split our loader makes the test set."""
     task = get_task(task_name, suite)
     if task.offline:
-        return "held-out test split of the offline stand-in"
+        kind = "the paper's own data" if task.own_data else "stand-in"
+        return f"{kind}: {task.split}"
     test = SPECS.get(task.name, DEFAULT_SPEC).test
     return "held-out 10% of train" if test is None else f"hub {test} split"
 

