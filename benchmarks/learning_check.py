@@ -1,6 +1,6 @@
 """Does MiniLM learn the GLUE-role stand-ins? Full fine-tuning and size-64 adapters vs the majority class (issue 4).
 
-    .venv/bin/python benchmarks/learning_check.py [--max-train 256 2000] [--tasks vitaminc qnli_squad ...]
+    .venv/bin/python benchmarks/learning_check.py [--max-train 256 2000] [--tasks snli qnli_squad ...]
                                                   [--full-lr 1e-4] [--adapter-lr 3e-4] [--epochs 3]
                                                   [--methods adapters]
 
@@ -9,7 +9,8 @@ The cpu profile trains on 256 examples per task, where the sentence-pair tasks s
 epochs, length, batch) with larger training caps, through the cpu run store (so a rerun only prints), prints each
 test score beside the majority-class score of its task and adds the rows to results/cpu/learning_check.csv.
 Each cap is one seed of one run per method (3 epochs unless --epochs): about 1 s per step of 32 examples on 2 cores
-(2,000 examples: 2-5 min a run; VitaminC at 8,000: 14-17 min, 46 min for adapters over 10 epochs).
+(2,000 examples: 2-5 min a run; 8,000 sentence pairs: 14-17 min, 46 min for adapters over 10 epochs, as measured
+on VitaminC, the MNLI stand-in before SNLI).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """bf16 against fp32 on CPU: the same runs of the cpu profile in both precisions, the test-score difference with a
 95% paired bootstrap interval over test examples (issue 19, before bf16 may become the cpu default).
 
-    .venv/bin/python benchmarks/precision_check.py [--tasks rt_polarity sms_spam intent_recognition]
+    .venv/bin/python benchmarks/precision_check.py [--tasks sst2_dev_split sms_spam medmcqa_subject]
                                                    [--out /tmp/precision_check.csv] [--max-eval 1000]
 
 For every task x method (full fine-tuning; Houlsby size-64 adapters, each at its ``houlsby_glue`` learning rate
@@ -58,7 +58,7 @@ def compare(profile_name: str, tasks: list[str], max_eval: int | None = None) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--tasks", nargs="+", default=["rt_polarity", "sms_spam", "intent_recognition"])
+    parser.add_argument("--tasks", nargs="+", default=["sst2_dev_split", "sms_spam", "medmcqa_subject"])
     parser.add_argument("--out", default="/tmp/precision_check.csv")
     parser.add_argument("--max-eval", type=int, default=None, help="evaluation cap (default: the profile's)")
     args = parser.parse_args()

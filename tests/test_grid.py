@@ -121,7 +121,7 @@ def test_profiles_fail_at_once_on_unknown_names_and_bad_values():
     with pytest.raises(ValueError, match="max_eval must be"):
         get_profile("cpu", max_eval=-1)
     with pytest.raises(ValueError, match="not in suite"):
-        get_profile("cpu", tasks={"glue": ("rt_polarity", "sms_spam")})
+        get_profile("cpu", tasks={"glue": ("sst2_dev_split", "sms_spam")})
     with pytest.raises(ValueError, match="unknown keys"):
         get_profile("cpu", grids={"mine": {"sizes": [8]}})
 
@@ -146,7 +146,7 @@ def test_profiles_expand_into_valid_runs_at_their_scale():
 def test_paper_profile_runs_in_mixed_precision_and_fp32_runs_keep_their_run_ids():
     paper, cpu = get_profile("paper"), get_profile("cpu")
     assert {c.precision for c in paper.configs("houlsby_glue", ["rte"], regime=["full", "adapters"])} == {"auto"}
-    cpu_run = cpu.run_config("rt_polarity", "adapters", adapter=al.AdapterConfig.houlsby(size=64), lr=3e-3)
+    cpu_run = cpu.run_config("sst2_dev_split", "adapters", adapter=al.AdapterConfig.houlsby(size=64), lr=3e-3)
     assert cpu_run.precision == "bf16" and cpu_run.max_test == 1000
     old = dataclasses.replace(cpu_run, precision="fp32", max_test=None)
     assert "precision" not in old.to_dict() and "max_test" not in old.to_dict()  # defaults are not hashed

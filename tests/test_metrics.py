@@ -46,7 +46,7 @@ def test_classification_metrics_match_sklearn():
     assert cola["accuracy"] == pytest.approx(100 * np.mean(pred == ref))
     mrpc = compute_metrics("mrpc", pred.tolist(), ref.tolist())
     assert mrpc["score"] == pytest.approx(100 * f1_score(ref, pred))
-    assert compute_metrics("rt_polarity", pred, ref)["score"] == pytest.approx(cola["accuracy"])
+    assert compute_metrics("sst2_dev_split", pred, ref)["score"] == pytest.approx(cola["accuracy"])
 
 
 def test_regression_matches_scipy_and_constant_is_zero():
@@ -59,7 +59,7 @@ def test_regression_matches_scipy_and_constant_is_zero():
 
 
 def test_multiple_choice_accuracy_and_score_key():
-    out = compute_metrics("socialiqa_bb", [0, 1, 2, 2], [0, 1, 2, 0])
+    out = compute_metrics("social_i_qa_offline", [0, 1, 2, 2], [0, 1, 2, 0])
     assert out == {"accuracy": 75.0, "score": 75.0}
     for name in ("cola", "mrpc", "stsb", "squad", "mnli", "winogrande"):
         assert "score" in compute_metrics(name, *((["a"], [["a"]]) if name == "squad" else ([1, 0], [1, 0])))

@@ -62,14 +62,14 @@ def test_table2_counts_improved_same_worse_per_comparison():
 
 
 def test_relative_and_table1_claims():
-    tasks = ("vitaminc", "epistemic_reasoning")
+    tasks = ("snli", "rte_dev_split")
     scores = {"full": {t: 70.0 for t in tasks}, "st_a": {t: 70.0 for t in tasks},
-              "fusion_st_a": {"vitaminc": 70.0, "epistemic_reasoning": 74.0}}
+              "fusion_st_a": {"snli": 70.0, "rte_dev_split": 74.0}}
     table = _table(scores)
-    table["paper_task"] = table["task"].map({"vitaminc": "MNLI", "epistemic_reasoning": "RTE"})
+    table["paper_task"] = table["task"].map({"snli": "MNLI", "rte_dev_split": "RTE"})
     rel = fig3.relative(table)
     assert set(rel["method"]) == {"st_a", "fusion_st_a"}
-    assert rel.set_index(["method", "task"]).at[("fusion_st_a", "epistemic_reasoning"), "score"] == pytest.approx(4.0)
+    assert rel.set_index(["method", "task"]).at[("fusion_st_a", "rte_dev_split"), "score"] == pytest.approx(4.0)
     (check,) = fig3.claims(table)  # no predictions here: tests/test_claims.py has the rule
     assert check.verdict == "not measured" and "of our 1 small-task stand-ins" in check.basis  # only RTE's is small
     by_claim = {c.claim: c for c in table1.claims(table)}  # no predictions here: tests/test_claims.py has the rule
@@ -81,7 +81,7 @@ def test_relative_rows_carry_the_paired_interval_of_the_difference_not_the_score
     gold = [i % 2 for i in range(200)]
     full = list(gold)
     method = [1 - g if i < 20 else g for i, g in enumerate(gold)]  # 20 of 200 wrong: 10 points below full
-    table = pd.DataFrame([{"task": "rt_polarity", "method": m, "score": 100.0 * sum(a == b for a, b in zip(p, gold))
+    table = pd.DataFrame([{"task": "sst2_dev_split", "method": m, "score": 100.0 * sum(a == b for a, b in zip(p, gold))
                            / len(gold), "paper_score": 90.0, "metric": "accuracy", "predictions": [p],
                            "references": gold, "ci_low": 0.0, "ci_high": 100.0}
                           for m, p in (("full", full), ("st_a", method))])
@@ -105,15 +105,15 @@ def test_table3_claims_compare_differences_to_rf16():
 
 
 def test_nli_reliance_and_its_claim():
-    suite, sources = "fusion_offline", ("vitaminc", "rt_polarity", "presuppositions_nli")
-    weights = {"presuppositions_nli": (0.5, 0.1, 0.4), "rt_polarity": (0.2, 0.6, 0.2)}
-    table = pd.DataFrame([{"task": t, "paper_task": {"presuppositions_nli": "CB", "rt_polarity": "SST"}[t],
+    suite, sources = "fusion_offline", ("snli", "sst2_dev_split", "cb_dev_split")
+    weights = {"cb_dev_split": (0.5, 0.1, 0.4), "sst2_dev_split": (0.2, 0.6, 0.2)}
+    table = pd.DataFrame([{"task": t, "paper_task": {"cb_dev_split": "CB", "sst2_dev_split": "SST"}[t],
                            "layer": layer, "site": "output", "source": s, "score": w}
                           for t, ws in weights.items() for layer in (1, 2) for s, w in zip(sources, ws)])
     reliance = fig4.nli_reliance(table, suite)
-    assert list(reliance["task"]) == ["presuppositions_nli"]  # SST is not a small task
+    assert list(reliance["task"]) == ["cb_dev_split"]  # SST is not a small task
     row = reliance.iloc[0]
-    assert row["nli_adapter"] == "vitaminc" and row["times_uniform"] == pytest.approx(1.5)
+    assert row["nli_adapter"] == "snli" and row["times_uniform"] == pytest.approx(1.5)
     assert row["rank_among_others"] == 1 and row["own_adapter"] == pytest.approx(0.4)
     (check,) = fig4.claims(table, reliance)  # token averages only: a share has no interval, whatever it is
     assert check.verdict == "not measured" and check.our_value == pytest.approx(1.5) and check.region_low == 1
@@ -127,10 +127,10 @@ def test_nli_reliance_and_its_claim():
 
 def _attention(shares: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
     """A Figure 4 frame for one target: layer -> its attention on three sources."""
-    return pd.DataFrame([{"task": "presuppositions_nli", "paper_task": "CB", "layer": layer, "site": "output",
+    return pd.DataFrame([{"task": "cb_dev_split", "paper_task": "CB", "layer": layer, "site": "output",
                           "source": source, "score": share}
                          for layer, row in shares.items()
-                         for source, share in zip(("vitaminc", "rt_polarity", "presuppositions_nli"), row)])
+                         for source, share in zip(("snli", "sst2_dev_split", "cb_dev_split"), row)])
 
 
 def test_attention_statistics_and_the_diffuse_layer_finding():
@@ -157,11 +157,11 @@ def test_attention_heatmap_is_the_deviation_on_a_centred_scale_with_a_colorbar()
 
 def test_mean_attention_is_a_distribution_over_sources(minilm):
     model, tokenizer = minilm("pair", 3, num_hidden_layers=2)
-    for name in ("vitaminc", "rt_polarity", "presuppositions_nli"):
+    for name in ("snli", "sst2_dev_split", "cb_dev_split"):
         al.add_adapter(model, name, al.AdapterConfig.pfeiffer())
-    al.add_fusion(model, ["vitaminc", "rt_polarity", "presuppositions_nli"])
-    data = load_task("presuppositions_nli", max_train=8, max_eval=8, seed=0)
-    frame = fig4.mean_attention(model, tokenizer, "presuppositions_nli", data["validation"], 64, batch_size=4)
+    al.add_fusion(model, ["snli", "sst2_dev_split", "cb_dev_split"])
+    data = load_task("cb_dev_split", max_train=8, max_eval=8, seed=0)
+    frame = fig4.mean_attention(model, tokenizer, "cb_dev_split", data["validation"], 64, batch_size=4)
     assert sorted(frame["layer"].unique()) == [1, 2]
     sums = frame.groupby("layer")["attention"].sum()
     assert sums.to_numpy() == pytest.approx([1.0, 1.0], abs=1e-5)
@@ -181,7 +181,7 @@ def test_fusion_parameters_are_exact():
 def test_runs_are_shared_across_notebooks_and_with_houlsby_table1():
     cpu = get_profile("cpu")
     tasks = cpu.task_names("fusion")
-    assert len(tasks) >= 6 and {"vitaminc", "rt_polarity", "epistemic_reasoning", "presuppositions_nli"} <= set(tasks)
+    assert len(tasks) >= 6 and {"snli", "sst2_dev_split", "rte_dev_split", "cb_dev_split"} <= set(tasks)
     houlsby = {c.run_id for c in cpu.configs("houlsby_glue", cpu.task_names("glue"), regime=["full", "adapters"])}
     shared = set(tasks) & set(cpu.task_names("glue"))
     full = {c.run_id for c in cpu.configs("fusion_full", sorted(shared), role="fusion", regime="full")}
@@ -232,10 +232,10 @@ def test_every_fusion_notebook_has_a_study_that_declares_the_runs_it_reuses():
 def test_setup_text_lists_each_fusion_task_with_the_paper_task_it_stands_in_for():
     cpu = get_profile("cpu")
     text = setup_text(cpu, fig4.STUDY)
-    assert "- **fusion tasks** (paper task in brackets): `vitaminc` (MNLI), `rt_polarity` (SST)," in text
-    assert "`epistemic_reasoning` (RTE)" in text and "- **grid** `fusion`:" in text
+    assert "- **fusion tasks** (paper task in brackets): `snli` (MNLI), `sst2_dev_split` (SST)," in text
+    assert "`rte_dev_split` (RTE)" in text and "- **grid** `fusion`:" in text
     plain = setup_text(cpu, table3.STUDY)  # no stand-in list asked for: the data line only
-    assert "`vitaminc`" not in plain and "- **grid** `reduction_factors`:" in plain
+    assert "`snli`" not in plain and "- **grid** `reduction_factors`:" in plain
 
 
 def test_the_paper_facts_come_from_the_paper_numbers():
@@ -287,4 +287,8 @@ def test_our_split_and_the_papers_are_labelled_side_by_side():
     assert our_split("mrpc", "fusion_paper") == "hub validation split"  # AdapterFusion reports dev: like for like
     assert our_split("scitail", "fusion_paper") == "hub test split"
     assert our_split("cf_airline", "houlsby_additional") == "held-out 10% of train"
-    assert our_split("rt_polarity", "fusion_offline") == "held-out test split of the offline stand-in"
+    assert our_split("uci_sentiment", "fusion_offline") == "stand-in: seeded 80/10/10"
+    # the paper's own data says where its test set comes from, and a dev-set split says it is not the paper's split
+    assert our_split("winogrande_offline", "fusion_offline").endswith("test: the official dev set (what "
+                                                                      "AdapterFusion reports)")
+    assert "not the paper's split" in our_split("rte_dev_split", "fusion_offline")

@@ -36,9 +36,9 @@ def test_ablation_spans_cover_every_contiguous_span_once():
 
 
 def test_figure_tasks_prefer_the_mnli_stand_in_unless_the_profile_names_learned_ones():
-    assert figure_tasks(get_profile("cpu", analysis_tasks=())) == ["vitaminc", "rt_polarity"]
-    assert figure_tasks(get_profile("cpu")) == ["multiemo", "rt_polarity"]  # VitaminC is not learned at cpu scale
-    assert figure_suite(get_profile("cpu"), "multiemo") == "additional_offline"
+    assert figure_tasks(get_profile("cpu", analysis_tasks=())) == ["snli", "sst2_dev_split"]
+    assert figure_tasks(get_profile("cpu")) == ["bbc_news", "sst2_dev_split"]  # SNLI is not learned at cpu scale
+    assert figure_suite(get_profile("cpu"), "bbc_news") == "additional_offline"
     with pytest.raises(ValueError, match="analysis task 'squad_v1_dev' is not a task of the glue or additional"):
         get_profile("cpu", analysis_tasks=("squad_v1_dev",))
     assert figure_tasks(get_profile("paper")) == ["mnli", "cola"]
@@ -51,10 +51,10 @@ def test_figures_reuse_table1_runs_at_cpu_scale():
     cpu = get_profile("cpu")
     glue = cpu.task_names("glue")
     table1_runs = {c.run_id for c in cpu.configs("houlsby_glue", glue, regime=["full", "adapters"])}
-    sweep = cpu.configs("size_sweep", ["vitaminc"], regime=["adapters"])
+    sweep = cpu.configs("size_sweep", ["snli"], regime=["adapters"])
     assert {c.run_id for c in sweep if c.adapter.size in (8, 64, 256)} <= table1_runs
-    init = cpu.configs("init_std", ["vitaminc"], role="additional")
-    lr = cpu.configs("lr_sweep", ["vitaminc"], role="additional")
+    init = cpu.configs("init_std", ["snli"], role="additional")
+    lr = cpu.configs("lr_sweep", ["snli"], role="additional")
     assert len({c.run_id for c in init} & table1_runs) == 1 and len({c.run_id for c in lr} & table1_runs) == 1
 
 
@@ -138,19 +138,20 @@ def figure6_frame(single_flips: int, all_removed: list[int], init: dict[float, l
     every-adapter-off prediction; ``init``: std -> test predictions (None: the run diverged)."""
     intact = flipped(GOLD, intact_wrong)
     score = lambda p: 100 * sum(a == b for a, b in zip(p, GOLD)) / N_DEV  # noqa: E731
-    rows = [{"panel": "ablation", "task": "rt_polarity", "first_layer": np.nan, "last_layer": np.nan,
+    rows = [{"panel": "ablation", "task": "sst2_dev_split", "first_layer": np.nan, "last_layer": np.nan,
              "score": score(intact), "predictions": intact, "references": GOLD, "n_layers": 2, "majority": 50.0}]
     for first, last in fig6.ablation_spans(2):
         preds = all_removed if (first, last) == (0, 1) else flipped(intact, single_flips)
-        rows.append({"panel": "ablation", "task": "rt_polarity", "first_layer": first, "last_layer": last,
+        rows.append({"panel": "ablation", "task": "sst2_dev_split", "first_layer": first, "last_layer": last,
                      "score": score(preds), "predictions": preds, "references": GOLD, "n_layers": 2,
                      "majority": 50.0})
     for std, preds in init.items():
-        rows.append({"panel": "init_std", "task": "rt_polarity", "init_std": std, "majority": 50.0,
+        rows.append({"panel": "init_std", "task": "sst2_dev_split", "init_std": std, "majority": 50.0,
                      "score": np.nan if preds is None else score(preds), "status": "failed" if preds is None else "ok",
                      "predictions": None if preds is None else [preds], "references": GOLD})
     for size, sc in ((8, 80.0), (64, 79.5), (256, 76.0)):
-        rows.append({"panel": "size", "task": "rt_polarity", "method": f"adapters_{size}", "size": size, "score": sc})
+        rows.append({"panel": "size", "task": "sst2_dev_split", "method": f"adapters_{size}", "size": size,
+                     "score": sc})
     return pd.DataFrame(rows)
 
 
@@ -272,7 +273,7 @@ def test_table2_claims_against_the_papers_mean_row():
 
 
 def test_figure4_descriptions_state_the_papers_points():
-    table = pd.DataFrame([("vitaminc", "MNLI-m", "full", 0.0)], columns=["task", "paper_task", "method", "delta"])
+    table = pd.DataFrame([("snli", "MNLI-m", "full", 0.0)], columns=["task", "paper_task", "method", "delta"])
     descriptions = {c.claim: c.description for c in fig4.claims(table)}
     assert descriptions["fig4_adapter64"] == "adapter size 64 within 0.7 points of full fine-tuning (MNLI-m 83.7 vs 84.4)"
     assert descriptions["fig4_top1"] == "fine-tuning only the top layer loses 6.6 points (MNLI-m 77.8 vs 84.4)"

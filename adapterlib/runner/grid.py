@@ -1,6 +1,6 @@
 """Declarative grids as in the papers: a dict of lists expands into runs; selection on dev, report on test.
 
-    configs = expand(GRIDS["houlsby_glue"], task=["rt_polarity", "vitaminc"], regime=["full", "adapters"], seed=[0, 1])
+    configs = expand(GRIDS["houlsby_glue"], task=["sst2_dev_split", "snli"], regime=["full", "adapters"], seed=[0, 1])
     report = run_grid(configs, RunStore())                      # skips what the store already has
     table = select_best(report.frame, by=["task", "regime"])   # hparams chosen on dev, test mean +- std / s.e.m.
 

@@ -12,9 +12,9 @@ records a run like any other; its task ``t`` is addressed as ``"<run id>/t"`` (a
 "mt_a", and an adapter a fusion run can fuse: the fine-tuned encoder is saved beside the adapters and a fusion of
 them starts from it, see ``single.load_shared_base``). MT-A runs in one process.
 
-    cfg = MultiTaskConfig(tasks=("vitaminc", "rt_polarity", "presuppositions_nli"), max_train=512)
+    cfg = MultiTaskConfig(tasks=("snli", "sst2_dev_split", "cb_dev_split"), max_train=512)
     result = RunStore().run(cfg)                       # result.metrics[task][split]["score"]
-    fusion = RunConfig(task="presuppositions_nli", regime="fusion", fusion=tuple(result.adapter_ids))
+    fusion = RunConfig(task="cb_dev_split", regime="fusion", fusion=tuple(result.adapter_ids))
 """
 from __future__ import annotations
 

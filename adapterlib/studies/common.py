@@ -75,7 +75,7 @@ def tidy_rows(
 
     ``paper``: a ``reference`` frame (``houlsby_glue()``, ``houlsby_additional()``, ``fusion_table1()``);
     ``paper_method``: the method's name there (default: ``method``); ``suite``: whose paper task a task stands in for
-    when it sits in several suites (rt_polarity is SST-2 in glue_offline, SST in fusion_offline). Tasks without a
+    when it sits in several suites (sst2_dev_split is SST-2 in glue_offline, SST in fusion_offline). Tasks without a
     paper counterpart, or methods the paper does not report, get NaN. Extra columns: ``majority`` (see
     ``majority_score``), ``ci_low``/``ci_high`` (the score's 95% bootstrap interval over test examples and seeds,
     ``statistics.seed_mean_interval``; NaN for runs recorded without predictions) and ``n_test``, chosen

@@ -1,6 +1,7 @@
-"""Every task of both papers (loaded from the hub) and the offline stand-ins (built from registry packages).
+"""Every task of both papers (loaded from the hub) and the offline tasks (built from registry packages): the papers'
+own datasets where a package carries them (``Task.own_data``), look-alike stand-ins elsewhere.
 
-A task shared by two suites (e.g. `rt_polarity` is SST-2 for Houlsby and "SST" for AdapterFusion) is registered
+A task shared by two suites (e.g. `sst2_dev_split` is SST-2 for Houlsby and "SST" for AdapterFusion) is registered
 once per suite under the same name, so `list_tasks(suite)` gives each suite's own reference spelling in
 `stands_in_for`/`paper_name`, while the data and the cache are shared. `get_task(name)` returns the first one.
 """
