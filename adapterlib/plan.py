@@ -5,7 +5,8 @@ The runs come from the studies themselves (``studies.base.declares_runs``: the s
 so the plan counts exactly what the notebooks would train. Per notebook: runs done / to do (from the run store),
 estimated GPU-hours of the runs to do and the disk of all of them (``costs``), and every dataset checked without
 downloading it (``data.tasks.check_task``). ``reproduce`` prints the plan first and stops with one line when a
-dataset is unreachable.
+dataset the runs need is unreachable. A task the profile leaves out (an offline task whose source was refused, a
+local-only task without its folder: ``Profile.missing_tasks``) has no runs in the plan; the plan lists it as left out.
 
 ``fill`` trains the to-do runs in rounds: a run starts once the runs it needs are finished (a fusion's source
 adapters), and a provisional run (Fig. 3's LoRA, needed only on tasks full fine-tuning learned) waits until its
@@ -17,11 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapterlib.costs import REFERENCE_GPU, UTILISATION, RunCost, human_bytes, run_cost
 from adapterlib.data.tasks import check_task, load_task
+from adapterlib.data.tasks.check import by_cause
 from adapterlib.paths import pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
 from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
@@ -30,7 +32,8 @@ from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
 @dataclass
 class NotebookPlan:
     """One notebook's share of the plan; ``runs``: its planned runs (``studies.base.PlannedRun``), ``costs``: each
-    one's estimate by run id."""
+    one's estimate by run id; ``problems``: its unreachable datasets, ``left_out``: the tasks its claims rest on that
+    the profile leaves out (``studies.base.left_out``), each with why."""
 
     name: str
     runs: list
@@ -40,6 +43,7 @@ class NotebookPlan:
     untimed: int
     disk_bytes: int
     problems: dict[str, str]
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def todo(self) -> list:
@@ -54,7 +58,7 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
     """The plan of every notebook (or ``only`` those), in the order ``reproduce`` runs them. Local-only tasks are
     looked for where training reads them (``$ADAPTERLIB_DATA_DIR``, else ``<project>/data``: ``paths.data_root``)."""
     from adapterlib.studies import STUDIES, order
-    from adapterlib.studies.base import planned_runs
+    from adapterlib.studies.base import left_out, planned_runs
 
     unknown = sorted(set(only or ()) - set(STUDIES))
     if unknown:
@@ -77,7 +81,7 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
                 checked[task] = check_task(task)
         plans.append(NotebookPlan(study.name, runs, done, costs, sum(h for h in todo_hours if h is not None),
                                   sum(h is None for h in todo_hours), sum(c.disk_bytes for c in costs.values()),
-                                  {t: checked[t] for t in tasks if checked[t]}))
+                                  {t: checked[t] for t in tasks if checked[t]}, left_out(profile, study)))
     return plans
 
 
@@ -90,7 +94,8 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
         hours = f"{plan.gpu_hours:.3g}" + (f" +{plan.untimed}?" if plan.untimed else "")
         lines.append(f"{plan.name:<28} {len(plan.runs):>6} {len(plan.done):>6} {len(plan.todo):>6} {hours:>12} "
                      f"{human_bytes(plan.disk_bytes):>9}  "
-                     + ("ok" if not plan.problems else f"{len(plan.problems)} unreachable"))
+                     + ("ok" if not plan.problems else f"{len(plan.problems)} unreachable")
+                     + (f", {len(plan.left_out)} left out" if plan.left_out else ""))
     unique = {run.config.run_id: (run, plan) for plan in plans for run in plan.runs}
     todo = [(run, plan) for run, plan in unique.values() if run.config.run_id not in plan.done]
     hours = [plan.costs[run.config.run_id].gpu_hours for run, plan in todo]
@@ -103,11 +108,16 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
         lines.append(f"?: {untimed} runs to do on tasks without a known training size (no GPU-hours counted)")
     if provisional:
         lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
-    left_out = sorted({task for role in profile.suites for task in profile.missing_tasks(role)})
+    left_out = left_out_tasks(profile)
     if left_out:
-        lines.append(f"left out, not run (local-only, no local copy; `adapterlib data check` says where to put "
-                     f"them): {', '.join(left_out)}")
+        lines.append(f"left out, not run: {by_cause(left_out)}")
     return "\n".join(lines)
+
+
+def left_out_tasks(profile: Profile) -> dict[str, str]:
+    """Task -> why, for every task of ``profile`` it leaves out (``Profile.missing_tasks``: a local-only task without
+    its folder, an offline task whose source was refused): the run goes on without them and says so."""
+    return {task: why for role in profile.suites for task, why in profile.missing_tasks(role).items()}
 
 
 def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
@@ -116,11 +126,7 @@ def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
     problems = {task: problem for plan in plans for task, problem in plan.problems.items()}
     if not problems:
         return None
-    by_cause: dict[str, list[str]] = {}
-    for task in sorted(problems):  # each problem names its task first
-        by_cause.setdefault(problems[task].removeprefix(f"{task}: "), []).append(task)
-    return f"{len(problems)} dataset(s) unreachable: " + "; ".join(f"{', '.join(tasks)}: {cause}"
-                                                                  for cause, tasks in by_cause.items())
+    return f"{len(problems)} dataset(s) unreachable: {by_cause(problems)}"
 
 
 def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:

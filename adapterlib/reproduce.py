@@ -2,9 +2,14 @@
 ``SUMMARY.md``.
 
 Executed copies go to ``results/<profile>/``; the notebooks write their own CSVs, figures and claim records there.
-The plan (``adapterlib.plan``) is printed first; an unreachable dataset stops the run there, before anything
-trains. Runs are shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption, only
-trains what is missing; ``run_info.json`` records the git revision, package versions and each notebook's wall time.
+The plan (``adapterlib.plan``) is printed first; an unreachable dataset the runs need stops the run there, before
+anything trains. A task the profile leaves out (an offline task whose pinned source its registry refused, a local-only
+task without its folder) costs only itself: every notebook runs on the other tasks, its claims resting on a left-out
+task are *not measured: data not available*, ``run_info.json`` and ``SUMMARY.md`` list the left-out tasks and why, and
+the run ends with a line saying it is incomplete and exit status ``INCOMPLETE`` (3; 0 when complete). Runs are
+shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption (or after a copy of a
+refused file was put where its line says), only trains what is missing; ``run_info.json`` records the git revision,
+package versions and each notebook's wall time.
 ``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
 """
 from __future__ import annotations
@@ -16,13 +21,29 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from adapterlib.paths import notebooks_root, pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, get_profile, profile_overrides
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.predictions import save_predictions
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
+
+if TYPE_CHECKING:
+    from adapterlib.plan import NotebookPlan
+
+INCOMPLETE = 3  # exit status of a run that left tasks out (0: complete; 2: stopped by an error)
+
+
+class Reproduction(NamedTuple):
+    """What ``run_notebooks`` did: the executed copies, and the tasks their studies left out (task -> why)."""
+
+    notebooks: list[Path]
+    left_out: dict[str, str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.left_out
 
 
 def notebooks() -> list[str]:
@@ -36,11 +57,11 @@ def notebooks() -> list[str]:
 def run_notebooks(
     profile: str, only: list[str] | None = None, *, kernel: str = "python3", notebooks_dir: str | Path | None = None,
     results: str | Path | None = None, runs: str | Path | None = None, overrides: dict[str, Any] | None = None,
-) -> list[Path]:
+) -> Reproduction:
     """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
-    write SUMMARY.md and return the executed copies. ``results``/``runs`` move the results and the run store (for
-    this call and its kernels). ``overrides``: Profile fields every notebook applies (``get_profile``), checked
-    here first. Offline profiles build their task data first (cached, so at most once)."""
+    write SUMMARY.md and return the executed copies with the tasks left out. ``results``/``runs`` move the results
+    and the run store (for this call and its kernels). ``overrides``: Profile fields every notebook applies
+    (``get_profile``), checked here first. Offline profiles build their task data first (cached, so at most once)."""
     names = notebooks()
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
@@ -57,11 +78,12 @@ def run_notebooks(
 
 
 def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool,
-             overrides: dict[str, Any]) -> list[Path]:
+             overrides: dict[str, Any]) -> Reproduction:
     import papermill
     from tqdm.auto import tqdm
 
     from adapterlib.data.tasks import SourceUnavailable, list_tasks, prepare
+    from adapterlib.data.tasks.check import by_cause
     from adapterlib.runner.store import environment
 
     offline = [task.name for suite in sorted(set(get_profile(profile, **overrides).suites.values()))
@@ -69,12 +91,14 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     if offline:
         try:
             prepare(tasks=offline)
-        except SourceUnavailable as err:  # the plan below stops the run if a selected notebook needs them
+        except SourceUnavailable as err:  # their tasks are left out (Profile.missing_tasks), the others run
             print(f"adapterlib: {err}", file=sys.stderr)
-    check_plan(profile, selected, overrides or {})
+    plans = check_plan(profile, selected, overrides or {})
+    left_out = {task: why for plan in plans for task, why in plan.left_out.items()}
     out_dir = results_dir(profile)
     info = read_run_info(profile)
     times = info.get("notebooks", {}) if partial else {}
+    recorded = {**info.get("left_out", {}), **left_out} if partial else left_out  # as the notebooks not rerun had it
     written = []
     bar = tqdm(selected, desc=f"notebooks ({profile})", unit="nb", file=sys.stdout)
     for name in bar:
@@ -96,16 +120,21 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     write_run_info(profile, {"profile": profile, **({"overrides": overrides} if overrides else {}), "git_revision": env["git_revision"], "versions": env["versions"],
                              "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.system()}",
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                             "notebooks": {n: times[n] for n in notebooks() if n in times}})
+                             "notebooks": {n: times[n] for n in notebooks() if n in times},
+                             **({"left_out": recorded} if recorded else {})})
     summary = write_summary(profile)
     predictions = save_predictions(profile)  # so intervals can be recomputed from the results without training
     print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}; "
           f"predictions: {predictions}")
-    return written
+    if left_out:  # the last line, so that a log's tail says it
+        print(f"adapterlib: incomplete run: {len(left_out)} task(s) left out, their claims not measured "
+              f"(exit status {INCOMPLETE}): {by_cause(left_out)}", flush=True)
+    return Reproduction(written, left_out)
 
 
-def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> None:
-    """Print the plan of the ``selected`` notebooks and stop, before anything trains, if a dataset is unreachable."""
+def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> list[NotebookPlan]:
+    """Print the plan of the ``selected`` notebooks and return it; stop, before anything trains, if a dataset their
+    runs need is unreachable (a task the profile leaves out has no runs: the plan lists it as left out)."""
     from adapterlib.plan import format_plan, make_plan, missing_line
 
     chosen = get_profile(profile, **overrides)
@@ -114,6 +143,7 @@ def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> 
     problem = missing_line(plans)
     if problem:
         raise ValueError(f"{problem} (nothing was trained)")
+    return plans
 
 
 def _cpus() -> int:
@@ -132,7 +162,12 @@ def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overrides", type=profile_overrides, metavar="JSON",
                    help='Profile fields over the profile\'s, as JSON or @file.json, e.g. \'{"max_train": 1000}\' '
                         '(grids merge key by key: \'{"grids": {"squad": {"epochs": [1]}}}\')')
-    p.set_defaults(func=lambda args: run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir,
-                                                   results=args.results_dir, runs=args.runs_dir,
-                                                   overrides=args.overrides) and 0)
+    p.set_defaults(func=_reproduce_command)
+
+
+def _reproduce_command(args: argparse.Namespace) -> int:
+    """0 for a complete run, ``INCOMPLETE`` where tasks were left out (errors: 2, from ``cli.main``)."""
+    done = run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir, results=args.results_dir,
+                         runs=args.runs_dir, overrides=args.overrides)
+    return 0 if done.complete else INCOMPLETE
 

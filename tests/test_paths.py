@@ -11,6 +11,7 @@ import adapterlib
 from adapterlib import paths
 from adapterlib.cli import main
 from adapterlib.reporting.outputs import results_dir
+from adapterlib.reproduce import Reproduction
 from adapterlib.runner.store import RunStore, default_root, git_revision
 
 PACKAGE = Path(adapterlib.__file__).resolve().parent
@@ -70,7 +71,7 @@ def test_reproduce_options_reach_the_notebook_run(project, monkeypatch):
 
     def execute(profile, selected, source, kernel, *, partial, overrides):
         seen.update({key: os.environ.get(key) for key in ENV}, source=source, selected=selected, overrides=overrides)
-        return [source]
+        return Reproduction([source], {})
 
     monkeypatch.setattr("adapterlib.reproduce._execute", execute)
     notebooks = project / "mine"

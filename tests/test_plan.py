@@ -19,7 +19,7 @@ from adapterlib.runner.profiles import get_profile
 
 # A small grid on the smoke profile: one GLUE-role task x (full, adapters of size 8); two fusion tasks (ST-A on
 # each, then a fusion of both adapters per target task).
-TINY = {"tasks": {"glue": ("rt_polarity",), "fusion": ("uci_sentiment", "rt_polarity")},
+TINY = {"tasks": {"glue": ("sst2_dev_split",), "fusion": ("uci_sentiment", "sst2_dev_split")},
         "grids": {"houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [1], "size": [8]}},
         "max_train": 32, "max_eval": 16}
 NOTEBOOKS = ["fusion_fig4_attention"]  # ST-A runs, then (next round) the fusions over them
@@ -63,15 +63,15 @@ def test_fusion_runs_need_their_source_adapters(tiny_smoke):
 
 def test_an_unreachable_dataset_stops_plan_and_reproduce_before_training(tiny_smoke, monkeypatch, capsys):
     def check_task(name, data_dir=None):
-        return f"{name}: not on the hub and no local copy" if name == "rt_polarity" else None
+        return f"{name}: not on the hub and no local copy" if name == "sst2_dev_split" else None
 
     monkeypatch.setattr(plan_module, "check_task", check_task)
     assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 1
     out, err = capsys.readouterr()
-    assert "1 unreachable" in out and err.count("\n") == 1 and "rt_polarity: not on the hub" in err
+    assert "1 unreachable" in out and err.count("\n") == 1 and "sst2_dev_split: not on the hub" in err
     assert main(["reproduce", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the offline data's progress bars
-    assert last.startswith("adapterlib: error: 1 dataset(s) unreachable: rt_polarity: not on the hub")
+    assert last.startswith("adapterlib: error: 1 dataset(s) unreachable: sst2_dev_split: not on the hub")
     assert last.endswith("(nothing was trained)")
     assert tiny_smoke.store().run_ids() == []
 

@@ -18,13 +18,15 @@ points between draws. Non-learning claims (parameter counts, exact arithmetic) k
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from adapterlib.data.tasks.check import by_cause
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.statistics import Interval
@@ -119,6 +121,18 @@ def learning_check(
                      f"{basis}; {why}; {rule}", csv, **given, extra=(NAN, NAN, low, high, NAN))
     return check(claim, interval.estimate, region_verdict(interval, low, high), f"{basis}; {rule}", csv, **given,
                  extra=(interval.low, interval.high, low, high, interval.n))
+
+
+def data_not_available(checks: Sequence[ClaimCheck], left_out: Mapping[str, str]) -> list[ClaimCheck]:
+    """``checks`` with every claim *not measured: data not available (<tasks: why>)* when tasks it rests on were left
+    out (``left_out``: task -> why, each why starting with its task, as ``data.tasks.available_tasks`` gives it):
+    judged on the tasks left, it would compare another task set with the paper's without saying so. Unchanged when
+    nothing was left out."""
+    if not left_out:
+        return list(checks)
+    why = f"not measured: data not available ({by_cause(left_out)})"
+    return [dataclasses.replace(c, our_value=NAN, verdict="not measured", basis=why, ci_low=NAN, ci_high=NAN,
+                                n_test=NAN) for c in checks]
 
 
 def within(value: float, target: float, *, holds: float, partly: float) -> str:

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from adapterlib.data.tasks.check import cause_lines
 from adapterlib.reporting.claims import load_claims
 from adapterlib.reporting.outputs import results_dir
 
@@ -61,6 +62,7 @@ def render_summary(profile: str) -> str:
                   f"- notebooks: {len(info.get('notebooks', {}))}, wall time of their last execution "
                   f"{sum(info.get('notebooks', {}).values()) / 60:.1f} min (runs already in the run store are "
                   "reused, not retrained; the README gives the time of a run from scratch)", ""]
+    lines += left_out_section(info.get("left_out", {}))
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
     counts = claims["verdict"].value_counts()
@@ -78,6 +80,18 @@ def render_summary(profile: str) -> str:
                          f" | **{row.verdict}** | {row.basis} | [{row.notebook}]({row.notebook}.ipynb) |")
         lines.append("")
     return "\n".join(lines)
+
+
+def left_out_section(left_out: dict[str, str]) -> list[str]:
+    """SUMMARY.md's lines on the tasks the run left out (``run_info.json``'s ``left_out``: task -> why); none when
+    the run was complete."""
+    if not left_out:
+        return []
+    return ["## Left out: this run is incomplete", "",
+            f"{len(left_out)} task(s) were left out, so every claim resting on them is *not measured: data not "
+            "available*; the notebooks ran on the other tasks. Tasks and why (where a reason names a file, putting it "
+            "there and rerunning `adapterlib reproduce` trains only what is missing):", "",
+            *[f"- {line}" for line in cause_lines(left_out)], ""]
 
 
 def write_summary(profile: str) -> Path:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from adapterlib.core.models import describe_model
 from adapterlib.data.tasks import get_task
+from adapterlib.data.tasks.check import cause_lines
+from adapterlib.reporting.claims import ClaimCheck, data_not_available
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 
@@ -87,6 +89,28 @@ def planned_runs(study: Study, profile: Profile) -> list[PlannedRun]:
     return list({run.config.run_id: run for run in runs}.values())
 
 
+def not_run(profile: Profile, study: Study) -> dict[str, str]:
+    """Task -> why, for the tasks of ``study``'s roles that ``profile`` leaves out (``Profile.missing_tasks``) and,
+    for a study whose runs use another role's model (Houlsby Figs. 4 and 6), the profile's left-out analysis tasks."""
+    roles = [r for r in study.roles or tuple(profile.suites) if r in profile.suites]
+    missing = {task: why for role in roles for task, why in profile.missing_tasks(role).items()}
+    if study.model_roles:
+        missing |= {task: why for role in ("glue", "additional") if role in profile.suites
+                    for task, why in profile.missing_tasks(role).items() if task in profile.analysis_tasks}
+    return missing
+
+
+def left_out(profile: Profile, study: Study) -> dict[str, str]:
+    """The tasks ``study``'s claims rest on that ``profile`` leaves out (``not_run``), for a study that trains
+    into the run store; none for one that trains nothing there (Fusion cost, benchmarks: their claims are
+    parameter counts and timings, not the left-out tasks' data)."""
+    return not_run(profile, study) if study.name in RUN_LISTS else {}
+
+
+def mark_left_out(profile: Profile, study: Study, checks: Sequence[ClaimCheck]) -> list[ClaimCheck]:
+    """``checks`` as ``study``'s notebook records them: where ``left_out`` names tasks, every claim is *not measured:
+    data not available* with the tasks and why (``claims.data_not_available``), not judged on the tasks left."""
+    return data_not_available(checks, left_out(profile, study))
 
 
 def register(study: Study) -> Study:
@@ -139,8 +163,7 @@ def setup_text(profile: Profile, study: Study) -> str:
                                          for r in roles if r in profile.suites)
              + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
                 "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),
-             *[f"- **not run**: {why}" for r in roles if r in profile.suites
-               for why in profile.missing_tasks(r).values()],
+             *[f"- **not run**: {line}" for line in cause_lines(not_run(profile, study))],
              *[f"- **{r} tasks** (paper task in brackets): " + ", ".join(
                  f"`{t}` ({get_task(t, profile.suites[r]).reference or 'no paper task'})"
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],

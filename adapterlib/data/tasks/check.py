@@ -91,16 +91,16 @@ def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | 
     return available, missing
 
 
-
-def causes(problems: Mapping[str, str]) -> dict[str, list[str]]:
-    """``{task: why}`` (each why starting with "<task>: ") as {cause: its tasks}: tasks left out or unreachable for
-    one reason (one refused source) share it."""
+def cause_lines(problems: Mapping[str, str]) -> list[str]:
+    """``{task: why}`` as lines in which tasks with the same cause (one refused source) share it, "a, b: cause",
+    for whys that start with "<task>: "; any other why (it names its task in its own way) is a line as it is."""
     grouped: dict[str, list[str]] = {}
     for task in sorted(problems):
-        grouped.setdefault(problems[task].removeprefix(f"{task}: "), []).append(task)
-    return grouped
+        cause = problems[task].removeprefix(f"{task}: ")
+        grouped.setdefault(cause, []).extend([task] if cause != problems[task] else [])
+    return [f"{', '.join(tasks)}: {cause}" if tasks else cause for cause, tasks in grouped.items()]
 
 
 def by_cause(problems: Mapping[str, str]) -> str:
-    """``causes`` in one line: "a, b: cause; c: other cause"."""
-    return "; ".join(f"{', '.join(tasks)}: {cause}" for cause, tasks in causes(problems).items())
+    """``cause_lines`` in one line: "a, b: cause; c: other cause"."""
+    return "; ".join(cause_lines(problems))

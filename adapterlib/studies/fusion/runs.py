@@ -42,8 +42,11 @@ def st_a_configs(profile: Profile, grid: str = "fusion_st_a", tasks: Sequence[st
 
 
 def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
-    """One MT-A run over all of the profile's fusion tasks per point of the ``mt_a`` grid and seed."""
+    """One MT-A run over all of the profile's fusion tasks per point of the ``mt_a`` grid and seed; none with fewer
+    than two tasks (the others left out: ``Profile.missing_tasks``), where there is no multi-task run to make."""
     tasks = profile.task_names("fusion")
+    if len(tasks) < 2:
+        return []
     scale = profile.run_config(tasks[0], "head", role="fusion")  # the profile's model, caps and lengths
     grid = profile.grids["mt_a"]
     return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
@@ -57,7 +60,7 @@ def fusion_configs(profile: Profile, sources: Sequence[RunConfig | MultiTaskConf
     """For every target task and seed: one fusion of all source adapters of that seed (ST-A runs of one
     hyperparameter point, or one MT-A run), as in the paper (each target fuses all 16 adapters)."""
     configs = []
-    for seed in profile.seeds_for("fusion"):
+    for seed in profile.seeds_for("fusion") if sources else ():
         mine = [s for s in sources if s.seed == seed]
         groups = ([m.adapter_ids for m in mine] if mine and isinstance(mine[0], MultiTaskConfig)
                   else [[s.run_id for s in mine]])

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from adapterlib.data.tasks import get_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
+from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.paper import HOULSBY_FIG5_TRAINED_PCT
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_interval
@@ -37,7 +38,8 @@ SQUAD_LEARNED = 0.5  # full fine-tuning below this share of the paper's F1 has n
 def table(profile: Profile) -> pd.DataFrame:
     """One row per method, evaluated split (``split``: test, and the SQuADShifts test sets) and metric (F1, EM); the
     test F1 rows carry ``ci_low``/``ci_high``/``n_test`` and, in memory, the per-example predictions behind them
-    (``common.score_columns``), for the claims' paired intervals."""
+    (``common.score_columns``), for the claims' paired intervals. No rows (only the columns) where the profile
+    has no SQuAD-role task (left out: ``Profile.missing_tasks``)."""
     suite = profile.suites["squad"]
     frame = finished(profile, runs(profile))
     selected = select_best(frame, by=["task", "regime", "size"], seeds="mean")
@@ -60,7 +62,7 @@ def table(profile: Profile) -> pd.DataFrame:
                              "trained_params": winner["trainable"], "trained_pct": winner["trainable_pct"],
                              "regime": winner["regime"], "dev_score": winner["dev_score"],
                              "n_seeds": winner["n_seeds"], "lr": winner["lr"], **examples})
-    return exact_counts(pd.DataFrame(rows))
+    return exact_counts(pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*TABLE_COLUMNS, "split", "regime"]))
 
 
 def plot(saved: pd.DataFrame) -> Figure:

@@ -63,9 +63,11 @@ def sweep_points(frame: pd.DataFrame, suite: str, paper: pd.DataFrame | None = N
 def figure_tasks(profile: Profile, n: int = 2) -> list[str]:
     """The tasks of Figures 4 and 6: the profile's ``analysis_tasks`` if it names them (the cpu profile: learned
     stand-ins where MNLI's is not learned at its scale), else the stand-ins for MNLI-m and CoLA (else SST-2), filled
-    up with the profile's other classification tasks of the GLUE role. The first takes the paper's MNLI claims."""
-    if profile.analysis_tasks:
-        return list(profile.analysis_tasks)[:n]
+    up with the profile's other classification tasks of the GLUE role. The first takes the paper's MNLI claims (where
+    an analysis task is left out, ``studies.base.left_out`` names it and the claims are not measured)."""
+    if profile.analysis_tasks:  # a task the profile leaves out (``Profile.missing_tasks``) is dropped, not run
+        trained = {t for role in ("glue", "additional") if role in profile.suites for t in profile.task_names(role)}
+        return [t for t in profile.analysis_tasks if t in trained][:n]
     tasks = [t for t in profile.task_names("glue") if get_task(t).format != "regression"]
     chosen = [t for ref in FIGURE_TASK_REFERENCES for t in tasks if get_task(t).reference == ref]
     chosen += [t for t in tasks if t not in chosen]
