@@ -78,10 +78,34 @@ def test_claims_resting_on_a_left_out_task_are_not_measured_with_its_source(refu
     assert claims.data_not_available(checks, {}) == checks
     marked = claims.data_not_available(checks, {"a": f"a: {REFUSAL}", "b": f"b: {REFUSAL}"})
     assert [c.verdict for c in marked] == ["not measured"] * 2 and math.isnan(marked[1].our_value)
-    assert marked[1].basis == f"not measured: data not available (a, b: {REFUSAL})"
+    assert marked[1].basis == ("not measured: data not available (a, b: x==1.0.0 is not served by PyPI any more; "
+                               "SUMMARY.md says what to do)")
     refused(LEFT_OUT)
     assert mark_left_out(SMOKE, STUDIES["houlsby_table1_glue"], checks)[1].verdict == "not measured"
     assert mark_left_out(SMOKE, STUDIES["houlsby_table2_additional"], checks) == checks
+
+
+def test_an_incomplete_runs_tables_and_figures_say_what_was_left_out(refused, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from adapterlib.reporting.outputs import TABLE_COLUMNS, save_figure, save_table
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
+    table = pd.DataFrame([{column: 0 for column in TABLE_COLUMNS}])
+    refused(LEFT_OUT)
+    saved = pd.read_csv(save_table(table, "smoke", "t"))
+    assert saved["left_out"][0] == f"Left out (data not available here): {LEFT_OUT}: {REFUSAL}"
+    fig = plt.figure()
+    save_figure(fig, "smoke", "f")
+    (note,) = fig.texts  # the figure says it briefly
+    assert note.get_text() == f"Left out (data not available here): {LEFT_OUT}: x==1.0.0 is not served by PyPI any more"
+    plt.close(fig)
+    refused()  # a complete run: no note anywhere
+    assert "left_out" not in pd.read_csv(save_table(table, "smoke", "t")).columns
+    fig = plt.figure()
+    save_figure(fig, "smoke", "f")
+    assert not fig.texts
+    plt.close(fig)
 
 
 def test_summary_has_a_left_out_section_only_when_tasks_were_left_out(tmp_path, monkeypatch):
@@ -140,6 +164,8 @@ def test_reproduce_runs_the_notebooks_on_the_tasks_left_and_exits_incomplete(kep
     results = tmp_path / "results" / "smoke"
     table1 = pd.read_csv(results / "houlsby_table1_glue.csv")
     assert set(table1["task"].dropna()) == set(kept_data)
+    assert table1["left_out"].str.startswith("Left out (data not available here): ").all()
+    assert LEFT_OUT in table1["left_out"][0]
     assert pd.read_csv(results / "houlsby_fig5_squad.csv").empty
     for name in only:
         verdicts = pd.read_csv(results / "claims" / f"{name}.csv")

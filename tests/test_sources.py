@@ -203,7 +203,7 @@ def test_a_task_is_refused_only_when_every_archive_of_one_of_its_members_is(cach
         src = sources.SOURCES[name]
         sources.archive_path(src).unlink()
         sources.unavailable_marker(src).write_text(f"{src.spec} is not served")
-    assert sources.refusal(task) == "a==1.0 is not served and b==1.0 is not served"
+    assert sources.refusal(task) == "a==1.0 is not served; b==1.0 is not served"
 
 
 def test_a_folder_member_is_pinned_by_the_names_and_contents_of_its_files(tmp_path):

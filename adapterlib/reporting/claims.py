@@ -130,7 +130,7 @@ def data_not_available(checks: Sequence[ClaimCheck], left_out: Mapping[str, str]
     nothing was left out."""
     if not left_out:
         return list(checks)
-    why = f"not measured: data not available ({by_cause(left_out)})"
+    why = f"not measured: data not available ({by_cause(left_out, brief=True)}; SUMMARY.md says what to do)"
     return [dataclasses.replace(c, our_value=NAN, verdict="not measured", basis=why, ci_low=NAN, ci_high=NAN,
                                 n_test=NAN) for c in checks]
 

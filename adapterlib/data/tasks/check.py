@@ -101,6 +101,14 @@ def cause_lines(problems: Mapping[str, str]) -> list[str]:
     return [f"{', '.join(tasks)}: {cause}" if tasks else cause for cause, tasks in grouped.items()]
 
 
-def by_cause(problems: Mapping[str, str]) -> str:
-    """``cause_lines`` in one line: "a, b: cause; c: other cause"."""
-    return "; ".join(cause_lines(problems))
+def by_cause(problems: Mapping[str, str], brief: bool = False) -> str:
+    """``cause_lines`` in one line: "a, b: cause; c: other cause". ``brief``: a registry's refusal cut to its first
+    words ("x==1.0 is not served by PyPI any more"), for figure notes and claim records, where the whole reason
+    (which file, where a copy of it goes) would drown the line; SUMMARY.md and the CSVs keep it whole."""
+    from adapterlib.data.tasks.sources import NOT_SERVED_LINE
+
+    lines = cause_lines(problems)
+    if brief:
+        lines = [line.split(": ", 1)[0] + ": " + " and ".join(NOT_SERVED_LINE.findall(line))
+                 if NOT_SERVED_LINE.search(line) else line for line in lines]
+    return "; ".join(lines)

