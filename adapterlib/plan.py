@@ -108,16 +108,14 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
         lines.append(f"?: {untimed} runs to do on tasks without a known training size (no GPU-hours counted)")
     if provisional:
         lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
-    left_out = left_out_tasks(profile)
+    left_out = profile.left_out()
     if left_out:
         lines.append(f"left out, not run: {by_cause(left_out)}")
+    copies = profile.registry_copies()
+    if copies:
+        lines.append("the hub is out of reach: read from their registry copies (the same data in the same splits; "
+                     "docs/TASKS.md): " + ", ".join(f"{task} <- {copy}" for task, copy in copies.items()))
     return "\n".join(lines)
-
-
-def left_out_tasks(profile: Profile) -> dict[str, str]:
-    """Task -> why, for every task of ``profile`` it leaves out (``Profile.missing_tasks``: a local-only task without
-    its folder, an offline task whose source was refused): the run goes on without them and says so."""
-    return {task: why for role in profile.suites for task, why in profile.missing_tasks(role).items()}
 
 
 def missing_line(plans: Sequence[NotebookPlan]) -> str | None:

@@ -102,3 +102,17 @@ def test_two_processes_under_accelerate_launch_fill_the_store_each_run_once(tiny
     records = [json.loads((store.run_dir(run_id) / "record.json").read_text()) for run_id in planned]
     assert all(r["status"] == "ok" and r["processes"] == 2 for r in records)  # one run on both processes
     assert all(not plan.todo for plan in plans)  # reproduce then trains nothing
+
+
+def test_the_paper_plan_says_which_hub_tasks_it_reads_from_their_registry_copies(monkeypatch):
+    from adapterlib.data.tasks import hub
+
+    paper = get_profile("paper")
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    copies = paper.registry_copies()
+    assert copies == {"boolq": "boolq_offline", "commonsense_qa": "commonsense_qa_offline",
+                      "hellaswag": "hellaswag_offline", "social_i_qa": "social_i_qa_offline",
+                      "winogrande": "winogrande_offline"}
+    assert "read from their registry copies" in plan_module.format_plan(paper, [])
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    assert paper.registry_copies() == {} and "registry copies" not in plan_module.format_plan(paper, [])

@@ -26,9 +26,7 @@ def left_out_note(profile: str, brief: bool = False) -> str | None:
     from adapterlib.data.tasks.check import by_cause
     from adapterlib.runner.profiles import PROFILES
 
-    chosen = PROFILES.get(profile)
-    missing = {task: why for role in (chosen.suites if chosen else ()) for task, why in
-               chosen.missing_tasks(role).items()}
+    missing = PROFILES[profile].left_out() if profile in PROFILES else {}
     return f"Left out (data not available here): {by_cause(missing, brief)}" if missing else None
 
 

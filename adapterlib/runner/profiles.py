@@ -127,6 +127,21 @@ class Profile:
         """Task -> why it is left out of ``task_names(role)`` ("not on the hub: needs local data at ...")."""
         return available_tasks(self._role_tasks(role))[1]
 
+    def left_out(self) -> dict[str, str]:
+        """Task -> why, for every task of every role this profile leaves out here (``missing_tasks``): a local-only
+        paper task without its folder, an offline task whose source its registry refused. Runs go on without them
+        and say so (plan, tables, figures, SUMMARY.md)."""
+        return {task: why for role in self.suites for task, why in self.missing_tasks(role).items()}
+
+    def registry_copies(self) -> dict[str, str]:
+        """Hub task -> the offline task it is read from here because the hub is out of reach (``Task.offline_copy``:
+        the same data in the same splits), for the tasks this profile trains; empty where the hub answers."""
+        from adapterlib.data.tasks.hub import hub_reachable
+
+        chosen = {get_task(t, self.suites[role]) for role in self.suites for t in self.task_names(role)}
+        copies = {t.name: t.offline_copy for t in chosen if t.offline_copy}
+        return dict(sorted(copies.items())) if copies and not hub_reachable() else {}
+
     def _role_tasks(self, role: str) -> list[str]:
         if role not in self.suites:
             raise ValueError(f"unknown role {role!r}; profile {self.name!r} has {sorted(self.suites)}")
