@@ -1,6 +1,6 @@
 """Houlsby Figure 5 (SQuAD v1.1): F1 and EM of full fine-tuning and adapter sizes (each chosen on dev F1), on the
-held-out SQuAD test split and the SQuADShifts test sets the task carries (not in the paper: robustness under
-distribution shift).
+held-out SQuAD test split and any extra test splits the task carries (none offline since the SQuADShifts sets left
+with the withdrawn bigbench archive).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ SQUAD_LEARNED = 0.5  # full fine-tuning below this share of the paper's F1 has n
 
 
 def table(profile: Profile) -> pd.DataFrame:
-    """One row per method, evaluated split (``split``: test, and the SQuADShifts test sets) and metric (F1, EM); the
+    """One row per method, evaluated split (``split``: test, and any extra test split) and metric (F1, EM); the
     test F1 rows carry ``ci_low``/``ci_high``/``n_test`` and, in memory, the per-example predictions behind them
     (``common.score_columns``), for the claims' paired intervals. No rows (only the columns) where the profile
     has no SQuAD-role task (left out: ``Profile.missing_tasks``)."""
