@@ -56,6 +56,19 @@ def test_multiple_choice_pairs_context_and_question_with_each_choice(tokenizer):
     assert collate([feature], 0)["input_ids"].shape[:2] == (1, 3)
 
 
+def test_a_question_too_long_for_the_window_to_slide_is_cut_at_a_token_not_a_crash(tokenizer):
+    """A 90-token question in a 96-token window with stride 64 would leave the context less room than the stride
+    (the tokenizer panics); it is cut to what leaves room (and never beyond BERT's 64 query tokens)."""
+    question = "why " * 90 + "?"
+    rows = Dataset.from_dict({"id": ["0"], "title": ["t"], "context": ["word " * 300], "question": [question],
+                              "answers": [{"text": ["word"], "answer_start": [0]}]})
+    features = encode(get_task("squad_v1_dev"), rows, tokenizer, 96, train=True, doc_stride=64)
+    assert len(features) > 1 and all(len(f["input_ids"]) <= 96 for f in features)
+    assert tokenizer.decode(features[0]["input_ids"]).count("why") == 96 - 64 - 4
+    short = encode(get_task("squad_v1_dev"), rows, tokenizer, 384, train=True, doc_stride=128)
+    assert tokenizer.decode(short[0]["input_ids"]).count("why") == 64  # BERT's max_query_length
+
+
 def test_squad_windows_point_at_the_answer_and_postprocessing_recovers_it(tokenizer):
     context = " ".join(f"word{i}" for i in range(60)) + " The answer is Paris France today. " + "filler " * 40
     start = context.index("Paris")

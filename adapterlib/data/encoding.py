@@ -64,6 +64,15 @@ def encode(
     return features
 
 
+MAX_QUERY_TOKENS = 64
+
+
+def _first_tokens(text: str, tokenizer: PreTrainedTokenizerBase, n: int) -> str:
+    """``text`` cut after its first ``n`` tokens (at a character offset, so the text itself is never rewritten)."""
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return text if len(offsets) <= n else text[:offsets[max(n, 1) - 1][1]]
+
+
 def _encode_squad(
     dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int, doc_stride: int, train: bool
 ) -> list[dict[str, Any]]:
@@ -72,7 +81,10 @@ def _encode_squad(
     Train windows that do not contain the whole answer point at [CLS] (position 0), as BERT does."""
     if not 0 < doc_stride < max_length:
         raise ValueError(f"doc_stride must be in 1..max_length-1, got {doc_stride}")
-    questions = [q.lstrip() for q in dataset["question"]]
+    # BERT's max_query_length (64), and at most what leaves each window more context tokens than the stride (the
+    # [CLS] and two [SEP] besides): a long question would otherwise leave no room to slide the window at all
+    query_tokens = min(MAX_QUERY_TOKENS, max_length - doc_stride - 4)
+    questions = [_first_tokens(q.lstrip(), tokenizer, query_tokens) for q in dataset["question"]]
     encoded = tokenizer(
         questions, list(dataset["context"]), truncation="only_second", max_length=max_length, stride=doc_stride,
         return_overflowing_tokens=True, return_offsets_mapping=True,
