@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapterlib.costs import REFERENCE_GPU, UTILISATION, RunCost, human_bytes, run_cost
-from adapterlib.data.tasks import check_task, load_task
+from adapterlib.data.tasks import SourceUnavailable, check_task, list_tasks, load_task, prepare
 from adapterlib.data.tasks.check import by_cause
 from adapterlib.paths import pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
@@ -127,11 +127,25 @@ def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
     return f"{len(problems)} dataset(s) unreachable: {by_cause(problems)}"
 
 
+def prepare_offline_data(profile: Profile) -> None:
+    """Build the offline tasks of ``profile``'s suites (cached: at most once). A source its registry refuses is
+    reported in one line; its tasks are then left out of the runs (``Profile.missing_tasks``), the others run."""
+    offline = [task.name for suite in sorted(set(profile.suites.values())) if suite.endswith("_offline")
+               for task in list_tasks(suite)]
+    if offline:
+        try:
+            prepare(tasks=offline)
+        except SourceUnavailable as err:
+            print(f"adapterlib: {err}", file=sys.stderr)
+
+
 def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:
     """Train every to-do run of the plan (see the module docstring); returns how many were trained."""
     from adapterlib.runner.loop import process_state
 
     state, store, trained = process_state(), profile.store(), 0
+    with state.main_process_first():  # the data cache is built once, then read by the other processes
+        prepare_offline_data(profile)
     while True:
         plans = make_plan(profile, only, keep_weights=keep_weights)
         problem = missing_line(plans)

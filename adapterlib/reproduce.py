@@ -82,17 +82,11 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     import papermill
     from tqdm.auto import tqdm
 
-    from adapterlib.data.tasks import SourceUnavailable, list_tasks, prepare
     from adapterlib.data.tasks.check import by_cause
+    from adapterlib.plan import prepare_offline_data
     from adapterlib.runner.store import environment
 
-    offline = [task.name for suite in sorted(set(get_profile(profile, **overrides).suites.values()))
-               if suite.endswith("_offline") for task in list_tasks(suite)]
-    if offline:
-        try:
-            prepare(tasks=offline)
-        except SourceUnavailable as err:  # their tasks are left out (Profile.missing_tasks), the others run
-            print(f"adapterlib: {err}", file=sys.stderr)
+    prepare_offline_data(get_profile(profile, **overrides))
     plans = check_plan(profile, selected, overrides or {})
     left_out = {task: why for plan in plans for task, why in plan.left_out.items()}
     out_dir = results_dir(profile)

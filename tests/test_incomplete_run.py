@@ -121,7 +121,9 @@ def test_summary_has_a_left_out_section_only_when_tasks_were_left_out(tmp_path, 
 
 
 def _refuse_downloads(monkeypatch) -> None:
-    """pip and npm answer that the registry does not serve the pin; other commands (git) run as usual."""
+    """pip and npm answer that the registry does not serve the pin; other commands (git) run as usual. The
+    refusals this process remembers (``sources._refused``) are this test's own: none reach the tests after it."""
+    monkeypatch.setattr(sources, "_refused", {})
     run = subprocess.run
     answer = "ERROR: No matching distribution found for x==1.0.0\nnpm error code E404"
 
