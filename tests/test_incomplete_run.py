@@ -13,7 +13,7 @@ import pytest
 
 from adapterlib.cli import main
 from adapterlib.data import tasks
-from adapterlib.data.tasks import available_tasks, prepare, sources
+from adapterlib.data.tasks import available_tasks, members, prepare, sources
 from adapterlib.plan import format_plan, make_plan, missing_line
 from adapterlib.reporting import claims
 from adapterlib.reporting.outputs import RESULTS_ENV
@@ -34,11 +34,11 @@ LEFT_OUT = GLUE[1]  # the task of Table 1 whose source the tests refuse
 
 @pytest.fixture
 def refused(monkeypatch, tmp_path):
-    """``refused(*names)``: those tasks' sources recorded as refused (``sources.refusal``); nothing is prepared."""
+    """``refused(*names)``: those tasks' sources recorded as refused (``members.refusal``); nothing is prepared."""
     monkeypatch.setenv("ADAPTERLIB_CACHE", str(tmp_path / "cache"))
 
     def refuse(*names: str) -> None:
-        monkeypatch.setattr(sources, "refusal", lambda task: REFUSAL if task.name in names else None)
+        monkeypatch.setattr(members, "refusal", lambda task: REFUSAL if task.name in names else None)
     return refuse
 
 
@@ -162,7 +162,7 @@ def test_reproduce_runs_the_notebooks_on_the_tasks_left_and_exits_incomplete(kep
     assert status == INCOMPLETE == 3
     last = out.strip().splitlines()[-1]
     assert last.startswith(f"adapterlib: incomplete run: {1 + len(SQUAD)} task(s) left out") and LEFT_OUT in last
-    assert sources.refusal(tasks.get_task(SQUAD[0])) in last
+    assert members.refusal(tasks.get_task(SQUAD[0])) in last
     results = tmp_path / "results" / "smoke"
     table1 = pd.read_csv(results / "houlsby_table1_glue.csv")
     assert set(table1["task"].dropna()) == set(kept_data)

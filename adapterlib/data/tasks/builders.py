@@ -1,4 +1,4 @@
-"""The readers and builders of the offline tasks: each turns pinned files (``sources.MEMBERS``) into labelled examples.
+"""The readers and builders of the offline tasks: each turns pinned files (``members.MEMBERS``) into labelled examples.
 
 A builder yields examples with the label as a *name* for classification, or returns ready splits for data that
 comes with its own (an official train and dev set, or articles that must not straddle splits); ``offline.build``
@@ -22,7 +22,7 @@ import tarfile
 from collections.abc import Callable, Iterable, Iterator
 
 from adapterlib.data.tasks.registry import get_task
-from adapterlib.data.tasks.sources import read_bytes, read_path
+from adapterlib.data.tasks.members import read_bytes, read_path
 from adapterlib.data.tasks.splits import SPLITS, assign_groups, carve_validation, stratified_split
 
 

@@ -3,7 +3,7 @@
 `check_task` reads only metadata: an offline task's build record, a local task's folder (its files are read and
 their labels checked: they are already on disk), a hub task's builder (card, file list, split names). `available_tasks`
 is the cheap part a profile uses to leave out the tasks this machine cannot have: a local-only task whose folder is
-absent, an offline task whose pinned source its registry refused (``sources.refusal``). A run then goes on without
+absent, an offline task whose pinned source its registry refused (``members.refusal``). A run then goes on without
 them and says so, rather than stopping for all tasks because one source was withdrawn.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _check_offline(task: Task, prepare_on_load: bool = False) -> str | None:
     """None when the offline task is built (or, with ``prepare_on_load``, can be built on first load: its sources
     were not refused here), else why not."""
     from adapterlib.data.tasks import task_meta
-    from adapterlib.data.tasks.sources import refusal
+    from adapterlib.data.tasks.members import refusal
 
     if task_meta(task.name) is not None:
         return None
@@ -75,7 +75,7 @@ def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | 
     False: ``prepare`` asks the registry again, once per process, since a source may be served again or a mirror
     configured). Each why starts with its task's name. Reads only the file system (no hub, no registry, no data)."""
     from adapterlib.data.tasks import task_meta
-    from adapterlib.data.tasks.sources import refusal
+    from adapterlib.data.tasks.members import refusal
 
     names = [t.name for t in list_tasks(suite_or_names)] if isinstance(suite_or_names, str) else list(suite_or_names)
     available, missing = [], {}

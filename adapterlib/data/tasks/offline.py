@@ -16,7 +16,7 @@ import datasets
 
 from adapterlib.data.tasks.registry import Task
 from adapterlib.data.tasks.builders import BUILDERS
-from adapterlib.data.tasks.sources import recording
+from adapterlib.data.tasks.members import recording
 from adapterlib.data.tasks.splits import SPLIT_SEED, assign_groups
 
 BUILD_VERSION = 4

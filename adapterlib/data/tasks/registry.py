@@ -43,7 +43,7 @@ class Task:
     hub_revision: str | None = None  # PARQUET_EXPORT for script repos, which datasets >= 4 refuses to run
     local_only: bool = False        # paper data not publicly on the hub: <data dir>/<name>/ (docs/TASKS.md)
     scored_from: tuple[str, str] | None = None  # (task, split): a row read from another task's runs, never trained
-    files: tuple[str, ...] = ()     # offline: the pinned members it is built from (sources.MEMBERS)
+    files: tuple[str, ...] = ()     # offline: the pinned members it is built from (members.MEMBERS)
     split: str = ""                 # offline: where train / validation / test come from, as tables state it
     offline_copy: str | None = None  # hub task: the offline task holding the same data in the same splits
     max_length: int | None = None   # tokens this task's inputs need to keep what decides the answer (a profile
