@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from adapterlib.core.models import describe_model
-from adapterlib.data.tasks import get_task
+from adapterlib.data.tasks import Task, get_task
 from adapterlib.data.tasks.check import cause_lines
 from adapterlib.reporting.claims import ClaimCheck, data_not_available
 from adapterlib.runner.profiles import Profile
@@ -151,9 +151,19 @@ def seeds_text(profile: Profile, roles: tuple[str, ...]) -> str:
     return f"{only}" + (" (one seed: no spread over seeds)" if len(only) == 1 else "")
 
 
+def paper_task_text(task: Task) -> str:
+    """What ``task`` is to the paper, for the set-up text: the paper task itself (offline, its own data), a stand-in
+    in a paper task's slot, or no paper task."""
+    if task.own_data:
+        return f"{task.paper_name}, the paper's own data"
+    if task.stands_in_for:
+        return f"stand-in for {task.stands_in_for}" if task.offline else task.stands_in_for
+    return task.paper_name or "no paper task"
+
+
 def setup_text(profile: Profile, study: Study) -> str:
     """Markdown stating the model, data and scale of this run of ``study``, generated from the profile (so a
-    ``paper`` run says BERT and the hub, a ``cpu`` run MiniLM and the offline stand-ins)."""
+    ``paper`` run says BERT and the hub, a ``cpu`` run MiniLM and the offline tasks)."""
     roles = study.roles or tuple(profile.suites)
     models = sorted({profile.models.get(role, profile.models["glue"]) for role in roles + study.model_roles})
     offline = any(profile.suites[r].endswith("_offline") for r in roles if r in profile.suites)
@@ -161,11 +171,12 @@ def setup_text(profile: Profile, study: Study) -> str:
              *[f"- **model** `{m}`: {describe_model(m)}" for m in models],
              "- **data**: " + ", ".join(f"{r}: suite `{profile.suites[r]}` ({len(profile.task_names(r))} tasks)"
                                          for r in roles if r in profile.suites)
-             + (" (offline stand-ins for the paper's tasks: real labelled text from registry packages, "
-                "see `docs/TASKS.md`)" if offline else " (the papers' datasets from the Hugging Face hub)"),
+             + (" (offline: real labelled text from registry packages, the paper's own data where a package "
+                "carries it and stand-ins elsewhere, see `docs/TASKS.md`)" if offline
+                else " (the papers' datasets from the Hugging Face hub)"),
              *[f"- **not run**: {line}" for line in cause_lines(not_run(profile, study))],
              *[f"- **{r} tasks** (paper task in brackets): " + ", ".join(
-                 f"`{t}` ({get_task(t, profile.suites[r]).reference or 'no paper task'})"
+                 f"`{t}` ({paper_task_text(get_task(t, profile.suites[r]))})"
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
              f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, test cap {profile.test_cap or 'none'}, "
