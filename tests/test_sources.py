@@ -179,6 +179,7 @@ def test_a_member_comes_from_another_archive_when_the_first_is_refused(cache, mo
     with members.recording() as reads:
         assert members.read_bytes("f") == b"text"
     assert reads[0]["archive"] == "b==1.0" and reads[0]["path"] == "b-1.0/data/f.txt"
+    assert reads[0]["also_in"] == "a==1.0"  # where it was taken from is recorded, not guessed
 
 
 def test_a_member_whose_copy_differs_from_the_pin_is_taken_from_the_archive_that_matches(cache, monkeypatch):

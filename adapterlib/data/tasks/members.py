@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 import tarfile
 import zipfile
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterlib.data.tasks.registry import Task, TaskError
-from adapterlib.data.tasks.sources import (SOURCES, Source, SourceUnavailable, archive_path, cache_dir, cache_lock,
-                                           fetch, recorded_refusal, sha256)
+from adapterlib.data.tasks.sources import (SOURCES, Source, SourceUnavailable, cache_dir, cache_lock, fetch,
+                                           recorded_refusal, sha256)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,18 @@ def extracted_path(member: Member) -> Path:
     return cache_dir() / "members" / member.sha256 / inner
 
 
+def origin_path(member: Member) -> Path:
+    """Beside the extracted member: which archive (and path inside it) the copy was taken from."""
+    return extracted_path(member).parent / "origin.json"
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def member_path(name: str) -> Path:
     """Local path of member ``name``: extracted once from the first of its archives that is served and holds the
     pinned file; a refused archive, or one whose copy differs from the pin, passes to the next. SourceUnavailable
@@ -166,15 +179,16 @@ def _extract_member(member: Member, out: Path) -> Path:
             refusals.append(str(err))
             continue
         tmp = out.with_name(out.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        _remove(tmp)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         _extract(path, inner, member, tmp)
         digest = member_sha256(tmp, member) if tmp.exists() else "absent"
         if digest == member.sha256:
+            origin_path(member).write_text(json.dumps({"archive": SOURCES[archive].spec, "path": inner}))
             tmp.rename(out)
             return out
         mismatches.append(f"{SOURCES[archive].spec}:{inner} has sha256 {digest}")
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        _remove(tmp)
     if mismatches:
         raise TaskError(f"{member.name}: no archive holds the pinned file (sha256 {member.sha256}): "
                         + "; ".join(mismatches + refusals))
@@ -201,9 +215,9 @@ def read_path(name: str) -> Path:
     path = member_path(name)
     if _reads is not None and all(r["member"] != name for r in _reads):
         member = MEMBERS[name]
-        held = [(a, p) for a, p in member.locations if archive_path(SOURCES[a]).exists()] or list(member.locations)
-        _reads.append({"member": name, "sha256": member.sha256, "archive": SOURCES[held[0][0]].spec,
-                       "path": held[0][1], "also_in": ", ".join(SOURCES[a].spec for a, _ in member.locations[1:])})
+        origin = json.loads(origin_path(member).read_text())
+        others = [SOURCES[a].spec for a, _ in member.locations if SOURCES[a].spec != origin["archive"]]
+        _reads.append({"member": name, "sha256": member.sha256, **origin, "also_in": ", ".join(others)})
     return path
 
 
