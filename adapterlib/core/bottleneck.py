@@ -112,7 +112,10 @@ def attach_bottleneck(model: nn.Module, name: str, config: AdapterConfig) -> Non
             getattr(block, SITE_ATTRIBUTE).add(name, model.config.hidden_size, config)
 
 
-BOTTLENECK = AdapterMethod(key="bottleneck", config_type=AdapterConfig, attach=attach_bottleneck)
+BOTTLENECK = AdapterMethod(
+    key="bottleneck", config_type=AdapterConfig, attach=attach_bottleneck, family="adapters",
+    label="Houlsby adapters, by size", colour="tab:orange", size_field="size", size_name="bottleneck size",
+    hparams=("size", "reduction_factor", "init_std"))
 
 
 def fusion_parameter_names(model: nn.Module) -> set[str]:

@@ -143,4 +143,5 @@ def attach_lora(model: nn.Module, name: str, config: LoRAConfig) -> None:
         getattr(linear, SITE_ATTRIBUTE).add(name, config)
 
 
-LORA = AdapterMethod(key=LORA_KEY, config_type=LoRAConfig, attach=attach_lora)
+LORA = AdapterMethod(key=LORA_KEY, config_type=LoRAConfig, attach=attach_lora, family="lora", label="LoRA, by rank",
+                     colour="tab:green", size_field="r", size_name="rank", hparams=("r",))

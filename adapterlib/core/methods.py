@@ -12,7 +12,7 @@ Everything that asks "is this parameter ours?" walks ``model.named_modules()`` a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from torch import nn
@@ -60,11 +60,39 @@ class MethodSite(nn.Module):
 
 @dataclass(frozen=True)
 class AdapterMethod:
-    """One adapter family on the contract. ``key`` is the ``method`` value of its serialised configs."""
+    """One adapter family on the contract, and everything the rest of the package reads about it.
+
+    Core needs ``key`` (the ``method`` value of its serialised configs), ``config_type`` and ``attach``. The runner,
+    the run store, the plan and the plots need the rest, and read it only from here (no module outside a method's own
+    file names a method): ``family`` names its points and plot series (``adapters_64``, ``lora_8``, ``ia3``),
+    ``label`` and ``colour`` draw it, ``size_field`` is the config field that sizes it (bottleneck size, LoRA rank;
+    None where a method has no size knob) and ``size_name`` says so in words. A grid may set any field of
+    ``config_type`` (``grid_keys``); ``hparams`` are those a grid sweeps and model selection chooses among.
+    """
 
     key: str
     config_type: type
     attach: Callable[[nn.Module, str, Any], None]
+    family: str
+    label: str
+    colour: str
+    size_field: str | None
+    size_name: str | None
+    hparams: tuple[str, ...]
+
+    @property
+    def grid_keys(self) -> tuple[str, ...]:
+        """The config fields a grid may set for this method (its dataclass fields)."""
+        return tuple(f.name for f in fields(self.config_type))
+
+    def size(self, config: Any) -> float | None:
+        """The value of ``config``'s size knob (None: the method has none, or this config leaves it unset)."""
+        return getattr(config, self.size_field) if self.size_field else None
+
+    def point_name(self, config: Any) -> str:
+        """One name per point of a sweep: ``<family>_<size>``, or ``<family>`` for a method without a size knob."""
+        size = self.size(config)
+        return self.family if size is None else f"{self.family}_{size:g}"
 
 
 METHOD_KEY = "method"  # in a serialised config; absent means the bottleneck (configs saved before LoRA existed)
