@@ -1,5 +1,5 @@
-"""adapterlib: bottleneck adapters (Houlsby et al. 2019), AdapterFusion (Pfeiffer et al. 2021) and LoRA (Hu et al.
-2021) on transformers.
+"""adapterlib: bottleneck adapters (Houlsby et al. 2019), AdapterFusion (Pfeiffer et al. 2021), LoRA (Hu et al.
+2021) and (IA)³ (Liu et al. 2022) on transformers.
 
     import adapterlib as al
     model, tokenizer = al.load_model("minilm-l6", task_format="single", num_labels=2)
@@ -34,15 +34,17 @@ from adapterlib.core.inject import (
     delete_adapter,
     set_active_adapter,
 )
+from adapterlib.core.ia3 import IA3Config, merge_ia3
 from adapterlib.core.lora import LoRAConfig
 from adapterlib.core.models import ModelNotAvailableError, load_model
 from adapterlib.core.params import ParamCount, count_parameters
 from adapterlib.core.trainable import REGIMES, set_trainable, trainable_parameter_names
 
 __all__ = [
-    "ARCHITECTURES", "AdapterConfig", "LoRAConfig", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
+    "ARCHITECTURES", "AdapterConfig", "LoRAConfig", "IA3Config", "FusionConfig", "add_fusion", "delete_fusion", "fused_adapters",
     "fusion_regularization", "load_fusion", "recording_fusion_attention", "save_fusion", "AdapterError", "AdapterLoadError", "ModelNotAvailableError", "ParamCount",
     "REGIMES", "UnsupportedArchitectureError", "active_adapter", "adapter_configs", "adapter_sites",
     "adapters_removed", "add_adapter", "adapter_config_from_dict", "count_parameters", "delete_adapter", "load_adapter", "load_model",
-    "read_adapter_config", "save_adapter", "set_active_adapter", "set_trainable", "trainable_parameter_names",
+    "merge_ia3", "read_adapter_config", "save_adapter", "set_active_adapter", "set_trainable",
+    "trainable_parameter_names",
 ]

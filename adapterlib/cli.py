@@ -1,5 +1,5 @@
 """The `adapterlib` command: `adapterlib data list|prepare`, `adapterlib plan`, `adapterlib fill`,
-`adapterlib reproduce`, `adapterlib grid`.
+`adapterlib reproduce`, `adapterlib grid`, `adapterlib export` (a run as AdapterHub `adapters` or peft files).
 
 `adapterlib grid` fills the run store with one of a profile's grids outside the notebooks, e.g. on several GPUs:
 ``accelerate launch --multi_gpu -m adapterlib.cli grid --profile paper --grid houlsby_glue --role glue
@@ -17,6 +17,7 @@ from adapterlib.paths import pinned_output_dirs
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        from adapterlib.export import add_export_command
         from adapterlib.plan import add_plan_commands
         from adapterlib.reproduce import add_reproduce_command
     except ModuleNotFoundError as err:  # a core-only install: the commands are the reproduction's
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     add_plan_commands(subparsers)
     add_reproduce_command(subparsers)
     add_grid_command(subparsers)
+    add_export_command(subparsers)
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

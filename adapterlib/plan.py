@@ -9,9 +9,10 @@ dataset the runs need is unreachable. A task the profile leaves out (an offline 
 local-only task without its folder: ``Profile.missing_tasks``) has no runs in the plan; the plan lists it as left out.
 
 ``fill`` trains the to-do runs in rounds: a run starts once the runs it needs are finished (a fusion's source
-adapters), and a provisional run (Fig. 3's LoRA, needed only on tasks full fine-tuning learned) waits until its
-deciding runs are in the store and the study lists its runs again. Under a launcher every process takes part in
-every run (data parallel, ``RunStore.run``), so each run trains once and the main process records it.
+adapters), and a provisional run (the trade-offs' other methods, LoRA and (IA)³: needed only on tasks full
+fine-tuning learned) waits until its deciding runs are in the store and the study lists its runs again. Under a
+launcher every process takes part in every run (data parallel, ``RunStore.run``), so each run trains once and the
+main process records it.
 """
 from __future__ import annotations
 

@@ -11,10 +11,16 @@ shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after
 refused file was put where its line says), only trains what is missing; ``run_info.json`` records the git revision,
 package versions and each notebook's wall time.
 ``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
+
+The notebooks run in the project's Jupyter kernel, ``adapterlib`` (``make setup`` registers it in the virtualenv;
+without it the command stops in one line saying how to register it), with progress in log mode
+(``adapterlib.progress``: a line per finished run, nothing that redraws), each cell's stream outputs merged into
+one, and the executed copy's papermill paths relative to the project root: no path of this machine in it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -23,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from adapterlib.paths import notebooks_root, pinned_output_dirs
+from adapterlib import progress
+from adapterlib.paths import notebooks_root, pinned_output_dirs, project_root, results_root
 from adapterlib.runner.profiles import PROFILES, get_profile, profile_overrides
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.predictions import save_predictions
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
     from adapterlib.plan import NotebookPlan
 
 INCOMPLETE = 3  # exit status of a run that left tasks out (0: complete; 2: stopped by an error)
+KERNEL = "adapterlib"  # the project's kernel, named in every notebook's kernelspec
+KERNEL_DISPLAY = "adapterlib (.venv)"
 
 
 class Reproduction(NamedTuple):
@@ -55,7 +64,7 @@ def notebooks() -> list[str]:
 
 
 def run_notebooks(
-    profile: str, only: list[str] | None = None, *, kernel: str = "python3", notebooks_dir: str | Path | None = None,
+    profile: str, only: list[str] | None = None, *, kernel: str = KERNEL, notebooks_dir: str | Path | None = None,
     results: str | Path | None = None, runs: str | Path | None = None, overrides: dict[str, Any] | None = None,
 ) -> Reproduction:
     """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
@@ -67,6 +76,7 @@ def run_notebooks(
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(names)}")
     get_profile(profile, **(overrides or {}))  # a bad profile or override fails here, before anything runs
+    check_kernel(kernel)
     source = Path(notebooks_dir or notebooks_root()).resolve()
     selected = [n for n in names if not only or n in only]
     missing = [n for n in selected if not (source / f"{n}.ipynb").is_file()]
@@ -77,10 +87,53 @@ def run_notebooks(
         return _execute(profile, selected, source, kernel, partial=bool(only), overrides=overrides or {})
 
 
+def check_kernel(name: str) -> dict[str, str]:
+    """The kernelspec metadata of the Jupyter kernel ``name``. Stops in one line if none is registered (saying how
+    to register it); notes in one line a kernel that runs another Python than this one (the notebooks would then
+    import another adapterlib)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        display = KERNEL_DISPLAY if name == KERNEL else name
+        raise ValueError(f"no Jupyter kernel named {name!r} is registered: `make setup` registers it, or run "
+                         f"`{sys.executable} -m ipykernel install --sys-prefix --name {name} --display-name "
+                         f"\"{display}\"`") from None
+    python = spec.argv[0] if spec.argv else ""
+    if os.path.isabs(python) and os.path.abspath(python) != os.path.abspath(sys.executable):
+        print(f"adapterlib: note: kernel {name!r} runs {python}, not this Python ({sys.executable})", file=sys.stderr)
+    return {"display_name": spec.display_name, "language": spec.language, "name": name}
+
+
+def shown_path(path: Path, outside: Path) -> str:
+    """``path`` as a committed file may name it: relative to the project root, or, outside the project, to
+    ``outside`` (e.g. ``results/smoke/x.ipynb`` for results moved elsewhere)."""
+    path = Path(path).resolve()
+    for base in (project_root(), Path(outside).resolve()):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
+
+
+def portable_metadata(executed: Path, notebook: Path, kernelspec: dict[str, str] | None = None) -> None:
+    """Make the executed copy's papermill ``input_path``/``output_path`` relative (``shown_path``): papermill
+    records the absolute paths it was given. ``kernelspec``: the kernel it ran in, recorded as its kernelspec."""
+    if not executed.is_file():
+        return
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    if kernelspec:
+        nb.setdefault("metadata", {})["kernelspec"] = kernelspec
+    papermill_meta = nb.setdefault("metadata", {}).setdefault("papermill", {})
+    papermill_meta["input_path"] = shown_path(notebook, notebook.parent.parent)
+    papermill_meta["output_path"] = shown_path(executed, results_root().parent)
+    text = json.dumps(nb, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)  # as nbformat writes
+    executed.write_text(text + "\n", encoding="utf-8")
+
+
 def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool,
              overrides: dict[str, Any]) -> Reproduction:
     import papermill
-    from tqdm.auto import tqdm
 
     from adapterlib.data.tasks.check import by_cause
     from adapterlib.plan import prepare_offline_data
@@ -94,22 +147,33 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     times = info.get("notebooks", {}) if partial else {}
     recorded = {**info.get("left_out", {}), **left_out} if partial else left_out  # as the notebooks not rerun had it
     written = []
-    bar = tqdm(selected, desc=f"notebooks ({profile})", unit="nb", file=sys.stdout)
-    for name in bar:
-        bar.set_postfix_str(name)
-        start = time.perf_counter()
-        out = out_dir / f"{name}.ipynb"
-        try:
-            parameters = {"profile": profile, **({"overrides": overrides} if overrides else {})}
-            papermill.execute_notebook(str(source / f"{name}.ipynb"), str(out), parameters=parameters,
-                                       cwd=str(source), kernel_name=kernel, progress_bar=False)
-        except papermill.PapermillExecutionError as err:
-            raise RuntimeError(f"notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
-                               f"(executed copy with the traceback: {out}; finished runs are kept, rerun to resume)"
-                               ) from None
-        times[name] = round(time.perf_counter() - start, 1)
-        tqdm.write(f"{name}: {times[name]:.0f} s -> {out}")
-        written.append(out)
+    kernelspec = check_kernel(kernel)
+    each = progress.iterate(selected, desc=f"notebooks ({profile})", unit="nb")  # in this process's mode
+    saved_env = {key: os.environ.get(key) for key in progress.kernel_environment()}
+    os.environ.update(progress.kernel_environment())  # the kernels started below inherit it
+    try:
+        for name in each:
+            start = time.perf_counter()
+            notebook, out = source / f"{name}.ipynb", out_dir / f"{name}.ipynb"
+            try:
+                parameters = {"profile": profile, **({"overrides": overrides} if overrides else {})}
+                papermill.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(source),
+                                           kernel_name=kernel, progress_bar=False, coalesce_streams=True)
+            except papermill.PapermillExecutionError as err:
+                raise RuntimeError(f"notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
+                                   f"(executed copy with the traceback: {out}; finished runs are kept, rerun to "
+                                   f"resume)") from None
+            finally:
+                portable_metadata(out, notebook, kernelspec)
+            times[name] = round(time.perf_counter() - start, 1)
+            progress.echo(f"{name}: {times[name]:.0f} s -> {shown_path(out, results_root().parent)}")
+            written.append(out)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     env = environment()
     write_run_info(profile, {"profile": profile, **({"overrides": overrides} if overrides else {}), "git_revision": env["git_revision"], "versions": env["versions"],
                              "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.system()}",

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import adapterlib as al
-from adapterlib.runner.grid import GRIDS, expand, run_grid, select_best
+from adapterlib.core.inject import METHODS
+from adapterlib.runner.grid import GRIDS, HPARAMS, RUN_KEYS, expand, run_grid, select_best
 from adapterlib.runner.profiles import get_profile
 from adapterlib.runner.store import RunStore, results_frame
 from adapterlib.runner.settings import RunConfig, RunResult
@@ -44,6 +45,38 @@ def test_grid_values_per_regime_adapter_bases_and_errors():
         expand({"lr": [3e-4, -1.0]}, task="rt_polarity", regime="full")
 
 
+def one_line_error(grid: dict, **axes) -> str:
+    with pytest.raises(ValueError) as error:
+        expand(grid, task="rt_polarity", **axes)
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+def test_a_grid_row_sets_the_fields_of_its_own_method_and_names_the_valid_ones_otherwise():
+    lora = expand({"adapter": [al.LoRAConfig(alpha=16)], "r": [2, 8]}, task="rt_polarity")
+    assert [c.adapter for c in lora] == [al.LoRAConfig(r=2, alpha=16), al.LoRAConfig(r=8, alpha=16)]
+    by_key = expand({"method": [m.key for m in METHODS], "layers": [(0,)]}, task="rt_polarity")
+    assert [c.adapter for c in by_key] == [m.config_type(layers=(0,)) for m in METHODS]  # each method's default
+    assert expand({"size": [8]}, task="rt_polarity")[0].adapter == al.AdapterConfig.houlsby(8)  # the papers' default
+    # keys of a method apply to adapter runs only, as the adapter keys always did
+    assert [c.adapter for c in expand({"method": ["lora"], "r": [4]}, task="rt_polarity", regime="full")] == [None]
+    error = one_line_error({"adapter": [al.LoRAConfig()], "size": [8]})  # was a raw TypeError from replace()
+    assert error == ("grid keys ['size'] are not fields of method 'lora' (LoRAConfig); its fields: r, alpha, "
+                     "dropout, target_modules, layers")
+    assert one_line_error({"method": ["lora", "adapterdrop"]}).startswith(
+        "unknown method 'adapterdrop' in a grid; methods: " + ", ".join(m.key for m in METHODS))
+    assert "give one of them" in one_line_error({"method": ["lora"], "adapter": [al.AdapterConfig.pfeiffer()]})
+    unknown = one_line_error({"rank": [8]})
+    assert unknown.startswith("unknown grid keys ['rank']; RunConfig fields:")
+    assert all(f"{m.key}: {', '.join(m.grid_keys)}" in unknown for m in METHODS)
+
+
+def test_every_methods_fields_are_grid_keys_and_its_hparams_are_chosen_on_dev():
+    assert all(not set(m.grid_keys) & RUN_KEYS for m in METHODS)  # a key means one thing in every grid
+    assert HPARAMS[:3] == ("lr", "epochs", "method") and HPARAMS[-1] == "top_k"
+    assert all(h in HPARAMS for m in METHODS for h in m.hparams)
+
+
 # ---------------------------------------------------------------- selection
 def fake_result(task: str, size: int, lr: float, seed: int, dev: float, test: float) -> RunResult:
     cfg = RunConfig(task, adapter=al.AdapterConfig.houlsby(size), lr=lr, seed=seed)
@@ -62,6 +95,20 @@ def test_selection_on_dev_reports_test_mean_std_and_sem_over_seeds():
     assert (best["size"], best["dev_score"], best["score"]) == (64, 90, 60)  # the single best dev run
     per_size = select_best(frame, by=["task", "size"])
     assert list(per_size["score"]) == [72, 61]
+
+
+def test_two_methods_without_a_size_are_never_pooled_as_one_setting():
+    """A method is a hyperparameter of the selection: runs of two methods at the same lr are two settings even
+    where no size column tells them apart."""
+    results = [fake_result("rt_polarity", 8, 1e-3, 0, 80, 70)]
+    for method, dev, test in (("lora", 70, 60), ("ia3", 90, 90)):
+        cfg = RunConfig("rt_polarity", adapter=al.adapter_config_from_dict({"method": method}), lr=1e-3)
+        results.append(RunResult(cfg.run_id, cfg.to_dict(), "ok", {"validation": {"score": dev},
+                                                                    "test": {"score": test}}, 1, [],
+                                 {"trainable": 1, "total": 1000, "trainable_pct": 0.1}, 1.0, 1.0))
+    frame = results_frame(results).drop(columns=["size", "r"])  # nothing but the method tells them apart
+    best = select_best(frame, by=["task", "regime"]).iloc[0]
+    assert (best["method"], best["score"], best["n_seeds"]) == ("ia3", 90, 1)
 
 
 def test_selection_carries_the_test_predictions_behind_each_score():
@@ -122,7 +169,7 @@ def test_profiles_fail_at_once_on_unknown_names_and_bad_values():
         get_profile("cpu", max_eval=-1)
     with pytest.raises(ValueError, match="not in suite"):
         get_profile("cpu", tasks={"glue": ("sst2_dev_split", "sms_spam")})
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"grid 'mine': unknown grid keys \['sizes'\]"):
         get_profile("cpu", grids={"mine": {"sizes": [8]}})
 
 

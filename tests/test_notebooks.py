@@ -38,6 +38,33 @@ def test_every_notebook_is_listed_parameterised_and_stored_without_outputs():
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name} is stored with outputs"
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_names_its_kernel_and_checks_before_it_trains(name):
+    """The project's kernel, and how to get it in a Jupyter that lacks it, in the first markdown cell; the cell
+    right after the parameters is the check (``setup(profile, "<name>", ...)``: the plan, and a one-line stop when
+    data is missing; the benchmarks notebook's ``check_benchmarks``)."""
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    assert nb.metadata.kernelspec == {"name": "adapterlib", "display_name": "adapterlib (.venv)", "language": "python"}
+    assert nb.cells[0].cell_type == "markdown" and "adapterlib (.venv)" in nb.cells[0].source
+    assert "`make kernel`" in nb.cells[0].source
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    check = nb.cells[index + 1]
+    assert check.cell_type == "code"
+    assert (f'setup(profile, "{name}", **overrides)' in check.source if name != "benchmarks"
+            else "check_benchmarks(profile, peers)" in check.source), check.source
+    assert sum("setup(" in c.source for c in nb.cells if c.cell_type == "code") == (name != "benchmarks")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_no_cell_shows_a_stray_return_value(name):
+    """A cell ending in ``save_figure(...)`` would print the list of paths it wrote under the figure."""
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        lines = cell.source.rstrip().splitlines() if cell.cell_type == "code" else []
+        if lines and "save_figure(" in lines[-1]:
+            assert lines[-1].rstrip().endswith(";") or " = " in lines[-1].split("save_figure(")[0], lines[-1]
+
+
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory) -> Path:
     """Run every notebook once under smoke, with the results and the run store in a temporary directory."""
@@ -53,10 +80,24 @@ def test_notebook_runs_under_smoke_and_writes_its_outputs(smoke_results, name):
     executed = nbformat.read(smoke_results / f"{name}.ipynb", as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    index = next(i for i, c in enumerate(executed.cells) if "injected-parameters" in c.metadata.get("tags", []))
+    check = "".join(o.get("text", "") for o in executed.cells[index + 1].outputs if o.output_type == "stream")
+    assert check.startswith(f"plan of {name} at profile 'smoke'"), check  # what it will run, stated first
     claims = pd.read_csv(smoke_results / "claims" / f"{name}.csv")
     assert list(claims.columns) == list(CLAIM_COLUMNS) and set(claims["verdict"]) <= set(VERDICTS)
     figures = {p.stem for p in smoke_results.glob("*.png")}
     assert figures == {p.stem for p in smoke_results.glob("*.svg")}, "every figure in PNG and SVG"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_executed_smoke_notebook_keeps_the_committed_notebook_contract(smoke_results, name):
+    """What tests/test_committed_notebooks.py asks of results/*/*.ipynb, asked of a fresh run, so that regenerated
+    results keep it: few outputs, a small file, no absolute path, no redraws or escape codes (the kernel is the one
+    ``reproduce`` ran, so it is not checked here)."""
+    from test_committed_notebooks import notebook_problems
+
+    problems = notebook_problems(smoke_results / f"{name}.ipynb", kernel=None)
+    assert not problems, f"{name}: " + "; ".join(problems)
 
 
 def test_smoke_tables_have_the_documented_columns_and_the_summary_covers_every_claim(smoke_results):

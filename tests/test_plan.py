@@ -61,6 +61,19 @@ def test_fusion_runs_need_their_source_adapters(tiny_smoke):
     assert all(set(run.needs) == sources for run in fusions)
 
 
+def test_the_plan_lists_every_other_methods_trade_off_runs_as_provisional(tiny_smoke):
+    """Fig. 3 and the fusion trade-off train the other methods (LoRA, (IA)³, ...) on learned tasks only: until the
+    runs that decide are in the store, the plan lists them on every task, provisional."""
+    from adapterlib.studies.tradeoff import method_configs
+
+    plans = plan_module.make_plan(tiny_smoke, ["houlsby_fig3_tradeoff", "fusion_tradeoff"])
+    provisional = {run.config.run_id for plan in plans for run in plan.todo if run.provisional}
+    expected = {cfg.run_id for role in ("glue", "additional", "fusion")
+                for cfg in method_configs(tiny_smoke, tiny_smoke.task_names(role), role=role)}
+    assert provisional == expected and expected
+    assert f"{len(provisional)} of the runs to do are provisional" in plan_module.format_plan(tiny_smoke, plans)
+
+
 def test_an_unreachable_dataset_stops_plan_and_reproduce_before_training(tiny_smoke, monkeypatch, capsys):
     def check_task(name, data_dir=None):
         return f"{name}: not on the hub and no local copy" if name == "sst2_dev_split" else None

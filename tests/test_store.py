@@ -4,17 +4,19 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pandas as pd
 import pytest
 import torch
 
 import adapterlib as al
 import adapterlib.runner.store as store_module
 from adapterlib.reporting.predictions import GOLD, predictions_frame
-from adapterlib.runner.store import PREDICTIONS, RECORD, RunStore, default_root, git_revision
+from adapterlib.runner.store import PREDICTIONS, RECORD, RunStore, default_root, git_revision, results_frame
 from conftest import assert_predictions_give_metrics
 from adapterlib.data.tasks import load_task
 from adapterlib.runner.evaluate import evaluate
-from adapterlib.runner.settings import RunConfig
+from adapterlib.core.inject import METHODS
+from adapterlib.runner.settings import MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
 
 TINY = dict(model_kwargs={"num_hidden_layers": 2}, max_train=32, max_eval=24, epochs=2, batch_size=16, max_length=64)
 ADAPTER_RUN = RunConfig("rt_polarity", adapter=al.AdapterConfig.pfeiffer(reduction_factor=32), lr=3e-3, **TINY)
@@ -156,6 +158,27 @@ def test_top_k_and_full_runs_keep_their_weights_only_when_asked(tmp_path):
     assert set(frame["split"]) == {"validation", "test"} and len(frame) == 4
     assert {"run_id", "task", "regime", "lr", "seed", "score", "accuracy", "trainable", "trainable_pct",
             "wall_time"} <= set(frame.columns)
+
+
+def test_the_runs_table_names_each_runs_method_from_the_registry_not_from_names():
+    """``method`` is the registered key of the run's adapter config, ``method_point`` its method's name for the
+    point (``AdapterMethod.point_name``); both empty for a run that trains no adapter of its own."""
+    adapters = [al.AdapterConfig.houlsby(8), al.AdapterConfig.pfeiffer(16), al.LoRAConfig(r=8, layers=(0, 1)),
+                *(m.config_type() for m in METHODS)]
+    configs = [RunConfig("rt_polarity", adapter=a) for a in adapters] + [RunConfig("rt_polarity", regime="full")]
+    mt_a = MultiTaskConfig(tasks=("rt_polarity", "sms_spam"))
+    results = [RunResult(c.run_id, c.to_dict(), "failed", {}, None, [], {}, 0.0, 0.0) for c in configs]
+    results.append(MultiTaskResult(mt_a.run_id, mt_a.to_dict(), "failed", {}, None, [], {}, 0.0, 0.0))
+    frame = results_frame(results).set_index("run_id")
+    named = [(frame.at[c.run_id, "method"], frame.at[c.run_id, "method_point"]) for c in configs[:3]]
+    assert named == [("bottleneck", "adapters_8"), ("bottleneck", "adapters"), ("lora", "lora_8")]
+    for method, config in zip(METHODS, configs[3:]):
+        assert (frame.at[config.run_id, "method"], frame.at[config.run_id, "method_point"]) == (
+            method.key, method.point_name(config.adapter))
+        assert all(c in frame.columns for c in method.grid_keys)  # every field a grid may set is a column
+    assert frame.at[configs[2].run_id, "layers"] == (0, 1) and pd.isna(frame.at[configs[2].run_id, "size"])
+    assert frame.loc[configs[-1].run_id, ["method", "method_point", "size", "r"]].isna().all()  # full fine-tuning
+    assert set(frame.loc[[f"{mt_a.run_id}/{t}" for t in mt_a.tasks], "method"]) == {"bottleneck"}  # MT-A's adapters
 
 
 def test_default_root_is_per_profile_and_follows_the_environment(monkeypatch, tmp_path):

@@ -10,6 +10,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from adapterlib.core.bottleneck import BOTTLENECK
+from adapterlib.core.ia3 import IA3
 from adapterlib.core.lora import LORA
 from adapterlib.core.methods import (
     METHOD_KEY,
@@ -21,7 +22,7 @@ from adapterlib.core.methods import (
     site_adapter_parameter_names,
 )
 
-METHODS: tuple[AdapterMethod, ...] = (BOTTLENECK, LORA)  # every adapter family; a new one is one more entry here
+METHODS: tuple[AdapterMethod, ...] = (BOTTLENECK, LORA, IA3)  # every adapter family; a new one is one more entry here
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 

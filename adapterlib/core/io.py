@@ -57,8 +57,19 @@ def _saved_keys(model: PreTrainedModel, name: str, saved_name: str) -> dict[str,
     }
 
 
-def save_adapter(model: PreTrainedModel, name: str, directory: str | Path, *, include_head: bool = True) -> Path:
-    """Write adapter ``name`` (+ its LayerNorms if it trains them, + the task head) to ``directory``."""
+def save_adapter(
+    model: PreTrainedModel, name: str, directory: str | Path, *, include_head: bool = True, format: str = "adapterlib"
+) -> Path:
+    """Write adapter ``name`` (+ its LayerNorms if it trains them, + the task head) to ``directory``.
+
+    ``format``: "adapterlib" (this module's format), or a peer library's, so the adapter loads there:
+    "adapters" (AdapterHub ``model.load_adapter(dir)``) or "peft" (``PeftModel.from_pretrained(base, dir)``, LoRA);
+    see ``interop``.
+    """
+    if format != "adapterlib":
+        from adapterlib.core.interop import save_peer_adapter  # interop imports this module
+
+        return save_peer_adapter(model, name, directory, format=format, include_head=include_head)
     config = adapter_configs(model).get(name)
     if config is None:
         raise AdapterError(f"model has no adapter {name!r}; it has: {sorted(adapter_configs(model)) or 'none'}")
@@ -114,8 +125,15 @@ def load_adapter(
 
     Also restores the LayerNorm and head weights saved with it, unless told not to (e.g. when fusing several
     adapters into a model that has its own head). Raises AdapterLoadError for a base-model mismatch or a
-    missing/corrupt file, before the model is changed.
+    missing/corrupt file, before the model is changed. A directory written by AdapterHub ``adapters`` or ``peft`` is
+    recognised and read into our methods (``interop``), or refused with what we cannot express.
     """
+    from adapterlib.core.interop import load_peer_adapter, peer_format  # interop imports this module
+
+    peer = peer_format(directory)
+    if peer is not None:
+        return load_peer_adapter(model, directory, peer, name=name, load_layernorms=load_layernorms,
+                                 load_head=load_head)
     meta = read_adapter_config(directory)
     expected, actual = meta["base"], base_fingerprint(model)
     diffs = [f"{k}: adapter has {expected.get(k)!r}, model has {actual.get(k)!r}" for k in actual if expected.get(k) != actual[k]]

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from adapterlib.core.architectures import selected_layers
-from adapterlib.core.methods import METHOD_KEY, AdapterError, AdapterMethod, MethodSite, method_sites
+from adapterlib.core.methods import METHOD_KEY, AdapterMethod, MethodSite
+from adapterlib.core.targets import target_linears
 
 SITE_ATTRIBUTE = "lora_site"  # each target linear layer that carries LoRA adapters gets this child module
 LORA_KEY = "lora"  # the ``method`` value of a serialised LoRAConfig
@@ -119,24 +120,10 @@ class LoRASite(MethodSite):
         return None if adapter is None else output + adapter(args[0])
 
 
-def _target_linears(layer: nn.Module, index: int, targets: tuple[str, ...]) -> list[nn.Linear]:
-    """The base model's linear layers in ``layer`` that ``targets`` name (never the adapters' own linears)."""
-    added = {id(m) for _, site in method_sites(layer) for m in site.modules()}
-    linears = {path: m for path, m in layer.named_modules() if isinstance(m, nn.Linear) and id(m) not in added}
-    found: dict[int, nn.Linear] = {}
-    for target in targets:
-        matched = [m for path, m in linears.items() if path == target or path.endswith(f".{target}")]
-        if not matched:
-            raise AdapterError(f"LoRA target module {target!r} matches no linear layer in Transformer layer {index}; "
-                               f"its linear layers: {', '.join(sorted(linears))}")
-        found.update((id(m), m) for m in matched)
-    return list(found.values())
-
-
 def attach_lora(model: nn.Module, name: str, config: LoRAConfig) -> None:
     """Add LoRA adapter ``name`` to every target linear of the chosen layers (all checked before any is changed)."""
     targets = [(index, linear) for index, layer in selected_layers(model, config.layers)
-               for linear in _target_linears(layer, index, config.target_modules)]
+               for linear in target_linears(layer, index, config.target_modules, "LoRA")]
     for index, linear in targets:
         if not hasattr(linear, SITE_ATTRIBUTE):
             setattr(linear, SITE_ATTRIBUTE, LoRASite(linear, index))

@@ -13,8 +13,11 @@ import pandas as pd
 from adapterlib.paths import RESULTS_ENV, results_root
 from adapterlib.runner.store import EXAMPLE_FIELDS
 
-__all__ = ["RESULTS_ENV", "TABLE_COLUMNS", "results_dir", "save_figure", "save_table"]
+__all__ = ["FIGURE_DPI", "MIN_FONT_PT", "RESULTS_ENV", "TABLE_COLUMNS", "results_dir", "save_figure", "save_table",
+           "small_text"]
 TABLE_COLUMNS = ("task", "paper_task", "method", "metric", "score", "paper_score", "trained_params", "trained_pct")
+FIGURE_DPI = 150  # PNG pixels per inch of the figure's size
+MIN_FONT_PT = 8  # the smallest text a saved figure may carry, in points at its saved size (16.7 px at FIGURE_DPI)
 
 
 def left_out_note(profile: str, brief: bool = False) -> str | None:
@@ -50,13 +53,39 @@ def save_table(df: pd.DataFrame, profile: str, name: str) -> Path:
     return path
 
 
+def small_text(fig, minimum: float = MIN_FONT_PT) -> list[tuple[str, float]]:
+    """(text, size in points) of every visible, non-empty text of ``fig`` smaller than ``minimum`` points at the
+    figure's own size, which is the size it is saved at (``save_figure`` keeps the inches: ``bbox_inches="tight"``
+    crops, it does not scale). Tick labels are read after a draw, so they are the ones shown."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # places the tick labels and lays out the figure as it will be saved
+
+    def visible(artist):
+        for child in artist.get_children():
+            if child.get_visible():
+                yield child
+                yield from visible(child)
+
+    return [(t.get_text(), t.get_fontsize()) for t in visible(fig)
+            if isinstance(t, Text) and t.get_text().strip() and t.get_fontsize() < minimum]
+
+
 def save_figure(fig, profile: str, name: str) -> list[Path]:
-    """Write a matplotlib figure as PNG (for the README and notebooks) and SVG (for papers and zooming); an incomplete
-    run's figure says below it what was left out (``left_out_note``)."""
+    """Write a matplotlib figure as PNG (for the README and notebooks) and SVG (for papers and zooming), at the
+    figure's size and ``FIGURE_DPI``; an incomplete run's figure says below it what was left out
+    (``left_out_note``). A figure with text under ``MIN_FONT_PT`` points at that size is refused (``small_text``):
+    it would be unreadable where the PNG is shown."""
+    small = small_text(fig)
+    if small:
+        shown = "; ".join(f"{text[:30]!r} {size:g} pt" for text, size in dict(small).items())
+        raise ValueError(f"figure {name!r} has {len(small)} text(s) under {MIN_FONT_PT} pt at its saved size "
+                         f"({fig.get_figwidth():g} x {fig.get_figheight():g} in): {shown[:300]}")
     note = left_out_note(profile, brief=True)
     if note:
-        fig.text(0.01, 0.0, textwrap.fill(note, 160), ha="left", va="top", fontsize=8, color="firebrick")
+        fig.text(0.01, 0.0, textwrap.fill(note, 160), ha="left", va="top", fontsize=MIN_FONT_PT, color="firebrick")
     paths = [results_dir(profile) / f"{name}.{ext}" for ext in ("png", "svg")]
     for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if path.suffix == ".svg" else None)
+        fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight",
+                    metadata={"Date": None} if path.suffix == ".svg" else None)
     return paths

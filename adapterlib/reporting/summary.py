@@ -23,6 +23,24 @@ PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning
           "benchmark": "Performance targets (issue 8, not a paper claim)"}
 
 
+def portable(value: Any) -> Any:
+    """``value`` (a string, or lists and dicts of them) with no path of this machine: the project root's prefix
+    dropped (paths relative to the repository), the home directory shown as ``~``. What run_info.json and
+    SUMMARY.md say is committed."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    from adapterlib.paths import project_root
+
+    for prefix, shown in ((str(project_root()), ""), (str(Path.home()), "~")):
+        if prefix not in ("", "/"):
+            value = value.replace(prefix + "/", f"{shown}/" if shown else "")
+    return value
+
+
 def read_run_info(profile: str) -> dict[str, Any]:
     path = results_dir(profile) / RUN_INFO
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -30,7 +48,7 @@ def read_run_info(profile: str) -> dict[str, Any]:
 
 def write_run_info(profile: str, info: dict[str, Any]) -> Path:
     path = results_dir(profile) / RUN_INFO
-    path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    path.write_text(json.dumps(portable(info), indent=1, sort_keys=True) + "\n")
     return path
 
 
@@ -96,6 +114,6 @@ def left_out_section(left_out: dict[str, str]) -> list[str]:
 
 def write_summary(profile: str) -> Path:
     path = results_dir(profile) / SUMMARY
-    path.write_text(render_summary(profile))
+    path.write_text(portable(render_summary(profile)))
     return path
 

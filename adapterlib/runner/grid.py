@@ -4,11 +4,14 @@
     report = run_grid(configs, RunStore())                      # skips what the store already has
     table = select_best(report.frame, by=["task", "regime"])   # hparams chosen on dev, test mean +- std / s.e.m.
 
-A grid key is a RunConfig field (``lr``, ``epochs``, ``seed``, ``top_k``...), ``adapter`` (AdapterConfig values), or
-an AdapterConfig field (``size``, ``reduction_factor``, ``init_std``...) applied to the run's adapter (default:
-``AdapterConfig.houlsby()``). As in the papers, one grid serves every method: keys that do not apply to a run's
-regime (adapter keys without adapters, ``top_k`` outside top_k, ``fusion`` outside fusion) are dropped for that
-run; a value may also be given per regime (a dict: regime -> values).
+A grid key is a RunConfig field (``lr``, ``epochs``, ``seed``, ``top_k``...), ``adapter`` (a config of any
+method), ``method`` (a key of ``inject.METHODS``: the run's adapter starts from that method's default config), or a
+field of a method's config (``size``, ``r``, ``target_modules``...: ``AdapterMethod.grid_keys``) applied to the
+run's adapter. The run's adapter starts from ``adapter``, else from ``method``'s default config, else from
+``AdapterConfig.houlsby()`` (the papers' method); a field its method does not have is an error. As in the papers,
+one grid serves every regime: keys that do not apply to a run's regime (adapter keys without adapters, ``top_k``
+outside top_k, ``fusion`` outside fusion) are dropped for that run; a value may also be given per regime (a dict:
+regime -> values).
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from adapterlib.core.config import AdapterConfig
+from adapterlib.core.inject import METHODS, method_of
+from adapterlib.core.methods import METHOD_KEY, AdapterMethod, MethodConfig
 from adapterlib.runner.store import RunStore
 from adapterlib.runner.settings import RunConfig
 
@@ -36,10 +41,27 @@ GRIDS: dict[str, dict[str, list]] = {
     "fusion_st_a": {"adapter": [AdapterConfig.pfeiffer()], "reduction_factor": [16], "lr": [1e-4], "epochs": [30]},
     "fusion": {"lr": [5e-5], "epochs": [10]},
 }
-ADAPTER_KEYS = {f.name for f in dataclasses.fields(AdapterConfig)}
 RUN_KEYS = {f.name for f in dataclasses.fields(RunConfig)}
-APPLIES = {"adapter": "adapters", "top_k": "top_k", "fusion": "fusion", **{k: "adapters" for k in ADAPTER_KEYS}}
-HPARAMS = ("lr", "epochs", "size", "reduction_factor", "init_std", "top_k")
+METHOD_BY_KEY: dict[str, AdapterMethod] = {m.key: m for m in METHODS}
+METHOD_FIELDS = {key for method in METHODS for key in method.grid_keys}  # a field of any method's config
+GRID_KEYS = RUN_KEYS | METHOD_FIELDS | {METHOD_KEY}
+APPLIES = {"adapter": "adapters", METHOD_KEY: "adapters", "top_k": "top_k", "fusion": "fusion",
+           **{k: "adapters" for k in METHOD_FIELDS}}
+METHOD_HPARAMS = tuple(dict.fromkeys(h for method in METHODS for h in method.hparams))  # ``AdapterMethod.hparams``
+# What select_best chooses among: the run-level hyperparameters, the method (so two methods never pool as one
+# setting, sized or not) and every method's own.
+HPARAMS = ("lr", "epochs", METHOD_KEY, *METHOD_HPARAMS, "top_k")
+
+
+def unknown_grid_keys(grid: Mapping[str, Any]) -> str | None:
+    """One line naming the keys of ``grid`` that are no grid key (see the module docstring) and the valid ones,
+    or None when every key is valid."""
+    unknown = sorted(set(grid) - GRID_KEYS)
+    if not unknown:
+        return None
+    fields = "; ".join(f"{m.key}: {', '.join(m.grid_keys)}" for m in METHODS)
+    return (f"unknown grid keys {unknown}; RunConfig fields: {sorted(RUN_KEYS)}, {METHOD_KEY!r} (one of "
+            f"{', '.join(METHOD_BY_KEY)}), method config fields ({fields})")
 
 
 def expand(grid: Mapping[str, Any] | None = None, **axes: Any) -> list[RunConfig]:
@@ -50,10 +72,9 @@ def expand(grid: Mapping[str, Any] | None = None, **axes: Any) -> list[RunConfig
     (e.g. ``lr={"full": [1e-4], "adapters": [1e-3, 3e-3]}``: learning rates per method). Bad keys or values
     fail here, before any training."""
     merged = {**(grid or {}), **axes}
-    unknown = set(merged) - RUN_KEYS - ADAPTER_KEYS
-    if unknown:
-        raise ValueError(f"unknown grid keys {sorted(unknown)}; RunConfig fields: {sorted(RUN_KEYS)}, "
-                         f"AdapterConfig fields: {sorted(ADAPTER_KEYS)}")
+    problem = unknown_grid_keys(merged)
+    if problem:
+        raise ValueError(problem)
     configs: dict[str, RunConfig] = {}
     for regime in _values(merged.get("regime", "adapters")):
         axes_here = {}
@@ -67,12 +88,35 @@ def expand(grid: Mapping[str, Any] | None = None, **axes: Any) -> list[RunConfig
         axes_here["regime"] = [regime]
         for values in itertools.product(*axes_here.values()):
             point = dict(zip(axes_here, values))
-            adapter_updates = {k: point.pop(k) for k in list(point) if k in ADAPTER_KEYS}
+            fields = {k: point.pop(k) for k in list(point) if k in METHOD_FIELDS}
+            method_key = point.pop(METHOD_KEY, None)
             if regime == "adapters":
-                point["adapter"] = dataclasses.replace(point.get("adapter") or AdapterConfig.houlsby(), **adapter_updates)
+                point["adapter"] = grid_adapter(point.get("adapter"), method_key, fields)
             cfg = RunConfig(**point)
             configs.setdefault(cfg.run_id, cfg)
     return list(configs.values())
+
+
+def grid_adapter(adapter: MethodConfig | None, method_key: str | None, fields: Mapping[str, Any]) -> MethodConfig:
+    """The adapter of one grid point: ``adapter``, else the default config of the method ``method_key`` names, else
+    Houlsby's; with ``fields`` (method config fields) set on it. An unknown method, an ``adapter`` of another
+    method than ``method_key``, or a field the method does not have fails in one line listing the valid ones."""
+    if method_key is not None:
+        if method_key not in METHOD_BY_KEY:
+            raise ValueError(f"unknown method {method_key!r} in a grid; methods: {', '.join(METHOD_BY_KEY)}")
+        if adapter is not None and method_of(adapter).key != method_key:
+            raise ValueError(f"grid gives method {method_key!r} and an adapter of method {method_of(adapter).key!r}"
+                             f" ({adapter.label}); give one of them")
+        if adapter is None:
+            adapter = METHOD_BY_KEY[method_key].config_type()
+    if adapter is None:
+        adapter = AdapterConfig.houlsby()
+    method = method_of(adapter)
+    foreign = sorted(set(fields) - set(method.grid_keys))
+    if foreign:
+        raise ValueError(f"grid keys {foreign} are not fields of method {method.key!r} ({type(adapter).__name__}); "
+                         f"its fields: {', '.join(method.grid_keys)}")
+    return dataclasses.replace(adapter, **fields)
 
 
 def _values(value: Any) -> list:
@@ -94,18 +138,24 @@ class GridReport:
 
 
 def run_grid(configs: Sequence[RunConfig], store: RunStore, *, progress: bool = True, **run_kwargs: Any) -> GridReport:
-    """Run every config not yet in ``store`` (see RunStore.run for ``run_kwargs``); print and return the counts."""
-    trained = skipped = failed = 0
-    for cfg in tqdm(configs, desc="grid", unit="run", disable=not progress):
+    """Run every config not yet in ``store`` (see RunStore.run for ``run_kwargs``); print and return the counts.
+    Progress follows ``adapterlib.progress``: one bar for the grid, or one line per finished run (thinned)."""
+    from adapterlib import progress as policy
+
+    def in_store(cfg: RunConfig) -> bool:
         done = store.get(cfg)
-        if done is not None and (done.status == "ok" or not run_kwargs.get("retry_failed")):
-            skipped += 1
-            continue
-        result = store.run(cfg, progress=progress, **run_kwargs)
-        trained += 1
-        failed += result.status != "ok"
-    report = GridReport(store.to_frame(c.run_id for c in configs), trained, skipped, failed)
-    print(f"grid: {report}", file=sys.stderr)
+        return done is not None and (done.status == "ok" or not run_kwargs.get("retry_failed"))
+
+    todo = list({cfg.run_id: cfg for cfg in configs if not in_store(cfg)}.values())
+    trained = failed = 0
+    with policy.grid(len(configs), len(configs) - len(todo), enabled=progress) as bar:
+        for cfg in todo:
+            result = store.run(cfg, progress=progress, **run_kwargs)
+            trained += 1
+            failed += result.status != "ok"
+            bar.advance()
+    report = GridReport(store.to_frame(c.run_id for c in configs), trained, len(configs) - len(todo), failed)
+    print(f"grid: {report}", file=policy.stream(), flush=True)  # the counts, whatever the progress mode
     return report
 
 

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
+from adapterlib import progress as progress_policy
 from adapterlib.core.fusion import fusion_regularization
 from adapterlib.runner.settings import MultiTaskResult, RunResult, TrainingSettings
 
@@ -183,8 +183,9 @@ def train_epochs(
     rows = {task: i for i, task in enumerate(kind.tasks)}
     training, best_score, best_state = Training(), -math.inf, None
     train_time, seen, step = 0.0, 0, 0
-    bar = tqdm(total=kind.steps_per_epoch * settings.epochs, desc=label, leave=False,
-               disable=not (progress and accelerator.is_main_process))
+    # one policy (adapterlib.progress): inside a grid, the grid's bar or log line; a run on its own, one bar or line
+    bar = progress_policy.Run(label, kind.steps_per_epoch * settings.epochs,
+                              enabled=progress and accelerator.is_main_process)
     with tf32_matmuls(precision != "fp32" and accelerator.device.type == "cuda"):
         for epoch in range(1, settings.epochs + 1):
             prepared.train()
@@ -203,7 +204,7 @@ def train_epochs(
                 grad_norm = accelerator.clip_grad_norm_([p for _, p in trainable], settings.max_grad_norm)
                 if diverged(loss, grad_norm, accelerator):
                     task = f", task {batch.task}" if len(kind.tasks) > 1 else ""
-                    bar.close()
+                    bar.failed(f"non-finite loss at epoch {epoch}, step {step}")
                     return Training(training.history, error=f"{run_id}: non-finite loss/gradient (loss "
                                     f"{loss.item():.4g}{task}) at epoch {epoch}, step {step}; lower the learning "
                                     f"rate (lr={settings.lr:g})")
@@ -211,19 +212,18 @@ def train_epochs(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 seen += batch.batch_examples
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.step(loss)
             train_time += time.perf_counter() - epoch_start
             sums = accelerator.reduce(sums.to(accelerator.device), "sum").cpu() if world > 1 else sums
             score, dev_fields = kind.score_dev()
             training.history.append({"epoch": epoch, **kind.loss_fields(sums), "dev_score": score, **dev_fields,
                                      **(epoch_extra() if epoch_extra else {})})
-            bar.set_postfix(dev=f"{score:.1f}")
+            bar.epoch(epoch, settings.epochs, score)
             if score > best_score or not settings.keep_best_epoch:
                 best_score, training.best_epoch = score, epoch
                 # the last epoch's weights are already in the model
                 best_state = {n: p.detach().clone() for n, p in trainable} if epoch < settings.epochs else None
-    bar.close()
+    bar.finished(best_score)
     if best_state is not None:
         with torch.no_grad():
             for name, parameter in trainable:

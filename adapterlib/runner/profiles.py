@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapterlib.runner.grid import ADAPTER_KEYS, RUN_KEYS, expand
+from adapterlib.runner.grid import expand, unknown_grid_keys
 from adapterlib.runner.scale_grids import CPU_GRIDS, PAPER_GRIDS, SMOKE_GRIDS
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
@@ -96,9 +96,9 @@ class Profile:
                 known = {t.name for t in list_tasks(suite)}
                 problems += [f"task {t!r} is not in suite {suite!r}" for t in self.tasks[role] if t not in known]
         for grid_name, grid in self.grids.items():
-            unknown = set(grid) - RUN_KEYS - ADAPTER_KEYS
+            unknown = unknown_grid_keys(grid)
             if unknown:
-                problems.append(f"grid {grid_name!r} has unknown keys {sorted(unknown)}")
+                problems.append(f"grid {grid_name!r}: {unknown}")
         trainable = {t for role in ("glue", "additional") if role in self.suites and role in self.tasks
                      for t in self.tasks[role]} | {t.name for role in ("glue", "additional") if role in self.suites
                                                    and role not in self.tasks for t in list_tasks(self.suites[role])}

@@ -37,7 +37,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from adapterlib import __version__
 from adapterlib.core.fusion import delete_fusion, load_fusion
 from adapterlib.core.io import load_adapter
-from adapterlib.core.inject import delete_adapter
+from adapterlib.core.inject import METHODS, adapter_config_from_dict, delete_adapter, method_of
+from adapterlib.core.methods import METHOD_KEY
 from adapterlib.paths import project_root, runs_root
 from adapterlib.runner.loop import TrainingDivergedError, process_state, run_device
 from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
@@ -228,21 +229,43 @@ class RunStore:
 
 CONFIG_COLUMNS = ("task", "regime", "model", "top_k", "lr", "epochs", "batch_size", "max_length", "seed",
                   "max_train", "max_eval", "max_test", "keep_best_epoch")
-ADAPTER_COLUMNS = ("placement", "size", "reduction_factor", "non_linearity", "init_std", "r")  # r: LoRA's rank
+METHOD_POINT = "method_point"
+# Every config field of every registered method: a grid may set any, so a selection may group on any.
+ADAPTER_COLUMNS = tuple(dict.fromkeys(key for method in METHODS for key in method.grid_keys))
 PARAM_COLUMNS = ("trainable", "total", "base", "added", "head", "trainable_pct")
+
+
+def adapter_columns(adapter: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's adapter in the frame, read through the method registry (``inject.METHODS``), never from names:
+    ``method``, the key of its method (``bottleneck``, ``lora``, ``ia3``); ``method_point``, its point of that
+    method's sweep (``AdapterMethod.point_name``: ``adapters_64``, ``lora_8``, ``ia3``); and ``ADAPTER_COLUMNS``,
+    its config's fields (None where its method has no such field). All None for a run without an adapter of its
+    own (full, top-k, LayerNorm, head; a fusion's adapters are its source runs')."""
+    if not adapter:
+        return {METHOD_KEY: None, METHOD_POINT: None, **dict.fromkeys(ADAPTER_COLUMNS)}
+    config = adapter_config_from_dict(adapter)
+    method = method_of(config)
+    fields = config.to_dict()  # every field, with its default where the record predates it
+    return {METHOD_KEY: method.key, METHOD_POINT: method.point_name(config),
+            **{c: _groupable(fields.get(c)) for c in ADAPTER_COLUMNS}}
+
+
+def _groupable(value: Any) -> Any:
+    """A list as a tuple (a config's ``layers``, ``target_modules``), so a frame can be grouped on its column."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def results_frame(results: Iterable[RunResult | MultiTaskResult]) -> pd.DataFrame:
     """Tidy frame of run results (an MT-A run gives one row set per task, see ``MultiTaskResult.per_task``): config
-    columns, adapter columns (NaN without adapter), ``n_fused``, ``split``, ``score`` and every metric of that
-    split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``, and that split's per-example
-    ``predictions`` and gold ``references`` (lists; None for runs recorded without them)."""
+    columns, the adapter's method and fields (``adapter_columns``), ``n_fused``, ``split``, ``score`` and every
+    metric of that split, parameter counts, ``best_epoch``, ``wall_time``, ``examples_per_s``, and that split's
+    per-example ``predictions`` and gold ``references`` (lists; None for runs recorded without them)."""
     rows = []
     for r in (one for result in results
               for one in (result.per_task() if isinstance(result, MultiTaskResult) else [result])):
-        cfg, adapter = r.config, r.config.get("adapter") or {}
+        cfg = r.config
         base = {"run_id": r.run_id, "status": r.status, **{c: cfg.get(c) for c in CONFIG_COLUMNS},
-                **{c: adapter.get(c) for c in ADAPTER_COLUMNS}, "n_fused": len(cfg.get("fusion") or ()),
+                **adapter_columns(cfg.get("adapter")), "n_fused": len(cfg.get("fusion") or ()),
                 **{c: r.params.get(c) for c in PARAM_COLUMNS}, "best_epoch": r.best_epoch, "wall_time": r.wall_time,
                 "examples_per_s": r.examples_per_s, "error": r.error}
         rows.extend([{**base, "split": split, **metrics, "predictions": r.predictions.get(split),

@@ -183,7 +183,7 @@ def _training_steps(ax, train: pd.DataFrame) -> None:
     if len(main):
         r = main.iloc[0]
         ax.set_title(f"training step, {r.model}, batch {r.batch}, length {r.seq_len} (median s)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 
 
 def _adapter_over_full(ax, train: pd.DataFrame) -> None:
@@ -204,7 +204,7 @@ def _adapter_over_full(ax, train: pd.DataFrame) -> None:
     ax.set_ylabel("step / own full fine-tuning step")
     ax.set_title("adapter training step relative to full fine-tuning (MiniLM-L6; bars: interval of the median)",
                  fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 
 
 def _fusion_cost(ax, df: pd.DataFrame) -> None:
@@ -216,7 +216,7 @@ def _fusion_cost(ax, df: pd.DataFrame) -> None:
     ax.set_xlabel("adapters fused (N)")
     ax.set_ylabel("median s per batch")
     ax.set_title("fusion cost vs N (linear axes: a line means linear cost)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
 
 
 def _inference_overhead(ax, df: pd.DataFrame) -> None:
@@ -226,7 +226,7 @@ def _inference_overhead(ax, df: pd.DataFrame) -> None:
         ax.bar(i, 100 * (r.ratio_vs_baseline - 1), color=COLORS[r.library])
         labels.append(f"{r.config} {r.model.split('-')[0]} s{r.seq_len}")
     ax.axhline(10, color="red", ls=":", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
     ax.set_yscale("symlog", linthresh=10)
     ax.set_ylabel("latency over own bare model (%)")
     ax.set_title("inference overhead (red: 10% target; colours as above)", fontsize=9)

@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from adapterlib.runner.grid import METHOD_HPARAMS
 from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.paper import PAPER_SPLITS, paper_score
@@ -23,11 +24,18 @@ from adapterlib.data.tasks import get_task, load_task
 from adapterlib.data.tasks.hub import DEFAULT_SPEC, SPECS
 
 
-def setup(profile: str, **overrides) -> Profile:
-    """The notebook's profile (fails at once on a bad name or value) and a consistent plot style."""
+def setup(profile: str, study: str | None = None, **overrides) -> Profile:
+    """The notebook's profile (fails at once on a bad name or value) and a consistent plot style. With ``study``
+    (the notebook's name) it first prints what the notebook will run (tasks, runs to train and already in the run
+    store, minutes on this machine: ``preflight.check``) and stops with one line (``preflight.DataMissing``) when
+    data its runs need is missing; tasks the profile leaves out are named and it goes on."""
     import seaborn as sns
 
     chosen = get_profile(profile, **overrides)
+    if study is not None:
+        from adapterlib.studies.preflight import check
+
+        check(chosen, study)
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         matplotlib.use("Agg")
     sns.set_theme(context="notebook", style="whitegrid")
@@ -87,8 +95,8 @@ def tidy_rows(
         task = get_task(row["task"], suite)
         paper_value = (paper_score(paper, task.reference, paper_method or method)
                        if paper is not None and task.reference else float("nan"))
-        extra = {k: row[k] for k in ("lr", "epochs", "size", "reduction_factor", "r", "top_k", "init_std", "dev_score",
-                                     "std", "sem", "n_seeds") if k in row.index}
+        extra = {k: row[k] for k in ("lr", "epochs", *METHOD_HPARAMS, "top_k", "dev_score", "std", "sem", "n_seeds")
+                 if k in row.index}
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
                      "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite),

@@ -70,6 +70,6 @@ def scores_beside_paper(
         handles.append(plt.Line2D([], [], color="k", linestyle="--", label="majority class"))
     if interval(ours) is not None:
         handles.append(plt.Line2D([], [], color="k", marker="|", linestyle="none", label="ours: 95% interval"))
-    ax.legend(handles=handles, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.legend(handles=handles, fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     fig.tight_layout()
     return fig

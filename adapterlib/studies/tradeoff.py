@@ -1,6 +1,10 @@
 """The parameter-vs-accuracy trade-off both papers argue from, drawn the same way for each suite (Houlsby Figs. 1/3,
 AdapterFusion's methods): score relative to full fine-tuning against the parameters trained per task.
 
+Beside the papers' own methods every other registered adapter method (``OTHER_METHODS``: LoRA, (IA)³, ...) joins
+both figures, trained on the profile grid named by its key (``method_configs``) and drawn as its method registers it
+(``method_series``: label and colour), so a new method needs no change here or in the studies.
+
 A study hands in its per-task rows (``tidy_rows`` output plus ``suite``, ``series`` and ``run_ids``) and the paper's
 points; ``tradeoff_frame`` reads each point's parameter counts from the record of the run it comes from,
 ``summary`` gives the medians and the parameters needed to serve every task of the suite, ``plot_tradeoff`` draws
@@ -22,12 +26,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from adapterlib.core.config import AdapterConfig
+from adapterlib.core.inject import METHODS, method_of
+from adapterlib.core.methods import AdapterMethod
 from adapterlib.data.tasks import load_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.outputs import TABLE_COLUMNS
 from adapterlib.reporting.statistics import median_interval
-from adapterlib.runner.settings import DATA_SEED, RunResult
+from adapterlib.runner.profiles import Profile
+from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
 from adapterlib.runner.store import RunStore
 from adapterlib.studies.common import paired_mean_difference
 
@@ -48,6 +56,23 @@ class Series:
     key: str
     label: str
     color: str
+
+
+PAPERS_METHOD = method_of(AdapterConfig.houlsby())  # both papers' adapters: their points are the papers' tables' runs
+OTHER_METHODS = tuple(m for m in METHODS if m is not PAPERS_METHOD)  # each on the profile grid named by its key
+METHOD_GRIDS = tuple(m.key for m in OTHER_METHODS)
+
+
+def method_series(methods: Sequence[AdapterMethod]) -> tuple[Series, ...]:
+    """Each method's series as it registers it: the series of its points is its family, with its label and colour."""
+    return tuple(Series(m.family, m.label, m.colour) for m in methods)
+
+
+def method_configs(profile: Profile, tasks: Sequence[str], *, role: str | None = None) -> list[RunConfig]:
+    """The runs of every method of ``OTHER_METHODS`` on ``tasks``: each method's grid (the profile grid named by
+    its key: its sizes and the learning rates chosen among on dev) in the ``adapters`` regime."""
+    return [cfg for method in OTHER_METHODS
+            for cfg in profile.configs(method.key, tasks, role=role, regime=["adapters"], method=method.key)]
 
 
 def task_params(params: Mapping[str, float]) -> int:

@@ -71,7 +71,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
     of its tasks that are not on the hub; one without its local folder is skipped with a note. An offline source
     its registry no longer serves leaves its tasks unbuilt while the others are built, then raises one
     SourceUnavailable naming them."""
-    from tqdm.auto import tqdm
+    from adapterlib import progress
 
     if tasks is not None:
         names = list(dict.fromkeys(tasks))
@@ -84,7 +84,7 @@ def prepare(suite: str | None = None, *, tasks: list[str] | None = None, data_di
         print(f"adapterlib: skipped {reason}", file=sys.stderr)
     refused: dict[str, list[str]] = {}  # the refusal -> its tasks
     start, before = time.perf_counter(), sum(sources.downloaded.values())
-    for name in tqdm(names, desc=f"prepare {suite or 'offline suites'}", unit="task", file=sys.stderr):
+    for name in progress.iterate(names, desc=f"prepare {suite or 'offline suites'}", unit="task"):
         task = get_task(name)
         if task.offline:
             if task_meta(task.name) is None:

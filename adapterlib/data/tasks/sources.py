@@ -82,8 +82,23 @@ def sha256(path: Path) -> str:
 NOT_SERVED_LINE = re.compile(r"\S+ is not served by \S+ any more")  # a refusal's first words, what figures print
 NOT_SERVED = {"pypi": ("No matching distribution found",), "npm": ("E404", "ETARGET", "No matching version found")}
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
+# Terminal control sequences (colours, cursor moves, titles) a client may print even to a pipe (pip's rich output
+# under FORCE_COLOR, npm's colours): stripped from any of its text that reaches a message, which may end in a notebook.
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _refused: dict[str, SourceUnavailable] = {}  # this process asks a registry that said no only once
 downloaded: dict[str, int] = {}  # archive -> bytes this process downloaded (what `data prepare` reports)
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal control sequences (``ANSI``) or stray carriage returns."""
+    return ANSI.sub("", text).replace("\r", "")
+
+
+def shown(path: Path) -> str:
+    """``path`` as a message shows it: under the home directory as ``~/...`` (the default cache), so that a message
+    that reaches a notebook, a CSV or SUMMARY.md does not carry this machine's home; elsewhere as it is."""
+    home = Path.home()
+    return f"~/{path.relative_to(home).as_posix()}" if path.is_absolute() and path.is_relative_to(home) else str(path)
 
 
 def archive_path(src: Source) -> Path:
@@ -100,20 +115,21 @@ def unavailable_marker(src: Source) -> Path:
 def _not_served(src: Source, answer: str) -> SourceUnavailable:
     return SourceUnavailable(
         f"{src.spec} is not served by {REGISTRY_NAMES[src.registry]} any more ({answer}); if you have that file "
-        f"(sha256 {src.sha256}), put it at {archive_path(src)}: it is checked and used as is")
+        f"(sha256 {src.sha256}), put it at {shown(archive_path(src))}: it is checked and used as is")
 
 
 def _download(src: Source, dest: Path) -> None:
     if src.registry == "npm":
-        cmd = ["npm", "pack", src.spec, "--pack-destination", str(dest), "--silent"]
+        cmd = ["npm", "pack", src.spec, "--pack-destination", str(dest), "--silent", "--color=false"]
     else:
         pip = [sys.executable, "-m", "pip"] if src.name == "pip" else [sys.executable, str(fetch("pip") / "pip")]
-        cmd = [*pip, "download", "--no-deps", "-q", "-d", str(dest), src.spec]
+        cmd = [*pip, "download", "--no-deps", "--no-color", "-q", "-d", str(dest), src.spec]
         cmd += ["--no-binary", ":all:"] if src.sdist else ["--only-binary", ":all:"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        if any(sign in (proc.stderr or proc.stdout) for sign in NOT_SERVED[src.registry]):
+        answer = plain(proc.stderr or proc.stdout or "")
+        tail = [line.strip() for line in answer.splitlines() if line.strip()][-1:] or ["no output"]
+        if any(sign in answer for sign in NOT_SERVED[src.registry]):
             raise _not_served(src, tail[0].removeprefix("ERROR: ").removeprefix("npm error ").strip())
         raise TaskError(f"downloading {src.spec} from {src.registry} failed: {tail[0]}")
 
@@ -154,7 +170,7 @@ def recorded_refusal(archive: str) -> str | None:
     src = SOURCES[archive]
     if archive_path(src).exists() or not unavailable_marker(src).exists():
         return None
-    return unavailable_marker(src).read_text()
+    return plain(unavailable_marker(src).read_text()).replace(str(archive_path(src)), shown(archive_path(src)))
 
 
 @contextlib.contextmanager

@@ -103,26 +103,36 @@ def attention_statistics(table: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
+CELL_INCHES = 0.6  # a heatmap cell's width: its number at 8 pt fits
+ANNOTATED_SOURCES = 8  # more source adapters (the paper profile's 16): colour only, the numbers are in the table
+
+
 def plot(table: pd.DataFrame) -> Figure:
     """Target task x source adapter heatmap per layer (the paper's Fig. 4 and 6), drawn as the deviation from the
     uniform share 1/N on one diverging scale centred on 0, with each layer's statistics in its title. The scale
     reaches at least ``MOVED_SHARE`` of 1/N, so an attention that never moved stays pale instead of its noise
-    being stretched over the whole colour range."""
+    being stretched over the whole colour range. Each cell carries its number at 8 pt up to ``ANNOTATED_SOURCES``
+    sources."""
     import seaborn as sns
 
     layers = sorted(table["layer"].unique())
     stats = attention_statistics(table).set_index("layer")
     cols = min(len(layers), 3)
     rows = math.ceil(len(layers) / cols)
-    limit = max(float(stats["max_abs_deviation"].max()), MOVED_SHARE / table["source"].nunique())
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 3, 3.6 * rows + 1), squeeze=False,
+    n_sources, n_targets = table["source"].nunique(), table["task"].nunique()
+    limit = max(float(stats["max_abs_deviation"].max()), MOVED_SHARE / n_sources)
+    annotate = n_sources <= ANNOTATED_SOURCES
+    # annotated panels grow with the grid, so that a cell holds its number at 8 pt ("+0.123" is about 0.4 in wide)
+    cell = CELL_INCHES if annotate else 0
+    width, height = max(3.6, cell * n_sources), max(3.6, 0.75 * cell * n_targets)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 3, height * rows + 1), squeeze=False,
                              layout="constrained")
     frame = table.assign(deviation=deviation(table))
     for index, (ax, layer) in enumerate(zip(axes.flat, layers)):
         grid = frame[frame["layer"] == layer].pivot_table(index="task", columns="source", values="deviation")
         first_column, bottom_row = index % cols == 0, index + cols >= len(layers)
-        sns.heatmap(grid, ax=ax, vmin=-limit, vmax=limit, center=0, cmap="RdBu_r", annot=True, fmt="+.3f",
-                    cbar=False, annot_kws={"fontsize": 6}, xticklabels=bottom_row, yticklabels=first_column)
+        sns.heatmap(grid, ax=ax, vmin=-limit, vmax=limit, center=0, cmap="RdBu_r", annot=annotate, fmt="+.3f",
+                    cbar=False, annot_kws={"fontsize": 8}, xticklabels=bottom_row, yticklabels=first_column)
         row = stats.loc[layer]
         ax.set_title(f"layer {layer}: max |dev| {row['max_abs_deviation']:.3f}\n"
                      f"entropy {row['entropy']:.3f} (log N = {row['uniform_entropy']:.3f})", fontsize=9)

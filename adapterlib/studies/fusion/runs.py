@@ -25,10 +25,15 @@ TABLE1_GRIDS = ("fusion_full", "fusion_st_a", "fusion_st_a_houlsby", "mt_a", "fu
 
 
 def results(profile: Profile, configs: Sequence[RunConfig | MultiTaskConfig]) -> pd.DataFrame:
-    """The results of ``configs`` from the profile's run store, training only what is missing, ``score`` being the
-    fusion suite's metric (accuracy for MRPC and QQP too, as AdapterFusion reports them, where a run records
-    Houlsby's F1 as its score: models are chosen and scored on accuracy; a run's best epoch stays its own metric's)."""
-    frame = run_grid(configs, profile.store()).frame
+    """The results of ``configs`` from the profile's run store, training only what is missing, scored as
+    ``scored`` says."""
+    return scored(profile, run_grid(configs, profile.store()).frame)
+
+
+def scored(profile: Profile, frame: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs of a results ``frame``, ``score`` being the fusion suite's metric (accuracy for MRPC and
+    QQP too, as AdapterFusion reports them, where a run records Houlsby's F1 as its score: models are chosen and
+    scored on accuracy; a run's best epoch stays its own metric's)."""
     if frame.empty:
         return frame
     frame = frame[frame["status"] == "ok"]

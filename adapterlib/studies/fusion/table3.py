@@ -62,7 +62,7 @@ def plot(table: pd.DataFrame) -> Figure:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("reduction factor (bottleneck = d / rf)")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
 

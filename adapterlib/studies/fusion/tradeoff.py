@@ -1,11 +1,14 @@
 """AdapterFusion's methods on the parameter-vs-accuracy trade-off (not a figure of the paper: its Table 1 and
 Table 3 put on the axes of Houlsby's Figure 3): head only, ST-A at reduction factors 2 / 16 / 64, ST-A Houlsby,
-MT-A, Fusion w/ ST-A and w/ MT-A, full fine-tuning.
+MT-A, Fusion w/ ST-A and w/ MT-A, full fine-tuning, and every other registered method (``tradeoff.OTHER_METHODS``:
+LoRA, (IA)³) as in Houlsby's Figure 3.
 
-Every point is a run of Table 1 or Table 3, read from the run store through their ``table`` functions: nothing new
-is trained. A fusion's parameters per target task are its fusion layers and head plus the adapters it fuses (trained
-by their own runs, stored once for the suite); MT-A trains the encoder with the adapters, so its point sits at the
-full model's size. The paper's points are its Table 1 (and Table 3 means) at counts made on BERT-base.
+The paper's methods' points are runs of Table 1 or Table 3, read from the run store through their ``table``
+functions; the other methods' runs are trained here, on the fusion tasks full fine-tuning learned (elsewhere every
+method sits at the majority class), each on its own grid (``tradeoff.method_configs``). A fusion's parameters per
+target task are its fusion layers and head plus the adapters it fuses (trained by their own runs, stored once for
+the suite); MT-A trains the encoder with the adapters, so its point sits at the full model's size. The paper's points
+are its Table 1 (and Table 3 means) at counts made on BERT-base.
 """
 from __future__ import annotations
 
@@ -20,31 +23,38 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from adapterlib.core.config import AdapterConfig
 from adapterlib.core.inject import add_adapter
+from adapterlib.core.methods import METHOD_KEY
 from adapterlib.core.params import count_parameters
 from adapterlib.core.trainable import set_trainable
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claim_value, fusion_n_tasks, fusion_table1, paper_score
+from adapterlib.runner.grid import METHOD_BY_KEY
 from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.runner.scale_grids import ST_A
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
-from adapterlib.studies.base import Study, declares_runs, register
+from adapterlib.runner.store import METHOD_POINT
+from adapterlib.studies.base import PlannedRun, Study, declares_runs, register
 from adapterlib.studies.common import learned_tasks
 from adapterlib.studies.fusion import table1, table3
 from adapterlib.studies.fusion.cost import fusion_parameters
 from adapterlib.studies.fusion.report import claims_section
-from adapterlib.studies.fusion.runs import TABLE1_GRIDS
-from adapterlib.studies.tradeoff import (CAPTION, Series, median_gap_check, plot_tradeoff, summary, task_params,
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, scored, table1_configs
+from adapterlib.studies.tradeoff import (CAPTION, METHOD_GRIDS, OTHER_METHODS, Series, median_gap_check,
+                                         method_configs, method_series, plot_tradeoff, summary, task_params,
                                          tradeoff_frame)
 
 STUDY = register(Study(name="fusion_tradeoff", paper="fusion", title="Trade-off: accuracy vs trained parameters",
-                       roles=("fusion",), grids=(*TABLE1_GRIDS, "reduction_factors"),
+                       roles=("fusion",), grids=(*TABLE1_GRIDS, "reduction_factors", *METHOD_GRIDS),
                        depends=(table1.STUDY.name, table3.STUDY.name)))
+# The paper's methods (a Table 1 row's series is its method; Table 3's factors are ST-A's), then the other
+# registered methods as they register themselves (the papers' own adapters are ST-A and ST-A Houlsby here).
 SERIES = (Series("head", "head only", "tab:gray"),
           Series("st_a", "ST-A, reduction factor 64 / 16 / 2", "tab:orange"),
           Series("st_a_houlsby", "ST-A Houlsby", "tab:brown"),
           Series("mt_a", "MT-A", "tab:red"),
-          Series("fusion_st_a", "Fusion w/ ST-A", "tab:green"),
+          Series("fusion_st_a", "Fusion w/ ST-A", "tab:cyan"),
           Series("fusion_mt_a", "Fusion w/ MT-A", "tab:blue"),
+          *method_series(OTHER_METHODS),
           Series("full", "full fine-tuning", "black"))
 CLAIMED = ("st_a", "fusion_st_a")  # the paper's parameter-efficient methods checked against full fine-tuning
 PAPER_LABELS = {"fusion": "paper (Tables 1 and 3, BERT-base)"}
@@ -53,21 +63,46 @@ FIGURE_CAPTION = (CAPTION + "; a fusion's parameters per target task: its fusion
                   "(it gives no per-task numbers); its x positions are counted on BERT-base")
 
 
+def full_configs(profile: Profile) -> list[RunConfig]:
+    """Table 1's full fine-tuning runs: they decide which tasks are learned."""
+    return [cfg for cfg in table1_configs(profile)["baselines"] if cfg.regime == "full"]
+
+
 @declares_runs(STUDY)
-def runs(profile: Profile) -> list[RunConfig | MultiTaskConfig]:
-    """Table 1's and Table 3's runs (this study tabulates both)."""
-    return [*table1.runs(profile), *table3.runs(profile)]
+def runs(profile: Profile) -> list[RunConfig | MultiTaskConfig | PlannedRun]:
+    """Table 1's and Table 3's runs (this study tabulates both), and the other methods' runs on the fusion tasks
+    full fine-tuning learned: known once Table 1's full runs are in the store; until then on every fusion task,
+    provisional (an upper bound)."""
+    listed: list[RunConfig | MultiTaskConfig | PlannedRun] = [*table1.runs(profile), *table3.runs(profile)]
+    full, store = full_configs(profile), profile.store()
+    if all(store.get(cfg) is not None for cfg in full):
+        rows = method_rows(profile, scored(profile, store.to_frame(cfg.run_id for cfg in full)), "full")
+        return listed + method_configs(profile, learned_tasks(rows), role="fusion")
+    after = tuple(cfg.run_id for cfg in full)
+    return listed + [PlannedRun(cfg, after, provisional=True)
+                     for cfg in method_configs(profile, profile.task_names("fusion"), role="fusion")]
+
+
+def point_rows(profile: Profile, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per task and point of the other methods' runs in ``frame`` (its ``method_point``: ``lora_8``,
+    ``ia3``; its learning rate chosen on dev), its ``series`` its method's family."""
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.concat([method_rows(profile, part, point).assign(series=METHOD_BY_KEY[part[METHOD_KEY].iloc[0]].family)
+                      for point, part in frame.groupby(METHOD_POINT, sort=False)], ignore_index=True)
 
 
 def table(profile: Profile) -> pd.DataFrame:
-    """Every method of Table 1 and the reduction factors 2 and 64 of Table 3, per task, as ``tradeoff.COLUMNS``
-    (``learned``: full fine-tuning learned the task)."""
+    """Every method of Table 1, the reduction factors 2 and 64 of Table 3 and the other methods' points, per task,
+    as ``tradeoff.COLUMNS`` (``learned``: full fine-tuning learned the task)."""
     methods = table1.table(profile)
     factors = table3.table(profile)
-    rows = pd.concat([methods, factors[factors["reduction_factor"] != 16]], ignore_index=True)  # rf 16 is ST-A
-    series = rows["method"].str.replace(r"_rf\d+$", "", regex=True)
-    rows = rows.assign(suite="fusion", series=series, learned=rows["task"].isin(learned_tasks(methods)))
-    return tradeoff_frame(rows, profile.store())
+    learned = learned_tasks(methods)
+    others = point_rows(profile, results(profile, method_configs(profile, learned, role="fusion")))
+    rows = pd.concat([methods.assign(series=methods["method"]),
+                      factors[factors["reduction_factor"] != 16].assign(series="st_a"),  # rf 16 is ST-A
+                      others], ignore_index=True)
+    return tradeoff_frame(rows.assign(suite="fusion", learned=rows["task"].isin(learned)), profile.store())
 
 
 @cache
@@ -100,9 +135,9 @@ def paper_points() -> pd.DataFrame:
     means = pd.DataFrame([{"method": f"st_a_rf{rf}", "paper_task": "Mean (Table 3)",
                            "relative": claim_value(f"t3_rf{rf}") - paper_score(paper, "Mean", "full")}
                           for rf in (2, 64)])
-    points = pd.concat([tasks[["method", "paper_task", "relative"]], means], ignore_index=True)
-    return points.assign(suite="fusion", series=points["method"].str.replace(r"_rf\d+$", "", regex=True),
-                         trained_params=points["method"].map(counts), total_x=float("nan"))
+    points = pd.concat([tasks[["method", "paper_task", "relative"]].assign(series=tasks["method"]),
+                        means.assign(series="st_a")], ignore_index=True)
+    return points.assign(suite="fusion", trained_params=points["method"].map(counts), total_x=float("nan"))
 
 
 def tradeoff_summary(saved: pd.DataFrame) -> pd.DataFrame:

@@ -73,7 +73,7 @@ def plot(saved: pd.DataFrame) -> Figure:
             ax.plot(rows["trained_pct"], rows["delta"], marker, color=color, label=label, markersize=8)
             if regime == "adapters":
                 for _, r in rows.iterrows():
-                    ax.annotate(r["method"].split("_")[-1], (r["trained_pct"], r["delta"]), fontsize=7,
+                    ax.annotate(f"{r['size']:g}", (r["trained_pct"], r["delta"]), fontsize=8,
                                 textcoords="offset points", xytext=(3, 3))
         paper = part.dropna(subset=["paper_score"])
         if len(paper):

@@ -20,9 +20,10 @@ from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_
 from adapterlib.runner.grid import select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import RunConfig
+from adapterlib.runner.store import METHOD_POINT
 from adapterlib.studies.base import Study, declares_runs, register
 from adapterlib.studies.common import score_columns
-from adapterlib.studies.houlsby.runs import exact_counts, finished, method_name
+from adapterlib.studies.houlsby.runs import exact_counts, finished, point_name
 
 STUDY = register(Study(name="houlsby_fig5_squad", paper="houlsby", title="Figure 5: SQuAD v1.1", roles=("squad",),
                        grids=("squad",)))
@@ -42,13 +43,13 @@ def table(profile: Profile) -> pd.DataFrame:
     has no SQuAD-role task (left out: ``Profile.missing_tasks``)."""
     suite = profile.suites["squad"]
     frame = finished(profile, runs(profile))
-    selected = select_best(frame, by=["task", "regime", "size"], seeds="mean")
+    selected = select_best(frame, by=["task", "regime", METHOD_POINT], seeds="mean")
     known = paper_claims()
     paper = {"full": known.loc["fig5_full", "value"], "adapters_64": known.loc["fig5_adapter64", "value"],
              "adapters_2": known.loc["fig5_adapter2", "value"]}
     rows = []
     for _, winner in selected.iterrows():
-        method, spec = method_name(winner), get_task(winner["task"], suite)
+        method, spec = point_name(winner), get_task(winner["task"], suite)
         evaluated = frame[frame["run_id"].isin(winner["run_ids"]) & (frame["split"] != "validation")]
         for split, part in evaluated.groupby("split"):
             for metric in ("f1", "exact_match"):
@@ -87,7 +88,7 @@ def plot(saved: pd.DataFrame) -> Figure:
         ax.set_xlabel("trained parameters per task (% of base model); star: full fine-tuning")
         ax.set_ylabel(metric)
         ax.set_title(f"SQuAD {metric}")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

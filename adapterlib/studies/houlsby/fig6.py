@@ -164,9 +164,12 @@ def table(profile: Profile) -> pd.DataFrame:
                                   ignore_index=True))
 
 
+ANNOTATED_LAYERS = 12  # up to this many layers the cells carry their numbers at 8 pt; more (BERT-large): colour only
+
+
 def plot_ablation(saved: pd.DataFrame) -> Figure:
     """Heatmaps as the paper draws them: first removed layer (x) by last removed layer (y), colour = score minus
-    the intact model's; one per task."""
+    the intact model's, with the number in each cell up to ``ANNOTATED_LAYERS`` layers; one per task."""
     part = saved[saved["panel"] == "ablation"]
     tasks = list(dict.fromkeys(part["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.5), squeeze=False)
@@ -178,9 +181,12 @@ def plot_ablation(saved: pd.DataFrame) -> Figure:
         for _, r in rows.dropna(subset=["first_layer"]).iterrows():
             grid[int(r["last_layer"]), int(r["first_layer"])] = r["score"] - intact
         image = ax.imshow(grid, origin="lower", cmap="Blues_r", vmax=0)
-        for (i, j), value in np.ndenumerate(grid):
-            if not np.isnan(value):
-                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7)
+        if n <= ANNOTATED_LAYERS and np.isfinite(grid).any():
+            dark = np.nanmin(grid) / 2  # white numbers on the darker half of the scale
+            for (i, j), value in np.ndenumerate(grid):
+                if not np.isnan(value):
+                    ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8,
+                            color="white" if value < dark else "black")
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
         ax.set_xlabel("first layer with adapters removed")

@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from adapterlib.core.methods import METHOD_KEY
 from adapterlib.core.params import ParamCount
 from adapterlib.data.tasks import get_task
-from adapterlib.runner.grid import run_grid, select_best
+from adapterlib.runner.grid import METHOD_BY_KEY, run_grid, select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import RunConfig
+from adapterlib.runner.store import METHOD_POINT
 from adapterlib.studies.common import tidy_rows
 
 # Fig. 4 and Fig. 6 use MNLI and CoLA; offline, CoLA has no stand-in and SST-2's takes its place.
@@ -36,27 +38,36 @@ def finished(profile: Profile, configs: Sequence[RunConfig]) -> pd.DataFrame:
     return frame[frame["status"] == "ok"] if not frame.empty else frame
 
 
-def method_name(row: pd.Series) -> str:
-    """``full``, ``adapters_<size>``, ``lora_<rank>``, ``top_k_<k>``, ``layernorm``: one name per point of a sweep."""
-    if row["regime"] == "adapters":
-        return f"lora_{int(row['r'])}" if pd.notna(row.get("r")) else f"adapters_{int(row['size'])}"
+def point_name(row: pd.Series) -> str:
+    """One name per point of a sweep: an adapter run's method names it (``method_point``: ``adapters_64``,
+    ``lora_8``, ``ia3``), else ``top_k_<k>``, else the regime (``full``, ``layernorm``)."""
+    if pd.notna(row.get(METHOD_POINT)):
+        return str(row[METHOD_POINT])
     if row["regime"] == "top_k":
         return f"top_k_{int(row['top_k'])}"
     return str(row["regime"])
 
 
+def series_name(row: pd.Series) -> str:
+    """The family a point belongs to: its adapter method's (``AdapterMethod.family``), else its regime."""
+    return METHOD_BY_KEY[row[METHOD_KEY]].family if pd.notna(row.get(METHOD_KEY)) else str(row["regime"])
+
+
 def sweep_points(frame: pd.DataFrame, suite: str, paper: pd.DataFrame | None = None,
-                 by: Sequence[str] = ("size", "top_k"),
-                 name: Callable[[pd.Series], str] = method_name) -> pd.DataFrame:
-    """One tidy row per task and sweep point (hyperparameters not in ``by`` chosen on dev, seeds averaged)."""
+                 by: Sequence[str] = (METHOD_POINT, "top_k"),
+                 name: Callable[[pd.Series], str] = point_name) -> pd.DataFrame:
+    """One tidy row per task and sweep point (hyperparameters not in ``by`` chosen on dev, seeds averaged), with
+    its ``regime``, ``series`` (``series_name``) and ``run_ids``. The default ``by`` gives one point per adapter
+    method and size, and per top-k depth."""
     if frame.empty:
         return pd.DataFrame()
     group = ["task", "regime", *[c for c in by if c in frame.columns]]
     selected = select_best(frame, by=group, seeds="mean")
-    selected["method"] = selected.apply(name, axis=1)
+    names = selected.apply(name, axis=1)
     parts = [tidy_rows(rows, method, paper, suite=suite).assign(regime=rows["regime"].to_numpy(),
+                                                                series=rows.apply(series_name, axis=1).to_numpy(),
                                                                 run_ids=rows["run_ids"].to_numpy())
-             for method, rows in selected.groupby("method", sort=False)]
+             for method, rows in selected.groupby(names, sort=False)]
     return pd.concat(parts, ignore_index=True)
 
 
