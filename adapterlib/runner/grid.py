@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from adapterlib.core.config import AdapterConfig
 from adapterlib.core.inject import METHODS, method_of
