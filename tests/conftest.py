@@ -12,6 +12,7 @@ from transformers import (
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     BertConfig,
+    BertForSequenceClassification,
     MPNetConfig,
     RobertaConfig,
 )
@@ -50,6 +51,16 @@ def tiny_model(model_type: str = "bert", head: str = "seq", seed: int = 0, **ove
     num_labels = 2 if head == "qa" else 3  # QA heads emit start and end logits
     config = CONFIGS[model_type](**{**TINY, "num_labels": num_labels, **overrides})
     return HEADS[head].from_config(config).eval()
+
+
+PEER_BERT = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                       vocab_size=1000, num_labels=3)  # the tiny BERT the method-vs-peft tests share
+
+
+def peer_bert(seed: int = 0) -> BertForSequenceClassification:
+    """A random tiny ``BertForSequenceClassification`` (``PEER_BERT``) in eval mode, the same for every seed."""
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(PEER_BERT).eval()
 
 
 def token_batch(batch: int = 2, length: int = 12, seed: int = 0, vocab: int = 1000) -> torch.Tensor:

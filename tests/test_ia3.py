@@ -8,21 +8,13 @@ import json
 import peft
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 import adapterlib as al
 from adapterlib.core.inject import adapter_parameter_names
-from conftest import tiny_model, token_batch
+from conftest import PEER_BERT, peer_bert, tiny_model, token_batch
 
-TINY_BERT = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-                       vocab_size=1000, num_labels=3)
-D, D_FF = TINY_BERT.hidden_size, TINY_BERT.intermediate_size
+D, D_FF = PEER_BERT.hidden_size, PEER_BERT.intermediate_size
 POOLER, CLASSIFIER = D * D + D, D * 3 + 3  # the head: what the adapters regime trains besides the vectors
-
-
-def _tiny_bert(seed: int = 0) -> BertForSequenceClassification:
-    torch.manual_seed(seed)
-    return BertForSequenceClassification(TINY_BERT).eval()
 
 
 def _randomise(model, name: str) -> None:
@@ -40,7 +32,7 @@ def _vectors(model, name: str) -> dict[str, torch.nn.Parameter]:
 
 
 def test_new_ia3_is_exactly_the_base_model_and_trained_vectors_change_it():
-    model = _tiny_bert()
+    model = peer_bert()
     x = token_batch()
     bare = model(input_ids=x).logits
     al.add_adapter(model, "x", al.IA3Config())
@@ -61,12 +53,12 @@ def test_new_ia3_is_exactly_the_base_model_and_trained_vectors_change_it():
     (al.IA3Config(target_modules=("intermediate.dense",), feedforward_modules=()), D_FF),
 ])
 def test_parameter_count_is_exact_and_adapters_regime_adds_only_the_head(config, per_layer):
-    model = _tiny_bert()
+    model = peer_bert()
     base_names = {n for n, _ in model.named_parameters()}
     al.add_adapter(model, "x", config)
     assert base_names <= {n for n, _ in model.named_parameters()}  # the base model's names are untouched
     counts = al.count_parameters(model)
-    assert counts.added == TINY_BERT.num_hidden_layers * per_layer
+    assert counts.added == PEER_BERT.num_hidden_layers * per_layer
     assert counts.base == sum(p.numel() for n, p in model.named_parameters() if n.startswith("bert.")) - counts.added
     al.set_trainable(model, "adapters", adapter="x")
     trained = al.count_parameters(model)
@@ -75,14 +67,14 @@ def test_parameter_count_is_exact_and_adapters_regime_adds_only_the_head(config,
 
 
 def test_layers_restrict_the_vectors():
-    model = _tiny_bert()
+    model = peer_bert()
     al.add_adapter(model, "x", al.IA3Config(layers=(1,)))
     assert {path.split(".")[3] for path in _vectors(model, "x")} == {"1"}
     assert al.count_parameters(model).added == 3 * D + D_FF
 
 
 def test_adapters_regime_trains_exactly_the_vectors_and_head():
-    model = _tiny_bert().train()
+    model = peer_bert().train()
     al.add_adapter(model, "other", al.IA3Config(target_modules=("query",), feedforward_modules=()))
     al.add_adapter(model, "x", al.IA3Config())
     _randomise(model, "x")
@@ -96,7 +88,7 @@ def test_adapters_regime_trains_exactly_the_vectors_and_head():
 
 
 def test_save_load_round_trip_gives_identical_logits(tmp_path):
-    model = _tiny_bert()
+    model = peer_bert()
     config = al.IA3Config(target_modules=("value", "intermediate.dense", "output.dense"),
                           feedforward_modules=("output.dense",), layers=(1,))
     al.add_adapter(model, "x", config)
@@ -106,7 +98,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
     al.save_adapter(model, "x", tmp_path / "x")
     meta = al.read_adapter_config(tmp_path / "x")
     assert meta["adapter"]["method"] == "ia3" and meta["groups"] == ["adapter", "head"]  # no LayerNorms
-    fresh = _tiny_bert()  # the same base weights (what load_model gives) ...
+    fresh = peer_bert()  # the same base weights (what load_model gives) ...
     with torch.no_grad():
         fresh.classifier.weight.add_(1.0)  # ... and another head: the saved one must replace it
     assert al.load_adapter(fresh, tmp_path / "x", name="renamed") == "renamed"
@@ -115,7 +107,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
 
 
 def test_merge_folds_the_vectors_into_the_base_weights_and_removes_the_adapter():
-    model = _tiny_bert()
+    model = peer_bert()
     x = token_batch()
     bare = model(input_ids=x).logits
     al.add_adapter(model, "lora", al.LoRAConfig(r=2))
@@ -159,7 +151,7 @@ def test_bad_config_values_fail_in_one_line(bad, message):
 
 
 def test_a_target_that_matches_nothing_fails_clearly_and_changes_nothing():
-    model = _tiny_bert()
+    model = peer_bert()
     with pytest.raises(al.AdapterError, match=r"^\(IA\)³ target module 'k' matches no linear layer in Transformer "
                                               r"layer 0; its linear layers: .*attention\.self\.key"):
         al.add_adapter(model, "x", al.IA3Config(target_modules=("key", "k"), feedforward_modules=()))
@@ -177,7 +169,7 @@ def test_a_target_that_matches_nothing_fails_clearly_and_changes_nothing():
 
 
 def test_ia3_beside_lora_on_the_same_linears_and_not_fusable():
-    model = _tiny_bert()
+    model = peer_bert()
     x = token_batch()
     al.add_adapter(model, "lora", al.LoRAConfig(r=4, target_modules=("query", "value")))
     with torch.no_grad():
@@ -205,7 +197,7 @@ def test_ia3_beside_lora_on_the_same_linears_and_not_fusable():
           feedforward_modules=r".*\.1\.intermediate\.dense")),
 ])
 def test_equals_peft_ia3_logit_for_logit(ours_config, their_kwargs):
-    ours = _tiny_bert()
+    ours = peer_bert()
     theirs = peft.get_peft_model(copy.deepcopy(ours), peft.IA3Config(**their_kwargs))
     al.add_adapter(ours, "x", ours_config)
     their_layers = {path: m for path, m in theirs.base_model.model.named_modules()

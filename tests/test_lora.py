@@ -6,19 +6,11 @@ import json
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 import adapterlib as al
 from adapterlib.core.inject import adapter_parameter_names
-from conftest import tiny_model, token_batch
+from conftest import PEER_BERT, peer_bert, tiny_model, token_batch
 
-TINY_BERT = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-                       vocab_size=1000, num_labels=3)
-
-
-def _tiny_bert(seed: int = 0) -> BertForSequenceClassification:
-    torch.manual_seed(seed)
-    return BertForSequenceClassification(TINY_BERT).eval()
 
 
 def _randomise(model, name: str) -> None:
@@ -30,7 +22,7 @@ def _randomise(model, name: str) -> None:
 
 
 def test_new_lora_leaves_the_model_unchanged_and_trained_weights_change_it():
-    model = _tiny_bert()
+    model = peer_bert()
     x = token_batch()
     bare = model(input_ids=x).logits
     al.add_adapter(model, "x", al.LoRAConfig(r=4, alpha=8))
@@ -45,7 +37,7 @@ def test_new_lora_leaves_the_model_unchanged_and_trained_weights_change_it():
 
 @pytest.mark.parametrize("r,targets", [(8, ("query", "value")), (2, ("query", "key", "value", "attention.output.dense"))])
 def test_trainable_count_is_r_times_in_plus_out_per_target_per_layer(r, targets):
-    model = _tiny_bert()
+    model = peer_bert()
     base_names = {n for n, _ in model.named_parameters()}
     al.add_adapter(model, "x", al.LoRAConfig(r=r, alpha=16, target_modules=targets))
     assert base_names <= {n for n, _ in model.named_parameters()}  # the base model's names are untouched
@@ -56,7 +48,7 @@ def test_trainable_count_is_r_times_in_plus_out_per_target_per_layer(r, targets)
 
 
 def test_adapters_regime_trains_exactly_lora_and_head():
-    model = _tiny_bert().train()
+    model = peer_bert().train()
     al.add_adapter(model, "other", al.LoRAConfig(r=2))
     al.add_adapter(model, "x", al.LoRAConfig(r=4, alpha=8))
     _randomise(model, "x")
@@ -70,7 +62,7 @@ def test_adapters_regime_trains_exactly_lora_and_head():
 
 
 def test_save_load_round_trip_gives_identical_logits(tmp_path):
-    model = _tiny_bert()
+    model = peer_bert()
     config = al.LoRAConfig(r=4, alpha=12, target_modules=("query", "value", "intermediate.dense"), layers=(1,))
     al.add_adapter(model, "x", config)
     _randomise(model, "x")
@@ -78,7 +70,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
     expected = model(input_ids=x).logits
     al.save_adapter(model, "x", tmp_path / "x")
     assert al.read_adapter_config(tmp_path / "x")["adapter"]["method"] == "lora"
-    fresh = _tiny_bert()  # the same base weights (what load_model gives) ...
+    fresh = peer_bert()  # the same base weights (what load_model gives) ...
     with torch.no_grad():
         fresh.classifier.weight.add_(1.0)  # ... and another head: the saved one must replace it
     assert al.load_adapter(fresh, tmp_path / "x", name="renamed") == "renamed"
@@ -111,7 +103,7 @@ def test_bad_config_values_fail_in_one_line(bad, message):
 
 
 def test_unknown_target_modules_fail_clearly_and_change_nothing():
-    model = _tiny_bert()
+    model = peer_bert()
     with pytest.raises(al.AdapterError, match=r"'q' matches no linear layer.*attention\.self\.query"):
         al.add_adapter(model, "x", al.LoRAConfig(target_modules=("query", "q")))
     assert al.adapter_configs(model) == {} and al.count_parameters(model).added == 0
@@ -123,7 +115,7 @@ def test_unknown_target_modules_fail_clearly_and_change_nothing():
 
 
 def test_lora_beside_bottleneck_adapters_and_not_fusable():
-    model = _tiny_bert()
+    model = peer_bert()
     x = token_batch()
     al.add_adapter(model, "bn", al.AdapterConfig.houlsby(size=4, init_std=0.3))
     with_bottleneck = model(input_ids=x).logits
@@ -142,13 +134,13 @@ def test_lora_beside_bottleneck_adapters_and_not_fusable():
 
 def test_equals_peft_lora_logit_for_logit():
     peft = pytest.importorskip("peft", reason="peft is not installed (pip install -e '.[dev]')")
-    ours = _tiny_bert()
+    ours = peer_bert()
     theirs = peft.get_peft_model(copy.deepcopy(ours),
                                  peft.LoraConfig(r=4, lora_alpha=12, lora_dropout=0.0, target_modules=["query", "value"]))
     al.add_adapter(ours, "x", al.LoRAConfig(r=4, alpha=12))
     torch.manual_seed(1)
     with torch.no_grad():
-        for i in range(TINY_BERT.num_hidden_layers):
+        for i in range(PEER_BERT.num_hidden_layers):
             for target in ("query", "value"):
                 peft_linear = getattr(theirs.base_model.model.bert.encoder.layer[i].attention.self, target)
                 our_lora = getattr(ours.bert.encoder.layer[i].attention.self, target).lora_site.adapters["x"]
