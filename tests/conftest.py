@@ -63,6 +63,19 @@ def peer_bert(seed: int = 0) -> BertForSequenceClassification:
     return BertForSequenceClassification(PEER_BERT).eval()
 
 
+def assert_reloads_into_a_fresh_model(directory, config, x: torch.Tensor, expected: torch.Tensor) -> None:
+    """The adapter saved in ``directory`` loads, renamed, into a fresh ``peer_bert`` whose head differs (the saved
+    head must replace it) and gives ``expected`` logits on ``x`` exactly."""
+    import adapterlib as al
+
+    fresh = peer_bert()  # the same base weights (what load_model gives) ...
+    with torch.no_grad():
+        fresh.classifier.weight.add_(1.0)  # ... and another head: the saved one must replace it
+    assert al.load_adapter(fresh, directory, name="renamed") == "renamed"
+    assert al.adapter_configs(fresh)["renamed"] == config
+    assert torch.equal(fresh(input_ids=x).logits, expected)
+
+
 def token_batch(batch: int = 2, length: int = 12, seed: int = 0, vocab: int = 1000) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(5, vocab, (batch, length), generator=g)

@@ -11,7 +11,7 @@ import torch
 
 import adapterlib as al
 from adapterlib.core.inject import adapter_parameter_names
-from conftest import PEER_BERT, peer_bert, tiny_model, token_batch
+from conftest import PEER_BERT, assert_reloads_into_a_fresh_model, peer_bert, tiny_model, token_batch
 
 D, D_FF = PEER_BERT.hidden_size, PEER_BERT.intermediate_size
 POOLER, CLASSIFIER = D * D + D, D * 3 + 3  # the head: what the adapters regime trains besides the vectors
@@ -98,12 +98,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
     al.save_adapter(model, "x", tmp_path / "x")
     meta = al.read_adapter_config(tmp_path / "x")
     assert meta["adapter"]["method"] == "ia3" and meta["groups"] == ["adapter", "head"]  # no LayerNorms
-    fresh = peer_bert()  # the same base weights (what load_model gives) ...
-    with torch.no_grad():
-        fresh.classifier.weight.add_(1.0)  # ... and another head: the saved one must replace it
-    assert al.load_adapter(fresh, tmp_path / "x", name="renamed") == "renamed"
-    assert al.adapter_configs(fresh)["renamed"] == config
-    assert torch.equal(fresh(input_ids=x).logits, expected)
+    assert_reloads_into_a_fresh_model(tmp_path / "x", config, x, expected)
 
 
 def test_merge_folds_the_vectors_into_the_base_weights_and_removes_the_adapter():
