@@ -26,39 +26,10 @@ def _table(scores: dict[str, dict[str, float]], paper: dict[str, dict[str, float
                          for method, by_task in scores.items() for task, score in by_task.items()])
 
 
-def test_outcome_uses_the_threshold_strictly():
+def test_the_papers_outcome_uses_its_threshold_strictly():
     assert table2.outcome(0.31) == "improved" and table2.outcome(-0.31) == "worse"
     assert table2.outcome(0.3) == "same" and table2.outcome(-0.3) == "same" and table2.outcome(0.0) == "same"
     assert table2.outcome(float("nan")) == "n/a"
-
-
-def test_table2_counts_improved_same_worse_per_comparison():
-    scores = {"st_a": {"a": 70.0, "b": 80.0, "c": 60.0, "d": 50.0},
-              "mt_a": {"a": 69.0, "b": 81.0, "c": 60.0, "d": 50.0},
-              "fusion_st_a": {"a": 71.0, "b": 80.2, "c": 59.0, "d": 50.5},
-              "fusion_mt_a": {"a": 69.0, "b": 81.0, "c": 60.0, "d": 50.0}}
-    rows = table2.compare(_table(scores))
-    assert set(rows["method"]) == {"fusion_st_a_vs_st_a", "fusion_st_a_vs_mt_a", "fusion_mt_a_vs_st_a",
-                                   "fusion_mt_a_vs_mt_a"}
-    c = table2.counts(rows).set_index("method")
-    assert c.loc["fusion_st_a_vs_st_a", ["improved", "same", "worse", "n_tasks"]].tolist() == [2, 1, 1, 4]
-    assert c.loc["fusion_st_a_vs_mt_a", ["improved", "same", "worse"]].tolist() == [2, 0, 2]  # a, d up; b, c down
-    assert c.loc["fusion_mt_a_vs_mt_a", ["improved", "same", "worse"]].tolist() == [0, 4, 0]
-    row = rows[(rows["method"] == "fusion_st_a_vs_st_a") & (rows["task"] == "a")].iloc[0]
-    assert row["score"] == pytest.approx(1.0) and row["outcome"] == "improved"
-    checks = {c.claim: c for c in table2.claims(rows)}  # the paper's numbers are ours here: every share matches
-    assert checks["t2_fst_vs_st_improved"].our_value == checks["t2_fst_vs_st_improved"].paper_value == 2
-    assert {c.verdict for c in checks.values()} == {"holds"}
-    assert "fusion_st_a vs st_a: tasks improved (paper Table 2: 10 of 16" in checks["t2_fst_vs_st_improved"].description
-    # the paper's fusion w/ ST-A improving on all 4 of the same tasks: 2 of 4 (50%) vs 100% -> does not hold;
-    # same or better 3 of 4 (75%) vs 100%: not within 20 points either
-    paper = {**scores, "fusion_st_a": {t: s + 2 for t, s in scores["st_a"].items()}}
-    same_tasks = {c.claim: c for c in table2.claims(table2.compare(_table(scores, paper)))}
-    assert same_tasks["t2_fst_vs_st_improved"].paper_value == 4
-    assert same_tasks["t2_fst_vs_st_improved"].verdict == same_tasks["t2_fst_vs_st_same_or_better"].verdict == "does not hold"
-    assert set(table2.counts(rows, "paper_outcome")["n_tasks"]) == {4}
-    text = table2.findings(rows, list(checks.values()))
-    assert "fusion_st_a_vs_st_a" in text and "| 10 improved, 15 same or better |" in text  # the paper's Table 2
 
 
 def test_relative_and_table1_claims():
@@ -99,9 +70,38 @@ def test_table3_claims_compare_differences_to_rf16():
     assert {c.verdict for c in checks.values()} == {"not measured"}  # no full fine-tuning rows, no predictions
     assert checks["t3_rf2"].paper_value == pytest.approx(0.34) and checks["t3_rf64"].paper_value == pytest.approx(-0.32)
     assert checks["t3_rf2"].region_high == pytest.approx(76.39 - 75.73)  # the spread of the paper's means
-    text = table3.findings(pd.DataFrame(rows), list(checks.values()))
+    text = table3.findings(pd.DataFrame(rows).assign(learned=True), list(checks.values()))
     assert "rf 2: 81.00, rf 16: 80.00, rf 64: 71.00 (spread 10.00 points" in text and "**does not hold** here" in text
     assert "over 76.39 / 76.05 / 75.73" in text  # the paper's Table 3 means
+
+
+def _rf_rows() -> pd.DataFrame:
+    """Table 3 rows of two tasks, b not learned by full fine-tuning (its factors far apart: noise at the floor)."""
+    return pd.DataFrame([{"task": t, "method": f"st_a_rf{rf}", "reduction_factor": rf, "score": s,
+                          "paper_score": math.nan, "learned": t == "a", "model": "minilm-l6", "max_train": 256}
+                         for t, by_rf in {"a": {2: 80.0, 16: 79.0, 64: 79.5}, "b": {2: 30.0, 16: 60.0, 64: 45.0}}.items()
+                         for rf, s in by_rf.items()])
+
+
+def test_table3_means_and_figure_leave_floor_tasks_out_and_draw_the_papers_means():
+    rows = _rf_rows()
+    text = table3.findings(rows, [])
+    assert "over the 1 learned tasks: rf 2: 80.00, rf 16: 79.00, rf 64: 79.50 (spread 1.00 points" in text
+    assert "Left out of the means, full fine-tuning not having learned them: b." in text
+    fig = table3.plot(rows)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert "ours: b" not in lines and "ours: a" in lines
+    (mean,) = [line for label, line in lines.items() if label.startswith("ours: mean over 1 learned tasks")]
+    assert list(mean.get_ydata()) == [80.0, 79.0, 79.5]
+    assert "minilm-l6, train capped at 256" in mean.get_label()
+    (paper,) = [line for label, line in lines.items() if label.startswith("paper, Table 3")]
+    assert "BERT-base, full data" in paper.get_label()
+    assert list(paper.get_xdata()) == list(table3.FACTORS)
+    assert list(paper.get_ydata()) == [claim_value(f"t3_rf{rf}") for rf in table3.FACTORS]
+    assert any("Left out" in t.get_text() and ": b." in t.get_text() for t in fig.texts)
+    none = table3.findings(rows.assign(learned=False), [])
+    assert "Full fine-tuning learned none of our 2 tasks" in none
 
 
 def test_nli_reliance_and_its_claim():

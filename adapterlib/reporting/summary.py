@@ -10,12 +10,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from adapterlib.data.tasks.check import cause_lines
 from adapterlib.reporting.claims import load_claims
 from adapterlib.reporting.outputs import results_dir
 
-# the learning rule's four outcomes first; "partly" only grades non-learning claims (counts, ratios)
-COUNTED = ("holds", "does not hold", "inconclusive", "not measured", "partly")
+# the learning rule's five outcomes first; "partly" only grades non-learning claims (counts, ratios)
+COUNTED = ("holds", "does not hold", "inconclusive", "undecidable", "not measured", "partly")
+# The papers' headline gaps, in this order at the top of SUMMARY.md and in the README (a test keeps the two equal).
+HEADLINES = ("glue_gap", "t1_adapters64_gap", "t2_adapters_gap", "t2_top_k_gap", "t1_fusion_st_a_minus_st_a",
+             "t1_fusion_st_a_minus_full")
 RUN_INFO = "run_info.json"
 SUMMARY = "SUMMARY.md"
 PAPERS = {"houlsby": "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP",
@@ -65,6 +70,35 @@ def _ours(row) -> str:
     return _number(row.our_value) + interval
 
 
+def _paper_inside(row) -> str:
+    """"yes"/"no": whether the paper's number lies inside our interval; "—" for a claim without one."""
+    inside = getattr(row, "paper_in_interval", math.nan)
+    return "—" if inside is None or math.isnan(inside) else "yes" if inside else "no"
+
+
+def _count(value: float) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:,.0f}"
+
+
+def headline_table(claims: pd.DataFrame) -> str:
+    """The headline gaps (``HEADLINES``) as a markdown table: the paper's number, ours with its interval, the
+    half-width, how many learned tasks and test examples it rests on, whether the paper's number is inside ours,
+    and the verdict."""
+    rows = claims.set_index("claim")
+    lines = ["| claim | paper | ours [95% interval] | half-width | learned tasks | test examples | paper in ours "
+             "| verdict |", "|---|---|---|---|---|---|---|---|"]
+    for claim in HEADLINES:
+        if claim not in rows.index:
+            continue
+        row = rows.loc[claim]
+        half = (row["ci_high"] - row["ci_low"]) / 2 if "ci_low" in row.index else math.nan
+        lines.append(f"| {row['source']}: {row['description']} | {_number(row['paper_value'])} | "
+                     f"{_ours(row)} | {_number(half)} | {_count(row.get('n_tasks', math.nan))} | "
+                     f"{_count(row.get('n_test', math.nan))} | {_paper_inside(row)} | "
+                     f"**{row['verdict']}** |")
+    return "\n".join(lines)
+
+
 def render_summary(profile: str) -> str:
     """The SUMMARY.md text for ``profile`` from its claim records and run information."""
     claims, info = load_claims(profile), read_run_info(profile)
@@ -83,19 +117,23 @@ def render_summary(profile: str) -> str:
     lines += left_out_section(info.get("left_out", {}))
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
+    lines += ["## Headlines", "", headline_table(claims), ""]
     counts = claims["verdict"].value_counts()
     lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in COUNTED), ""]
     if "ci_low" in claims.columns:  # records written by the interval rule (claims.learning_check)
         lines += ["A learning claim's verdict comes from our 95% paired bootstrap interval (shown beside our number) "
                   "and the region the claim states; it is *not measured* where full fine-tuning has not learned the "
-                  "task.", ""]
+                  "task, and *undecidable* where our interval is too wide for the claim to hold even had our number "
+                  "been the paper's (its basis says how many test examples would decide it). \"paper in ours\" says "
+                  "whether the paper's own number lies inside our interval.", ""]
     for paper, group in claims.groupby("paper", sort=False):
         lines += [f"## {PAPERS.get(paper, paper)}", "",
-                  "| claim | source | paper | ours | verdict | how ours was computed | notebook |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| claim | source | paper | ours | paper in ours | verdict | how ours was computed | notebook |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in group.itertuples():
             lines.append(f"| {row.description} | {row.source} | {_number(row.paper_value)} | {_ours(row)}"
-                         f" | **{row.verdict}** | {row.basis} | [{row.notebook}]({row.notebook}.ipynb) |")
+                         f" | {_paper_inside(row)} | **{row.verdict}** | {row.basis} |"
+                         f" [{row.notebook}]({row.notebook}.ipynb) |")
         lines.append("")
     return "\n".join(lines)
 

@@ -125,14 +125,13 @@ def _full_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _learned(full: pd.DataFrame, margin: float) -> pd.Series:
-    """Full fine-tuning rows that learned their task: at least ``margin`` points above the majority class and, where
-    the row has a bootstrap interval, its lower end above the majority class too (a 5-point lead on 50 test
-    examples is within noise). Rows without an interval (runs recorded before predictions) are judged on the
-    margin alone; claims on them are "not measured" anyway, having no interval."""
+    """Full fine-tuning rows that learned their task: at least ``margin`` points above the majority class *and* the
+    lower end of their bootstrap interval above the majority class too (a 5-point lead on 50 test examples is
+    within noise). One rule for every table: a row without an interval (no per-example predictions) has not shown
+    that it learned, so it counts as not learned, in means, figures and counts alike."""
     above = full["score"] >= full["majority"] + margin
-    if "ci_low" not in full.columns:
-        return above
-    return above & ~(full["ci_low"] <= full["majority"])
+    ci_low = full["ci_low"] if "ci_low" in full.columns else pd.Series(math.nan, index=full.index)
+    return above & (ci_low > full["majority"])
 
 
 def learned_tasks(table: pd.DataFrame, margin: float = LEARNED_MARGIN) -> list[str]:
@@ -152,9 +151,12 @@ def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_
     if full.empty or _learned(full, margin).iloc[0]:
         return None
     row = full.iloc[0]
-    interval = "" if math.isnan(row.get("ci_low", math.nan)) else f" (95% interval from {row['ci_low']:.1f})"
-    return (f"not measured: full fine-tuning scores {row['score']:.1f}{interval} on {task}, not clearly above always "
-            f"predicting its majority class ({row['majority']:.1f}) by {margin:g} points: not learned at this scale")
+    if math.isnan(row.get("ci_low", math.nan)):
+        return (f"not measured: full fine-tuning's {row['score']:.1f} on {task} has no interval (no per-example "
+                "predictions), so it has not shown that it learned the task")
+    return (f"not measured: full fine-tuning scores {row['score']:.1f} (95% interval from {row['ci_low']:.1f}) on "
+            f"{task}, not clearly above always predicting its majority class ({row['majority']:.1f}) by {margin:g} "
+            "points: not learned at this scale")
 
 
 def paired_mean_difference(

@@ -77,7 +77,7 @@ def claims(table1_rows: pd.DataFrame) -> list[ClaimCheck]:
         "Table 1 over the same tasks)",
         f"test score of fusion_st_a minus full, paired, mean over the {len(tasks)} learned of our "
         f"{small['task'].nunique()} small-task stand-ins ({', '.join(tasks) or 'none'})", STUDY.name,
-        not_measured=why, paper_value=paper, paper=STUDY.paper, source="Fig. 3",
+        not_measured=why, tasks=tasks, paper_value=paper, paper=STUDY.paper, source="Fig. 3",
         description="Fusion w/ ST-A gains over full fine-tuning on the small tasks")]
 
 

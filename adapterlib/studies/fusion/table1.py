@@ -86,7 +86,7 @@ def claims(table: pd.DataFrame) -> list[ClaimCheck]:
             f"fusion_st_a {'above' if higher else 'below'} {other} on average (Table 1 on the paper tasks ours "
             f"stand in for: {paper:+.2f})",
             f"test score of fusion_st_a minus {other}, paired, mean over the {len(tasks)} learned of our {n} tasks"
-            f"{floor_count(table, n)}", STUDY.name, not_measured=why, paper_value=paper,
+            f"{floor_count(table, n)}", STUDY.name, not_measured=why, tasks=tasks, paper_value=paper,
             description=f"Fusion w/ ST-A vs {other}: mean difference over the tasks", paper=STUDY.paper,
             source="Table 1"))
     return checks
