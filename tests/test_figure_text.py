@@ -67,3 +67,38 @@ def test_ablation_heatmap_numbers_are_8_pt(n_layers):
     assert small_text(fig) == []
     assert bool(fig.axes[0].texts) == (n_layers <= fig6.ANNOTATED_LAYERS)
     plt.close(fig)
+
+
+def _contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """WCAG 2 contrast ratio of two RGB(A) colours (0-1)."""
+    def luminance(colour):
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_ablation_heatmap_scale_is_centred_on_zero_and_every_number_stands_out_from_its_cell():
+    """Removing adapters can help as well as hurt: a gain gets its own colour, not the colour of no change, and
+    each cell's number is black or white, whichever contrasts more with that cell (at least 4.5:1, WCAG AA)."""
+    from matplotlib.colors import to_rgba
+
+    from adapterlib.studies.houlsby import fig6
+
+    changes = {(0, 0): 4.0, (0, 1): -14.0, (1, 1): 0.3, (0, 2): -7.0, (1, 2): 2.0, (2, 2): -1.0}
+    rows = [{"panel": "ablation", "task": "t", "first_layer": None, "last_layer": None, "score": 60.0,
+             "n_layers": 3, "majority": 40.0}]
+    rows += [{"panel": "ablation", "task": "t", "first_layer": first, "last_layer": last, "score": 60.0 + change,
+              "n_layers": 3, "majority": 40.0} for (first, last), change in changes.items()]
+    fig = fig6.plot_ablation(pd.DataFrame(rows))
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    low, high = image.get_clim()
+    assert low == -high == -14.0 and image.norm(0.0) == pytest.approx(0.5)  # symmetric: +4 is as strong as -4
+    assert image.norm(4.0) > 0.6 and image.norm(-4.0) < 0.4
+    for text in ax.texts:
+        first, last = round(text.get_position()[0]), round(text.get_position()[1])
+        cell = image.cmap(image.norm(changes[(first, last)]))
+        assert _contrast(to_rgba(text.get_color()), cell) >= 4.5, text.get_text()
+    assert {t.get_text() for t in ax.texts} == {"+4", "-14", "0", "-7", "+2", "-1"}
+    plt.close(fig)

@@ -136,6 +136,18 @@ def on_par_bound(paper_gap: float) -> float:
     return max(paper_gap, 0.0) + ON_PAR_MARGIN
 
 
+def about(paper_value: float) -> tuple[float, float]:
+    """The region of "about ``paper_value``", a size the paper states ("top-1 loses about 6.6"): the paper's number
+    give or take ``ON_PAR_MARGIN``, the same margin as "within"."""
+    return paper_value - ON_PAR_MARGIN, paper_value + ON_PAR_MARGIN
+
+
+def either_way_within(spread: float) -> tuple[float, float]:
+    """The region of "a difference within ``spread`` points either way" ("the reduction factor matters little"):
+    +-``on_par_bound(spread)``."""
+    return -on_par_bound(spread), on_par_bound(spread)
+
+
 def precision_needed(paper_value: float, low: float, high: float) -> float:
     """The largest interval half-width at which a claim with region (``low``, ``high``) could still hold were our
     number the paper's: the paper's distance to the nearer edge (<= 0 when the paper's own number is not inside
