@@ -123,3 +123,17 @@ def assert_predictions_give_metrics(result, n_examples: int) -> None:
         assert len(result.predictions[split]) == len(result.references[split]) == n_examples
         task = result.config["task"]
         assert compute_metrics(task, result.predictions[split], result.references[split]) == metrics
+
+
+# Committed runs made before the current contracts of the results (clean notebooks, decidable claims), by profile:
+# known to break them until the profile is rerun. Strict: the moment a regenerated run keeps a contract, its entry
+# must go (an XPASS fails), so no stale run hides a new one.
+STALE_RESULTS = {"cpu": "results/cpu is the run of 2026-12-02 on the earlier suites (progress bars as outputs, a "
+                        "builder's paths, kernel python3, claims judged before the decidability rule); the next full "
+                        "cpu reproduction regenerates it"}
+
+
+def stale_marks(profile: str) -> list:
+    """A strict xfail for tests of ``profile``'s committed results while they are ``STALE_RESULTS``."""
+    reason = STALE_RESULTS.get(profile)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []

@@ -191,3 +191,14 @@ def test_every_worker_runs_forward_passes_in_the_asked_precision(bench, tmp_path
     with bench.C.precision_context():  # benchmarks/_common.py
         out = layer(torch.ones(2, 4))
     assert out.dtype == getattr(torch, dtype)
+
+
+def test_figure_legends_sit_under_their_panels_off_the_data():
+    """Drawn from the committed cpu measurements: no legend overlaps any panel."""
+    fig = benchmarks.plot(pd.read_csv(ROOT / "results" / "cpu" / "benchmarks.csv"))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 3  # the inference panel's colours are the first panel's
+    for legend in legends:
+        assert not any(legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)

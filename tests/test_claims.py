@@ -13,6 +13,7 @@ import pytest
 from adapterlib.reporting import claims
 from adapterlib.reporting.statistics import Interval
 from adapterlib.reporting.summary import headline_table
+from conftest import stale_marks
 from adapterlib.studies.common import floor_tasks, score_columns
 from adapterlib.studies.fusion import fig3 as fusion_fig3
 from adapterlib.studies.fusion import table1 as fusion_table1
@@ -169,8 +170,8 @@ def test_reduction_factor_claims_need_a_difference_inside_the_papers_spread():
                              for task in TASKS for rf, c in correct.items()])
     same = {c.claim: c for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 340}), full)}
     assert same["t3_rf16"].verdict == "not measured"  # an absolute BERT-base mean: not comparable
-    # equal accuracy, different misses: +-3 points, where "within 0.66 of 0" with the paper at +0.34 allows 0.32
-    assert same["t3_rf2"].verdict == "undecidable" and same["t3_rf2"].n_needed > 50 * same["t3_rf2"].n_test
+    # equal accuracy, different misses: +-3 points, where "within 1.66 of 0" with the paper at +0.34 allows 1.32
+    assert same["t3_rf2"].verdict == "undecidable" and same["t3_rf2"].n_needed > 4 * same["t3_rf2"].n_test
     far = {c.claim: c for c in fusion_table3.claims(rf_rows({2: 340, 16: 340, 64: 280}), full)}
     assert far["t3_rf64"].verdict == "undecidable" and far["t3_rf64"].our_value == pytest.approx(-15.0)
     assert "interval alone would say does not hold" in far["t3_rf64"].basis
@@ -222,17 +223,18 @@ def test_section_3_6_judges_each_pair_of_sizes_against_the_papers_spread():
     assert noisy["sec36_size8"].verdict == noisy["sec36_size64"].verdict == "undecidable"
 
 
-def tradeoff_table(correct: dict[str, int], shift: dict[str, int] | None = None) -> pd.DataFrame:
+def tradeoff_table(correct: dict[str, int], shift: dict[str, int] | None = None, n_test: int = N_TEST) -> pd.DataFrame:
     """``table`` as the trade-off figures hold it: GLUE-role rows with a series, a dev score and the paper's
     median difference to full fine-tuning of -0.4 (as Houlsby Table 1's GLUE median)."""
-    rows = table(correct, shift).dropna(subset=["task"])
+    rows = table(correct, shift, n_test=n_test).dropna(subset=["task"])
     series = rows["method"].str.extract(r"^(adapters|full|st_a|fusion)", expand=False)
     return rows.assign(suite="glue", series=series, dev_score=rows["score"], learned=True,
                        paper_relative=np.where(rows["method"] == "full", 0.0, -0.4))
 
 
-def tradeoff_checks(correct: dict[str, int], shift: dict[str, int] | None = None) -> dict[str, claims.ClaimCheck]:
-    frame = tradeoff_table(correct, shift)
+def tradeoff_checks(correct: dict[str, int], shift: dict[str, int] | None = None,
+                    n_test: int = N_TEST) -> dict[str, claims.ClaimCheck]:
+    frame = tradeoff_table(correct, shift, n_test)
     checks = [*houlsby_fig3.claims(frame), *fusion_tradeoff.claims(frame)]
     return {c.claim: c for c in checks if c.claim != "fig3_additional_adapters"}
 
@@ -255,14 +257,18 @@ def test_fusion_small_task_gain_needs_fusion_above_full_fine_tuning():
 
 def test_trade_off_medians_are_judged_by_their_paired_interval():
     same = tradeoff_checks({"full": 360})
-    assert same["fig3_glue_adapters"].region_low == pytest.approx(min(same["fig3_glue_adapters"].paper_value, 0))
-    assert {c.verdict for c in same.values()} == {"holds"}  # 0 lies above the paper's median (below 0)
-    worse = tradeoff_checks({"full": 360, "adapters_best_size": 300, "adapters_64": 300, "st_a": 300,
-                             "fusion_st_a": 300})
+    glue = same["fig3_glue_adapters"]
+    assert glue.region_low == pytest.approx(-claims.on_par_bound(-glue.paper_value))  # -(0.4 + 1)
+    assert {c.verdict for c in same.values()} == {"holds"}  # 0 lies above the paper's median minus the margin
+    worse = tradeoff_checks({"full": 3600, "adapters_best_size": 3000, "adapters_64": 3000, "st_a": 3000,
+                             "fusion_st_a": 3000}, n_test=10 * N_TEST)
     assert {c.verdict for c in worse.values()} == {"does not hold"}
     assert worse["tradeoff_st_a_vs_full"].our_value == pytest.approx(-15.0)
-    noisy = tradeoff_checks({"full": 360}, shift={"st_a": 7})  # same accuracy, other misses: +-3 points
-    assert noisy["tradeoff_st_a_vs_full"].verdict == "inconclusive"
+    assert worse["tradeoff_st_a_vs_full"].n_tasks == 2
+    edge = tradeoff_checks({"full": 3600, "st_a": 3544}, n_test=10 * N_TEST)  # -1.4, the region's edge
+    assert edge["tradeoff_st_a_vs_full"].verdict == "inconclusive"
+    small = tradeoff_checks({"full": 360, "st_a": 300})  # 400 examples a task: half-width ~3 against 1.4
+    assert small["tradeoff_st_a_vs_full"].verdict == "undecidable"
     assert houlsby_fig3.claims(tradeoff_table({"full": 360}))[1].verdict == "not measured"  # no additional-role rows
 
 
@@ -328,13 +334,19 @@ def committed_claims() -> list[Path]:
     return sorted((REPO / "results" / "cpu" / "claims").glob("*.csv"))
 
 
-@pytest.mark.parametrize("path", committed_claims(), ids=lambda p: p.stem)
-def test_committed_learning_verdicts_have_intervals_and_none_rests_on_an_unlearned_table(path):
+def committed_cases() -> list:
+    """``committed_claims`` as test cases, a strict xfail where the run predates the current rule (STALE_RESULTS)."""
+    return [pytest.param(path, marks=stale_marks("cpu"), id=path.stem) for path in committed_claims()]
+
+
+@pytest.mark.parametrize("path", committed_cases())
+def test_no_committed_verdict_comes_from_a_rule_that_could_not_pass_or_could_not_fail(path):
+    """The rule, tested on what SUMMARY.md shows: every judged learning claim has its interval and rests on a table
+    with a learned task; every one that got holds / does not hold / inconclusive could have held had our number been the paper's (half-width below the paper's distance to the
+    region's edge) and could have failed (the region has an edge); the undecidable ones say what would decide them."""
     records = pd.read_csv(path)
-    if "ci_low" not in records.columns:
-        pytest.skip(f"{path.name} predates the interval rule (no ci_low column): regenerate results/cpu")
-    learning = records[records["region_low"].notna()]
-    judged = learning[learning["verdict"] != "not measured"]
+    assert "n_needed" in records.columns, f"{path.name} predates the decidability rule: regenerate results/cpu"
+    judged = records[records["region_low"].notna() & (records["verdict"] != "not measured")]
     assert judged[["ci_low", "ci_high", "n_test"]].notna().all().all(), "a learning verdict without its interval"
     for csv, claims_of_table in judged.groupby("csv"):
         table_path = path.parent.parent / f"{csv}.csv"
@@ -342,15 +354,6 @@ def test_committed_learning_verdicts_have_intervals_and_none_rests_on_an_unlearn
             saved = pd.read_csv(table_path)
             tasks = set(saved["task"].dropna())
             assert set(floor_tasks(saved)) != tasks, f"{list(claims_of_table['claim'])}: judged on unlearned tasks only"
-
-
-@pytest.mark.parametrize("path", committed_claims(), ids=lambda p: p.stem)
-def test_no_committed_verdict_comes_from_a_rule_that_could_not_pass_or_could_not_fail(path):
-    """The rule, tested on what SUMMARY.md shows: every learning claim that got holds / does not hold /
-    inconclusive could have held had our number been the paper's (half-width below the paper's distance to the
-    region's edge) and could have failed (the region has an edge); the undecidable ones say what would decide them."""
-    records = pd.read_csv(path)
-    assert "n_needed" in records.columns, f"{path.name} predates the decidability rule: regenerate results/cpu"
     learning = records[records["region_low"].notna() & records["ci_low"].notna()]
     for record in learning.itertuples():
         assert not (math.isinf(record.region_low) and math.isinf(record.region_high)), f"{record.claim} cannot fail"
@@ -367,8 +370,9 @@ def test_no_committed_verdict_comes_from_a_rule_that_could_not_pass_or_could_not
             assert record.paper_in_interval == (record.ci_low <= record.paper_value <= record.ci_high), record.claim
 
 
-def test_the_readme_headline_table_is_the_committed_runs():
+@pytest.mark.parametrize("profile", [pytest.param("cpu", marks=stale_marks("cpu"))])
+def test_the_readme_headline_table_is_the_committed_runs(profile):
     """The README's headline table is generated (``summary.headline_table``) from the committed claim records, so
     it cannot drift from SUMMARY.md."""
-    records = pd.concat([pd.read_csv(path) for path in committed_claims()], ignore_index=True)
+    records = pd.concat([pd.read_csv(path) for path in (REPO / "results" / profile / "claims").glob("*.csv")])
     assert headline_table(records) in (REPO / "README.md").read_text()

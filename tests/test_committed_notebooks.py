@@ -10,6 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import stale_marks
+
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = sorted(REPO.glob("results/*/*.ipynb"))
 MAX_OUTPUTS = 60
@@ -63,16 +65,8 @@ def notebook_problems(path: Path, kernel: str | None = KERNEL) -> list[str]:
     return problems
 
 
-# Committed runs made before this contract, by profile: known to break it until the profile is rerun. Strict: the
-# moment a regenerated run keeps the contract, its entry must go (an XPASS fails), so no stale run hides a new one.
-STALE = {"cpu": "results/cpu is the run of 2026-12-02 (progress bars as outputs, a builder's paths, kernel python3); "
-                "the next full cpu reproduction regenerates it"}
-
-
 def _case(path: Path):
-    stale = STALE.get(path.parent.name)
-    marks = [pytest.mark.xfail(strict=True, reason=stale)] if stale else []
-    return pytest.param(path, marks=marks, id=str(path.relative_to(REPO)))
+    return pytest.param(path, marks=stale_marks(path.parent.name), id=str(path.relative_to(REPO)))
 
 
 @pytest.mark.parametrize("path", [_case(p) for p in COMMITTED])

@@ -13,10 +13,12 @@ matplotlib.use("Agg")
 METHODS = ("full", "adapters")
 
 
-def frame(with_interval: bool) -> pd.DataFrame:
-    """Three tasks, the middle one without a paper number (as a stand-in with no paper counterpart)."""
+def frame(with_interval: bool, tasks: tuple[str, ...] = ("rte_dev_split", "rt_polarity", "sst2_dev_split")
+          ) -> pd.DataFrame:
+    """Three classification tasks, the middle one without a paper number (as a stand-in with no paper
+    counterpart)."""
     rows = []
-    for i, (task, paper_task) in enumerate([("alpha", "RTE"), ("beta", None), ("gamma", "SST-2")]):
+    for i, (task, paper_task) in enumerate(zip(tasks, ["RTE", None, "SST-2"])):
         for j, method in enumerate(METHODS):
             score = 50.0 + 10 * i + j
             rows.append({"task": task, "paper_task": paper_task, "method": method, "score": score,
@@ -63,4 +65,16 @@ def test_interval_and_majority_line_are_drawn():
 
 def test_tick_labels_name_the_paper_task():
     ax = scores_beside_paper(frame(False), METHODS, paper_label="paper", ylabel="accuracy").axes[0]
-    assert [label.get_text() for label in ax.get_xticklabels()] == ["alpha\n(RTE)", "beta", "gamma\n(SST-2)"]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["rte_dev_split\n(RTE)", "rt_polarity",
+                                                                     "sst2_dev_split\n(SST-2)"]
+
+
+def test_a_regression_task_gets_no_majority_line():
+    """vader_movie is scored by Spearman: ``majority_score`` gives a constant 0, which is no floor."""
+    ax = scores_beside_paper(frame(True, ("rte_dev_split", "vader_movie", "sst2_dev_split")), METHODS,
+                             paper_label="paper", ylabel="score").axes[0]
+    (floor,) = [c for c in ax.collections if c.get_linestyle()[0][1] is not None]
+    assert [s[0][1] for s in floor.get_segments()] == [40.0, 42.0]  # the classification tasks' only
+    centres = [(s[0][0] + s[1][0]) / 2 for s in floor.get_segments()]
+    assert centres == pytest.approx([0.0, 2.0])  # each under its own task
+    assert "majority class (none for regression)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -69,7 +69,7 @@ def test_table3_claims_compare_differences_to_rf16():
     checks = {c.claim: c for c in table3.claims(pd.DataFrame(rows))}  # the interval rule: tests/test_claims.py
     assert {c.verdict for c in checks.values()} == {"not measured"}  # no full fine-tuning rows, no predictions
     assert checks["t3_rf2"].paper_value == pytest.approx(0.34) and checks["t3_rf64"].paper_value == pytest.approx(-0.32)
-    assert checks["t3_rf2"].region_high == pytest.approx(76.39 - 75.73)  # the spread of the paper's means
+    assert checks["t3_rf2"].region_high == pytest.approx(76.39 - 75.73 + 1)  # the paper's spread + the margin
     text = table3.findings(pd.DataFrame(rows).assign(learned=True), list(checks.values()))
     assert "rf 2: 81.00, rf 16: 80.00, rf 64: 71.00 (spread 10.00 points" in text and "**does not hold** here" in text
     assert "over 76.39 / 76.05 / 75.73" in text  # the paper's Table 3 means
@@ -217,6 +217,22 @@ def test_cost_claims_judge_the_count_against_the_paper_and_the_line_by_its_fit()
     assert "(slope 100.0 ms per adapter)" in checks["fusion_cost_linear_train"].basis
 
 
+def _legend_clear_of_axes(fig) -> bool:
+    """Whether every legend of ``fig`` lies outside every axes (so it covers no data, whatever the numbers)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_window_extent(renderer) for ax in fig.axes]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return bool(legends) and not any(leg.get_window_extent(renderer).overlaps(box) for leg in legends for box in boxes)
+
+
+def test_cost_and_table3_legends_sit_outside_the_axes():
+    timings = pd.DataFrame({"n_adapters": [0, 1, 2, 4], "train_s_per_batch": [0.1, 0.2, 0.3, 0.5],
+                            "infer_s_per_batch": [0.05, 0.1, 0.15, 0.25]})
+    assert _legend_clear_of_axes(cost.plot(timings))
+    assert _legend_clear_of_axes(table3.plot(_rf_rows()))
+
+
 def test_every_fusion_notebook_has_a_study_that_declares_the_runs_it_reuses():
     modules = (table1, table2, table3, fig3, fig4, cost, tradeoff)
     notebooks = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("fusion_*.ipynb")}
@@ -264,7 +280,7 @@ def test_tradeoff_claims_take_the_papers_median_over_the_same_tasks():
                          "trained_params": [100, 100, 2, 2, 10, 10], "learned": [True, False] * 3})
     checks = {c.claim: c for c in tradeoff.claims(rows)}
     st_a = checks["tradeoff_st_a_vs_full"]  # task b is not learned, but it is kept for the paper's median
-    assert st_a.paper_value == pytest.approx(0.3) and st_a.region_low == 0  # paper above full: "not worse"
+    assert st_a.paper_value == pytest.approx(0.3) and st_a.region_low == -1.0  # paper above full: not worse by 1
     assert st_a.verdict == "not measured" and "a median 2% of full" in st_a.basis
 
 

@@ -1,18 +1,26 @@
-"""The trade-off figures' table: its columns, relative = score - full, the interval formula, and every point's
-parameter count read from the run it comes from (a tiny run store trained here: head, full, adapter, fusion)."""
+"""The trade-off figures' table: its columns, relative = score - full, the interval formula, every point's
+parameter count read from the run it comes from (a tiny run store trained here: head, full, adapter, fusion), the
+paper's numbers under their own task and method, and the figure: every paper point visible, floor tasks out."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
+import matplotlib
 import pandas as pd
 import pytest
 
 from adapterlib.core.config import AdapterConfig
+from adapterlib.reporting.paper import fusion_n_tasks, fusion_table1, houlsby_glue, paper_score
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.settings import RunConfig
 from adapterlib.runner.store import RunStore
 from adapterlib.studies.common import tidy_rows
-from adapterlib.studies.tradeoff import COLUMNS, difference_interval, summary, task_params, tradeoff_frame
+from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
+from adapterlib.studies.tradeoff import (COLUMNS, NUDGE, difference_interval, nudges, summary, task_params,
+                                         tradeoff_frame)
+
+matplotlib.use("Agg")
 
 TASK = "rt_polarity"
 SMALL = dict(task=TASK, lr=1e-3, epochs=1, batch_size=16, max_length=32, max_train=32, max_eval=32,
@@ -100,3 +108,98 @@ def test_summary_totals_follow_total_multiple(store, frame):
     assert totals.at["fusion_st_a", "score"] == pytest.approx(
         (fusion["shared_params"] + fusion["run_trainable"]) / fusion["base_params"])
     assert not math.isnan(totals.at["st_a", "score"])
+
+
+class _Store:
+    """A run store stand-in: every run id answers a record with the same parameter counts on its task."""
+
+    def get(self, run_id: str) -> SimpleNamespace:
+        task = run_id.split(":")[0]
+        return SimpleNamespace(params={"trainable": 700, "trainable_base": 100, "head": 50, "added": 550,
+                                       "base": 10_000}, config={"task": task, "max_train": 32, "max_eval": 32,
+                                                                "max_test": 32})
+
+
+# (suite, the paper's table, suite of our stand-ins, their tasks, our method -> the paper's column)
+SUITES = [("fusion", fusion_table1, "fusion_offline", ("cb_dev_split", "sst2_dev_split", "rte_dev_split"),
+           {"full": "full", "head": "head", "st_a": "st_a", "mt_a": "mt_a", "fusion_st_a": "fusion_st_a",
+            "fusion_mt_a": "fusion_mt_a"}),
+          ("glue", houlsby_glue, "glue_offline", ("sst2_dev_split", "snli", "rte_dev_split"),
+           {"full": "full", "adapters_64": "adapters_64", "adapters_best_size": "adapters_best_size"})]
+
+
+@pytest.mark.parametrize("suite, paper, stand_ins, tasks, methods", SUITES, ids=[s[0] for s in SUITES])
+def test_paper_points_in_the_csv_sit_under_their_own_task_and_method(tmp_path, suite, paper, stand_ins, tasks,
+                                                                      methods):
+    """Each row's paper_score is the paper's number for that row's task x method, and paper_relative that minus the
+    paper's full fine-tuning on the same task, after the rows are shuffled and the table is written to CSV and
+    read back (the figure and the totals are drawn from the CSV)."""
+    rows = []
+    for i, method in enumerate(methods):
+        selected = pd.DataFrame({"task": list(tasks), "score": [60.0 + i + j for j in range(len(tasks))],
+                                 "trainable": 700, "trainable_pct": 7.0})
+        rows.append(tidy_rows(selected, method, paper(), methods[method], suite=stand_ins)
+                    .assign(run_ids=[(f"{task}:{method}",) for task in tasks]))
+    rows = pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=0)
+    path = tmp_path / "tradeoff.csv"
+    tradeoff_frame(rows.assign(suite=suite, series=rows["method"], learned=True), _Store()).to_csv(path, index=False)
+    saved = pd.read_csv(path)
+    reference = paper()
+    assert saved["paper_task"].notna().all()
+    for row in saved.itertuples():
+        number = paper_score(reference, row.paper_task, methods[row.method])
+        assert row.paper_score == pytest.approx(number), (row.task, row.method)
+        assert row.paper_relative == pytest.approx(number - paper_score(reference, row.paper_task, "full"))
+    assert set(saved.groupby("method")["paper_task"].nunique()) == {len(tasks)}  # each method on every task once
+
+
+def test_fusion_paper_points_and_their_medians_sit_under_their_own_method():
+    """Every per-task paper point of the fusion trade-off is Table 1's number for its task and method minus Full;
+    the totals' paper row of a method is the median of that method's points alone."""
+    points, table = fusion_tradeoff.paper_points(), fusion_table1()
+    per_task = points[points["paper_task"] != "Mean (Table 3)"]
+    assert len(per_task) == 7 * fusion_n_tasks()  # every method of Table 1 with a count, on every task
+    for row in per_task.itertuples():
+        assert row.relative == pytest.approx(paper_score(table, row.paper_task, row.method)
+                                             - paper_score(table, row.paper_task, "full")), (row.paper_task, row.method)
+    ours = pd.DataFrame({"task": ["a"], "method": ["full"], "suite": ["fusion"], "series": ["full"],
+                         "relative": [0.0], "learned": [True], "trained_params": [1], "trained_pct": [1.0],
+                         "shared_params": [1], "run_trainable": [1], "base_params": [1]})
+    totals = summary(ours, points, fusion_tradeoff.PAPER_LABELS)
+    theirs = totals[totals["source"] != "ours"].set_index("method")
+    for method, part in points.groupby("method"):
+        assert theirs.at[method, "p50"] == pytest.approx(part["relative"].median()), method
+
+
+def test_methods_at_one_count_are_nudged_apart_around_it():
+    shift = nudges({"a": 100.0, "b": 100.5, "c": 1000.0, "d": 100.0})
+    assert shift["c"] == 1.0
+    assert [shift[m] for m in ("a", "b", "d")] == pytest.approx([NUDGE ** -1, 1.0, NUDGE])  # given order kept
+    assert shift["a"] * shift["d"] == pytest.approx(1.0)  # centred on the true count
+
+
+def _line(ax, label: str):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line
+
+
+def test_fusion_tradeoff_figure_shows_every_paper_point_and_leaves_floor_tasks_out():
+    """The paper's two fusions train the same parameters and sit at nearly the same median: each keeps its own
+    marker and x, both named in the legend; our rows of a task full fine-tuning did not learn are not drawn."""
+    points = fusion_tradeoff.paper_points()
+    ours = pd.DataFrame([{"task": task, "method": method, "suite": "fusion", "series": method,
+                          "relative": rel, "learned": task == "a", "trained_params": params, "base_params": 1000}
+                         for task, rel in (("a", -1.0), ("b", 30.0))
+                         for method, params in (("full", 1000), ("st_a", 10), ("fusion_st_a", 50),
+                                                ("fusion_mt_a", 50))])
+    ax = fusion_tradeoff.plot(ours).axes[0]
+    fst, fmt = (_line(ax, f"Fusion w/ {m}: {fusion_tradeoff.PAPER_LABELS['fusion']}") for m in ("ST-A", "MT-A"))
+    count = fusion_tradeoff.paper_counts()["fusion_st_a"]
+    assert fst.get_xdata()[0] == pytest.approx(count / NUDGE ** 0.5)
+    assert fmt.get_xdata()[0] == pytest.approx(count * NUDGE ** 0.5)
+    assert fst.get_marker() != fmt.get_marker()
+    for line, method in ((fst, "fusion_st_a"), (fmt, "fusion_mt_a")):
+        assert line.get_ydata()[0] == pytest.approx(points.loc[points["method"] == method, "relative"].median())
+    drawn = [y for c in ax.collections for _, y in c.get_offsets()]
+    assert 30.0 not in drawn and -1.0 in drawn  # task b (not learned) is out, task a in
+    assert "not drawn (full fine-tuning did not learn them): b" in ax.get_title()

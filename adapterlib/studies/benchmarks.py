@@ -162,6 +162,11 @@ def findings(df: pd.DataFrame, checks: list[ClaimCheck]) -> str:
     return "\n".join(lines)
 
 
+def _legend_below(ax, ncol: int) -> None:
+    """The panel's legend under its axis labels: inside, the bars and lines fill every corner of some panel."""
+    ax.legend(fontsize=8, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+
+
 def _training_steps(ax, train: pd.DataFrame) -> None:
     """Training step per configuration and library at the length where head-only is measured, with the ideal."""
     length = train[train.config == "head"].seq_len.max()
@@ -183,7 +188,7 @@ def _training_steps(ax, train: pd.DataFrame) -> None:
     if len(main):
         r = main.iloc[0]
         ax.set_title(f"training step, {r.model}, batch {r.batch}, length {r.seq_len} (median s)", fontsize=9)
-    ax.legend(fontsize=8)
+    _legend_below(ax, ncol=3)
 
 
 def _adapter_over_full(ax, train: pd.DataFrame) -> None:
@@ -204,7 +209,7 @@ def _adapter_over_full(ax, train: pd.DataFrame) -> None:
     ax.set_ylabel("step / own full fine-tuning step")
     ax.set_title("adapter training step relative to full fine-tuning (MiniLM-L6; bars: interval of the median)",
                  fontsize=9)
-    ax.legend(fontsize=8)
+    _legend_below(ax, ncol=3)
 
 
 def _fusion_cost(ax, df: pd.DataFrame) -> None:
@@ -216,7 +221,7 @@ def _fusion_cost(ax, df: pd.DataFrame) -> None:
     ax.set_xlabel("adapters fused (N)")
     ax.set_ylabel("median s per batch")
     ax.set_title("fusion cost vs N (linear axes: a line means linear cost)", fontsize=9)
-    ax.legend(fontsize=8)
+    _legend_below(ax, ncol=4)
 
 
 def _inference_overhead(ax, df: pd.DataFrame) -> None:

@@ -3,7 +3,9 @@
 Each bar's x position comes from its own task's index, never from the order of the rows a method happens to have:
 a task without a paper number (a stand-in with no paper counterpart) leaves its paper bar empty instead of
 shifting the next task's bar under it. Ours carries its 95% interval when the table has ``ci_low``/``ci_high``,
-and a dashed line per task marks always predicting the majority class, below which nothing was learned.
+and a dashed line per classification task marks always predicting the majority class, below which nothing was
+learned; a regression task has no majority class (a constant prediction has no Spearman correlation), so it gets no
+line.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+
+from adapterlib.data.tasks import get_task
 
 PAPER_SUFFIX = " (paper)"  # the label of a method's paper bars: ``method + PAPER_SUFFIX``
 LABEL_WIDTH = 16  # characters per line of a tick label
@@ -33,13 +37,26 @@ def interval(rows: pd.DataFrame) -> np.ndarray | None:
     return np.vstack([rows["score"] - rows["ci_low"], rows["ci_high"] - rows["score"]]).clip(min=0)
 
 
+def has_majority_class(task: str) -> bool:
+    """Whether always predicting one answer is a floor for ``task``: not for regression, where ``majority_score``
+    gives a constant prediction 0, which is no floor for a correlation."""
+    return get_task(task).format != "regression"
+
+
+def majority_floor(table: pd.DataFrame, tasks: Sequence[str]) -> pd.Series:
+    """Per task of ``tasks``, the ``majority`` score of ``table``; NaN where the task has no majority class."""
+    floor = table.drop_duplicates("task").set_index("task")["majority"].reindex(tasks)
+    return floor.where([has_majority_class(task) for task in tasks])
+
+
 def scores_beside_paper(
     table: pd.DataFrame, methods: Sequence[str], *, paper_label: str, ylabel: str, ours_label: str = "ours (test)",
     majority: bool = True, figsize: tuple[float, float] = (12, 4.5),
 ) -> Figure:
     """Per task (rows with a ``task``; ``paper_task`` names the paper's) one pair of bars per method of ``methods``
     present in ``table``: ours (``score``, solid, with its interval) and the paper's (``paper_score``, hatched);
-    ``majority``: draw each task's ``majority`` score as a dashed line across its group."""
+    ``majority``: draw each classification task's ``majority`` score as a dashed line across its group
+    (``majority_floor``)."""
     ours = table[table["task"].notna()]
     methods = [m for m in methods if m in set(ours["method"])]
     tasks = list(dict.fromkeys(ours["task"]))
@@ -57,17 +74,20 @@ def scores_beside_paper(
                error_kw={"elinewidth": 0.8, "capsize": 1.5} if errors is not None else None)
         ax.bar(left + width, rows["paper_score"], width, color=color, alpha=0.45, hatch="//", edgecolor=color,
                label=method + PAPER_SUFFIX)
-    if majority and "majority" in ours.columns:
-        floor = ours.drop_duplicates("task").set_index("task")["majority"].reindex(tasks)
-        ax.hlines(floor, x - 0.45, x + 0.45, colors="k", linestyles="--", linewidth=1)
+    floor = majority_floor(ours, tasks) if majority and "majority" in ours.columns else pd.Series(dtype=float)
+    drawn = floor.notna().to_numpy()
+    if drawn.any():
+        ax.hlines(floor[drawn], x[drawn] - 0.45, x[drawn] + 0.45, colors="k", linestyles="--", linewidth=1)
     ax.set_xticks(x, [task_label(t, p) for t, p in paper_tasks.items()], fontsize=8)
     ax.set_xlim(-0.55, len(tasks) - 0.45)
     ax.set_ylabel(ylabel)
     handles = [Patch(color=colors[j % len(colors)], label=m) for j, m in enumerate(methods)]
     handles.append(Patch(facecolor="grey", label=f"solid: {ours_label}"))
     handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//", label=f"hatched: {paper_label}"))
-    if majority and "majority" in ours.columns:
-        handles.append(plt.Line2D([], [], color="k", linestyle="--", label="majority class"))
+    if drawn.any():
+        regression = not all(has_majority_class(task) for task in tasks)
+        label = "majority class" + (" (none for regression)" if regression else "")
+        handles.append(plt.Line2D([], [], color="k", linestyle="--", label=label))
     if interval(ours) is not None:
         handles.append(plt.Line2D([], [], color="k", marker="|", linestyle="none", label="ours: 95% interval"))
     ax.legend(handles=handles, fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))

@@ -38,7 +38,8 @@ from adapterlib.studies.common import learned_tasks
 from adapterlib.studies.fusion import table1, table3
 from adapterlib.studies.fusion.cost import fusion_parameters
 from adapterlib.studies.fusion.report import claims_section
-from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, scored, table1_configs
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, scored
+from adapterlib.studies.fusion.table3 import full_configs
 from adapterlib.studies.tradeoff import (CAPTION, METHOD_GRIDS, OTHER_METHODS, Series, median_gap_check,
                                          method_configs, method_series, plot_tradeoff, summary, task_params,
                                          tradeoff_frame)
@@ -59,13 +60,9 @@ SERIES = (Series("head", "head only", "tab:gray"),
 CLAIMED = ("st_a", "fusion_st_a")  # the paper's parameter-efficient methods checked against full fine-tuning
 PAPER_LABELS = {"fusion": "paper (Tables 1 and 3, BERT-base)"}
 FIGURE_CAPTION = (CAPTION + "; a fusion's parameters per target task: its fusion layers and head plus every adapter "
-                  "it fuses; the paper's rf 2 / 64 points are Table 3's means minus full fine-tuning's Table 1 mean "
-                  "(it gives no per-task numbers); its x positions are counted on BERT-base")
-
-
-def full_configs(profile: Profile) -> list[RunConfig]:
-    """Table 1's full fine-tuning runs: they decide which tasks are learned."""
-    return [cfg for cfg in table1_configs(profile)["baselines"] if cfg.regime == "full"]
+                  "it fuses, the same for Fusion w/ ST-A and w/ MT-A (so they sit side by side); the paper's rf 2 / 64 "
+                  "points are Table 3's means minus full fine-tuning's Table 1 mean (it gives no per-task numbers); "
+                  "its x positions are counted on BERT-base")
 
 
 @declares_runs(STUDY)

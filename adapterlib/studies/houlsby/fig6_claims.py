@@ -175,6 +175,7 @@ def size_checks(table: pd.DataFrame, csv: str) -> list[ClaimCheck]:
             f"{cl.ON_PAR_MARGIN:g}-point margin for \"within\"",
             f"test score of size-{size} minus size-{other} adapters (other settings chosen on dev), paired, mean "
             f"over the {len(tasks)} learned of our {n} GLUE-role classification tasks", csv, not_measured=why,
+            tasks=tasks,
             paper_value=round(paper[size] - paper[other], 2),
             description=f"adapters of size {size} within {spread:g} points of size {other} (Sec. 3.6 means "
             f"{paper[size]:g} vs {paper[other]:g}: robust to adapter size)"))
