@@ -8,11 +8,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from adapterlib.data import tasks
 from adapterlib.data.tasks import members, prepare
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies import STUDIES
+from adapterlib.studies import preflight as preflight_module
 from adapterlib.studies.common import setup
 from adapterlib.studies.preflight import DataMissing, PeersMissing, check_benchmarks, preflight, recorded_rate
 
@@ -127,3 +129,15 @@ def test_a_notebook_run_with_the_data_cache_empty_fails_in_its_first_cell_with_o
     errors = [o for o in code[0].outputs if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].traceback == err.traceback  # the first code cell, and only there
     assert all(not c.outputs for c in code[1:])
+
+
+def test_a_cpu_that_emulates_bf16_is_told_to_train_in_fp32(monkeypatch):
+    """Without native bf16 (an AVX2-only CPU) autocast emulates it; measured here 1.2 vs 35.9 GFLOP/s."""
+    rates = {"bf16": 1e9, "fp32": 30e9}
+    monkeypatch.setattr(preflight_module, "probe_rate", lambda precision="fp32", seconds=0.2: rates[precision])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = preflight_module.emulated_bf16("bf16")
+    assert "bf16 slower than fp32 (1.0 vs 30.0 GFLOP/s" in line and '{"precision": "fp32"}' in line
+    assert preflight_module.emulated_bf16("fp32") is None
+    rates["bf16"] = 45e9  # native bf16 (AVX512-BF16, AMX): nothing to say
+    assert preflight_module.emulated_bf16("bf16") is None

@@ -68,6 +68,7 @@ class Preflight:
     basis: str
     left_out: dict[str, str] = field(default_factory=dict)
     problem: str | None = None
+    slow_precision: str | None = None
 
     def text(self) -> str:
         """A few short lines for the notebook's first cell."""
@@ -88,6 +89,8 @@ class Preflight:
                 estimate = "unknown" if self.minutes is None else _minutes(self.minutes)
                 lines.append(f"  time: {estimate} on this machine{unknown} ({self.basis}); "
                              f"{_duration(self.gpu_hours * 3600)} on one {REFERENCE_GPU}")
+        if self.slow_precision:
+            lines.append(f"  note: {self.slow_precision}")
         if self.left_out:
             lines.append(f"  left out ({len(self.left_out)}, not run; the claims resting on them are not measured): "
                          + tidy_paths(by_cause(self.left_out, brief=True)))
@@ -159,9 +162,11 @@ def preflight(profile: Profile, study: str) -> Preflight:
     flops = [_flops(run.config, plan.costs[run.config.run_id].gpu_hours) for run in todo]
     timed = [f for f in flops if f is not None]
     minutes, basis = None, ""
+    slow = None
     if timed:
         rate, basis = machine_rate(profile, todo[0].config.precision)
         minutes = sum(timed) / rate / 60
+        slow = emulated_bf16(todo[0].config.precision)
     problems, extra = dict(plan.problems), reads(study)
     for task in extra:
         why = None if task in problems else check_task(task)
@@ -175,7 +180,24 @@ def preflight(profile: Profile, study: str) -> Preflight:
                      runs=len(plan.runs), done=len(plan.done), todo=len(todo),
                      provisional=sum(run.provisional for run in todo), untimed=len(flops) - len(timed),
                      gpu_hours=plan.gpu_hours, minutes=minutes, basis=basis, left_out=dict(plan.left_out),
-                     problem=None if problem is None else stop_line(problem, problems))
+                     problem=None if problem is None else stop_line(problem, problems), slow_precision=slow)
+
+
+def emulated_bf16(precision: str) -> str | None:
+    """A line for a profile training in bf16 on a CPU where bf16 is slower than fp32 (no native bf16, e.g. AVX2
+    only: torch emulates it, measured 10x slower per training step on such a machine): the probe's two rates and
+    the override that trains in fp32. None where bf16 is not asked for, runs on a GPU, or is not slower."""
+    import torch
+
+    if precision != "bf16" or torch.cuda.is_available():
+        return None
+    bf16, fp32 = probe_rate("bf16"), probe_rate("fp32")
+    if bf16 >= fp32:
+        return None
+    return (f"this CPU computes bf16 slower than fp32 ({bf16 / 1e9:.1f} vs {fp32 / 1e9:.1f} GFLOP/s: no native bf16, "
+            "so autocast emulates it); fp32 trains faster here: overrides={\"precision\": \"fp32\"} in the "
+            "parameters cell, or `--overrides '{\"precision\": \"fp32\"}'` for adapterlib reproduce (other run ids: "
+            "nothing is reused from bf16 runs)")
 
 
 def reads(study: str) -> list[str]:
