@@ -15,24 +15,16 @@ from adapterlib.reporting.paper import fusion_n_tasks, fusion_table1, houlsby_gl
 from adapterlib.runner.grid import run_grid, select_best
 from adapterlib.runner.settings import RunConfig
 from adapterlib.runner.store import RunStore
+from adapterlib.reporting.statistics import TaskRuns, mean_difference_interval
 from adapterlib.studies.common import tidy_rows
 from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
-from adapterlib.studies.tradeoff import (COLUMNS, NUDGE, difference_interval, nudges, summary, task_params,
-                                         tradeoff_frame)
+from adapterlib.studies.tradeoff import COLUMNS, NUDGE, nudges, summary, task_params, tradeoff_frame
 
 matplotlib.use("Agg")
 
 TASK = "rt_polarity"
 SMALL = dict(task=TASK, lr=1e-3, epochs=1, batch_size=16, max_length=32, max_train=32, max_eval=32,
              model_kwargs={"num_hidden_layers": 1})
-
-
-def test_difference_interval_on_a_hand_made_case():
-    # 60% vs 50% on 100 examples each: se = sqrt(.6*.4/100 + .5*.5/100) = 0.07 -> +-13.72 points
-    low, high = difference_interval(60.0, 50.0, 100)
-    assert low == pytest.approx(10 - 1.959964 * 7.0, abs=1e-3)
-    assert high == pytest.approx(10 + 1.959964 * 7.0, abs=1e-3)
-    assert difference_interval(50.0, 50.0, 400) == pytest.approx((-6.93, 6.93), abs=0.01)
 
 
 def test_task_params_adds_the_frozen_adapters_a_fusion_uses():
@@ -74,9 +66,11 @@ def test_frame_has_the_documented_columns_and_relative_is_score_minus_full(frame
     assert (frame["full_score"] == full).all()
     assert (frame["relative"] == frame["score"] - full).all()
     assert frame.loc[frame["method"] == "full", "relative"].iloc[0] == 0
-    head = frame[frame["method"] == "head"].iloc[0]
-    assert (head["ci_low"], head["ci_high"]) == pytest.approx(
-        difference_interval(head["score"], full, head["n_test"]))
+    head, full_row = (frame[frame["method"] == m].iloc[0] for m in ("head", "full"))
+    paired = mean_difference_interval([TaskRuns(head["task"], full_row["references"], head["predictions"],
+                                                 full_row["predictions"])])  # Table 1's interval, the same numbers
+    assert (head["ci_low"], head["ci_high"]) == (paired.low, paired.high)
+    assert head["ci_low"] <= head["relative"] <= head["ci_high"]
     assert frame.loc[frame["method"] == "full", ["ci_low", "ci_high"]].isna().all(axis=None)
 
 

@@ -34,7 +34,7 @@ from adapterlib.data.tasks import load_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.outputs import TABLE_COLUMNS
-from adapterlib.reporting.statistics import median_interval
+from adapterlib.reporting.statistics import TaskRuns, mean_difference_interval, median_interval
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import DATA_SEED, RunConfig, RunResult
 from adapterlib.runner.store import RunStore
@@ -42,7 +42,6 @@ from adapterlib.studies.common import paired_mean_difference
 
 COLUMNS = (*TABLE_COLUMNS, "full_score", "relative", "ci_low", "ci_high", "paper_relative", "suite", "series",
            "learned", "n_test", "base_params", "shared_params", "run_trainable")
-Z95 = 1.959964  # two-sided 95% normal quantile
 BAND = (20, 50, 80)  # percentiles of ``relative`` across tasks drawn per method
 NUDGE = 1.2  # x factor between methods drawn side by side at one parameter count (log axis: equal steps)
 CAPTION = ("relative = score minus full fine-tuning's on the same task (points); only tasks full fine-tuning "
@@ -94,11 +93,23 @@ def test_size(task: str, max_train: int | None, max_eval: int | None, max_test: 
     return len(load_task(task, max_train=max_train, max_eval=max_eval, max_test=max_test, seed=DATA_SEED)["test"])
 
 
-def difference_interval(score: float, full_score: float, n: int, level_z: float = Z95) -> tuple[float, float]:
-    """Normal interval for ``score - full_score`` (accuracies in %, each on ``n`` independent test examples)."""
-    p, q = score / 100, full_score / 100
-    half = 100 * level_z * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
-    return score - full_score - half, score - full_score + half
+def paired_intervals(out: pd.DataFrame) -> np.ndarray:
+    """Each row's 95% interval of its score minus full fine-tuning's on the same task and suite, paired over the
+    same test examples (``statistics.mean_difference_interval`` on one task: the interval Table 1's claims use, so
+    one difference has one interval in every CSV); NaN for full's own rows and rows without predictions."""
+    full = out[out["method"] == "full"].set_index(["suite", "task"])
+    intervals = []
+    for row in out.itertuples():
+        key = (row.suite, row.task)
+        base = full.loc[key] if key in full.index and row.method != "full" else None
+        predictions = getattr(row, "predictions", None)
+        if base is None or predictions is None or base.get("predictions") is None:
+            intervals.append((math.nan, math.nan))
+            continue
+        interval = mean_difference_interval([TaskRuns(row.task, base["references"], predictions,
+                                                      base["predictions"])])
+        intervals.append((interval.low, interval.high))
+    return np.array(intervals, dtype=float).reshape(-1, 2)
 
 
 def run_record(store: RunStore, run_id: str) -> RunResult:
@@ -127,10 +138,7 @@ def tradeoff_frame(rows: pd.DataFrame, store: RunStore) -> pd.DataFrame:
     out["full_score"] = full["score"].reindex(key).to_numpy()
     out["relative"] = out["score"] - out["full_score"]
     out["paper_relative"] = out["paper_score"] - full["paper_score"].reindex(key).to_numpy()
-    intervals = [difference_interval(r.score, r.full_score, r.n_test)
-                 if r.metric == "accuracy" and r.method != "full" and not math.isnan(r.full_score) else (math.nan,) * 2
-                 for r in out.itertuples()]
-    out[["ci_low", "ci_high"]] = np.array(intervals, dtype=float).reshape(-1, 2)
+    out[["ci_low", "ci_high"]] = paired_intervals(out)
     if "learned" not in out.columns:
         out["learned"] = True
     extra = [c for c in out.columns if c not in COLUMNS and c != "run_ids"]
