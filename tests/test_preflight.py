@@ -14,9 +14,10 @@ from adapterlib.data import tasks
 from adapterlib.data.tasks import members, prepare
 from adapterlib.runner.profiles import get_profile
 from adapterlib.studies import STUDIES
-from adapterlib.studies import preflight as preflight_module
+from adapterlib.studies import machine
 from adapterlib.studies.common import setup
-from adapterlib.studies.preflight import DataMissing, PeersMissing, check_benchmarks, preflight, recorded_rate
+from adapterlib.studies.machine import recorded_rate
+from adapterlib.studies.preflight import DataMissing, PeersMissing, check_benchmarks, preflight
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = get_profile("smoke")
@@ -43,7 +44,7 @@ def test_with_the_data_cache_empty_setup_stops_in_one_line_naming_the_data_and_t
 
 
 def test_the_plan_counts_runs_and_estimates_minutes_without_training(empty_cache, monkeypatch):
-    monkeypatch.setattr("adapterlib.studies.preflight.probe_rate", lambda precision: 1e10)  # 10 GFLOP/s
+    monkeypatch.setattr("adapterlib.studies.machine.probe_rate", lambda precision: 1e10)  # 10 GFLOP/s
     found = preflight(SMOKE, "houlsby_table1_glue")
     assert found.runs == found.todo > 0 and found.done == 0 and found.minutes > 0
     assert "rough" in found.basis and found.problem
@@ -91,7 +92,7 @@ def test_left_out_tasks_are_named_and_the_notebook_goes_on(tmp_path, monkeypatch
 
 
 def test_every_study_has_a_plan_and_the_benchmarks_check_names_make_peers(empty_cache, monkeypatch, capsys):
-    monkeypatch.setattr("adapterlib.studies.preflight.probe_rate", lambda precision: 1e10)
+    monkeypatch.setattr("adapterlib.studies.machine.probe_rate", lambda precision: 1e10)
     for name in STUDIES:
         if name != "benchmarks":
             assert preflight(SMOKE, name).study == name
@@ -134,10 +135,10 @@ def test_a_notebook_run_with_the_data_cache_empty_fails_in_its_first_cell_with_o
 def test_a_cpu_that_emulates_bf16_is_told_to_train_in_fp32(monkeypatch):
     """Without native bf16 (an AVX2-only CPU) autocast emulates it; measured here 1.2 vs 35.9 GFLOP/s."""
     rates = {"bf16": 1e9, "fp32": 30e9}
-    monkeypatch.setattr(preflight_module, "probe_rate", lambda precision="fp32", seconds=0.2: rates[precision])
+    monkeypatch.setattr(machine, "probe_rate", lambda precision="fp32", seconds=0.2: rates[precision])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    line = preflight_module.emulated_bf16("bf16")
+    line = machine.emulated_bf16("bf16")
     assert "bf16 slower than fp32 (1.0 vs 30.0 GFLOP/s" in line and '{"precision": "fp32"}' in line
-    assert preflight_module.emulated_bf16("fp32") is None
+    assert machine.emulated_bf16("fp32") is None
     rates["bf16"] = 45e9  # native bf16 (AVX512-BF16, AMX): nothing to say
-    assert preflight_module.emulated_bf16("bf16") is None
+    assert machine.emulated_bf16("bf16") is None

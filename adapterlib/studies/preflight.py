@@ -4,8 +4,8 @@ in one line when the data it needs is missing, before anything trains.
 From the plan (``adapterlib.plan.make_plan`` for the one notebook): its tasks, its runs (how many are already in the
 run store, how many it will train), and the time those will take *on this machine*. The plan's time is GPU-hours
 on a reference GPU, computed from training FLOPs (``adapterlib.costs``); here those FLOPs are divided by the rate
-this machine reached on the runs it recorded in the profile's run store (their ``wall_time``: training and
-evaluation), or, before it recorded any, by the rate of a short matrix-multiply probe (rough).
+this machine reached (``machine.machine_rate``: on the runs it recorded in the profile's run store, or, before it
+recorded any, a short matrix-multiply probe).
 
 A dataset the runs need that cannot be loaded here (an offline task not prepared, the hub out of reach, a local
 copy missing) stops the notebook with ``DataMissing``, which IPython and papermill render as its one line (its
@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
 from adapterlib.runner.profiles import Profile
+from adapterlib.studies.machine import emulated_bf16, machine_rate, training_flops
 
-# Training rate (``costs`` FLOPs over wall time) / probe rate. Measured on 2 busy EPYC cores: 0.7-1.5 (training
-# reaches less of the peak than one matrix product, but ``costs`` counts every example at max_length, padding
-# included), so the probe's rate is taken as it is: a rough figure until the store holds runs of this machine.
-PROBE_EFFICIENCY = 1.0
-CALIBRATION_RUNS = 40  # the most recent runs of this machine in the store that the rate is taken from
 FIX = "`adapterlib data prepare` (or `make data`)"
 
 
@@ -159,7 +153,7 @@ def preflight(profile: Profile, study: str) -> Preflight:
 
     (plan,) = make_plan(profile, [study])
     todo = plan.todo
-    flops = [_flops(run.config, plan.costs[run.config.run_id].gpu_hours) for run in todo]
+    flops = [training_flops(run.config, plan.costs[run.config.run_id].gpu_hours) for run in todo]
     timed = [f for f in flops if f is not None]
     minutes, basis = None, ""
     slow = None
@@ -181,23 +175,6 @@ def preflight(profile: Profile, study: str) -> Preflight:
                      provisional=sum(run.provisional for run in todo), untimed=len(flops) - len(timed),
                      gpu_hours=plan.gpu_hours, minutes=minutes, basis=basis, left_out=dict(plan.left_out),
                      problem=None if problem is None else stop_line(problem, problems), slow_precision=slow)
-
-
-def emulated_bf16(precision: str) -> str | None:
-    """A line for a profile training in bf16 on a CPU where bf16 is slower than fp32 (no native bf16, e.g. AVX2
-    only: torch emulates it, measured 10x slower per training step on such a machine): the probe's two rates and
-    the override that trains in fp32. None where bf16 is not asked for, runs on a GPU, or is not slower."""
-    import torch
-
-    if precision != "bf16" or torch.cuda.is_available():
-        return None
-    bf16, fp32 = probe_rate("bf16"), probe_rate("fp32")
-    if bf16 >= fp32:
-        return None
-    return (f"this CPU computes bf16 slower than fp32 ({bf16 / 1e9:.1f} vs {fp32 / 1e9:.1f} GFLOP/s: no native bf16, "
-            "so autocast emulates it); fp32 trains faster here: overrides={\"precision\": \"fp32\"} in the "
-            "parameters cell, or `--overrides '{\"precision\": \"fp32\"}'` for adapterlib reproduce (other run ids: "
-            "nothing is reused from bf16 runs)")
 
 
 def reads(study: str) -> list[str]:
@@ -232,71 +209,3 @@ def check(profile: Profile, study: str, out: TextIO | None = None) -> Preflight:
     if found.problem:
         raise DataMissing(found.problem)
     return found
-
-
-def _flops(config, gpu_hours: float | None) -> float | None:
-    """The training FLOPs behind a run's estimate (``costs.run_cost`` divides them by the reference GPU's rate)."""
-    from adapterlib.costs import PEAK_FLOPS, UTILISATION
-
-    if gpu_hours is None:
-        return None
-    return gpu_hours * 3600 * PEAK_FLOPS["fp32" if config.precision == "fp32" else "mixed"] * UTILISATION
-
-
-def machine_rate(profile: Profile, precision: str) -> tuple[float, str]:
-    """(FLOPs per second this machine trains at, where that comes from): from the latest runs this machine
-    (``platform.node()``) recorded in ``profile``'s run store, FLOPs over wall time; else the probe's rate times
-    ``PROBE_EFFICIENCY``."""
-    recorded = recorded_rate(profile.store().root, platform.node())
-    if recorded is not None:
-        rate, n = recorded
-        return rate, f"at the speed of its {n} latest run(s) in the store"
-    return probe_rate(precision) * PROBE_EFFICIENCY, "rough: none of its runs in the store yet"
-
-
-def recorded_rate(store_root: Path, host: str, limit: int = CALIBRATION_RUNS) -> tuple[float, int] | None:
-    """(training FLOPs per second of wall time, runs) over the ``limit`` latest records of ``host`` under
-    ``store_root`` with a known size, or None if there are none."""
-    from adapterlib.costs import run_cost
-    from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, RunConfig
-
-    records = sorted(store_root.glob("*/record.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    flops = seconds = 0.0
-    n = 0
-    for path in records:
-        try:
-            record = json.loads(path.read_text())
-            if record.get("host") != host or record.get("status", "ok") != "ok" or not record.get("wall_time"):
-                continue
-            config = (MultiTaskConfig if record.get("kind") == MULTITASK else RunConfig).from_dict(record["config"])
-            work = _flops(config, run_cost(config).gpu_hours)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if work:
-            flops, seconds, n = flops + work, seconds + float(record["wall_time"]), n + 1
-        if n >= limit:
-            break
-    return (flops / seconds, n) if n and seconds > 0 else None
-
-
-def probe_rate(precision: str = "fp32", seconds: float = 0.2) -> float:
-    """Matrix-multiply FLOPs per second here (the GPU if there is one), in ``precision`` (bf16/fp16/auto: bf16
-    autocast), timed for about ``seconds``: MiniLM/BERT-sized products."""
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    size = 2048 if device == "cuda" else 384
-    a, b = torch.randn(512, size, device=device), torch.randn(size, 4 * size, device=device)
-    dtype = None if precision == "fp32" else torch.bfloat16
-    with torch.autocast(device, dtype=dtype, enabled=dtype is not None), torch.no_grad():
-        torch.mm(a, b)  # warm-up
-        reps, start = 0, time.perf_counter()
-        while True:
-            torch.mm(a, b)
-            reps += 1
-            if device == "cuda":
-                torch.cuda.synchronize()
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds:
-                break
-    return 2 * 512 * size * 4 * size * reps / elapsed
