@@ -77,9 +77,10 @@ def test_summary_lists_every_claim_with_both_numbers_and_the_run_information(tmp
                            "notebooks": {"houlsby_table1_glue": 60.0, "fusion_table3_reduction": 30.0}})
     text = render_summary("cpu")
     assert "`abc123`" in text and "torch 2.13.0" in text and "1.5 min" in text
-    assert "Verdicts: 0 holds, 1 does not hold, 0 inconclusive, 0 not measured, 1 partly" in text
-    for c in checks:
-        assert f"| {c.paper_value:.4g} | {c.our_value:.4g} | **{c.verdict}** |" in text
+    assert "Verdicts: 0 holds, 1 does not hold, 0 inconclusive, 0 undecidable, 0 not measured, 1 partly" in text
+    for c in checks:  # paper, ours, whether the paper's number is in our interval (none here), verdict
+        assert f"| {c.paper_value:.4g} | {c.our_value:.4g} | — | **{c.verdict}** |" in text
+    assert "## Headlines" in text and "| Abstract: adapters within 0.4 points" in text  # glue_gap heads the table
     loaded = claims.load_claims("cpu")
     assert set(loaded["notebook"]) == {"houlsby_table1_glue", "fusion_table3_reduction"}
     assert not math.isnan(pd.to_numeric(loaded["our_value"]).sum())
