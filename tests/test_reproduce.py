@@ -81,6 +81,11 @@ def test_summary_lists_every_claim_with_both_numbers_and_the_run_information(tmp
     for c in checks:  # paper, ours, whether the paper's number is in our interval (none here), verdict
         assert f"| {c.paper_value:.4g} | {c.our_value:.4g} | — | **{c.verdict}** |" in text
     assert "## Headlines" in text and "| Abstract: adapters within 0.4 points" in text  # glue_gap heads the table
+    assert "predate the decidability rule" not in text
+    for old in (tmp_path / "cpu" / "claims").glob("*.csv"):  # records written before the rule
+        pd.read_csv(old).drop(columns=["paper_in_interval", "n_needed", "n_tasks"]).to_csv(old, index=False)
+    stale = render_summary("cpu")
+    assert stale.index("predate the decidability rule") < stale.index("## Headlines")
     loaded = claims.load_claims("cpu")
     assert set(loaded["notebook"]) == {"houlsby_table1_glue", "fusion_table3_reduction"}
     assert not math.isnan(pd.to_numeric(loaded["our_value"]).sum())

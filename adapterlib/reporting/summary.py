@@ -117,6 +117,11 @@ def render_summary(profile: str) -> str:
     lines += left_out_section(info.get("left_out", {}))
     if claims.empty:
         return "\n".join(lines + ["No claim records found: run `adapterlib reproduce` first.", ""])
+    if "n_needed" not in claims.columns:
+        lines += ["**These claim records predate the decidability rule** (they have no `n_needed` column): their "
+                  "verdicts were given without asking whether the claim could hold at the precision reached, so none "
+                  "is *undecidable* here and the \"paper in ours\" column is empty. Rerun `adapterlib reproduce` to "
+                  "judge them by the current rule.", ""]
     lines += ["## Headlines", "", headline_table(claims), ""]
     counts = claims["verdict"].value_counts()
     lines += ["Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in COUNTED), ""]
