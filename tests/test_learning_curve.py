@@ -27,8 +27,10 @@ def test_runs_are_every_method_at_every_size_and_the_smallest_reuses_table_1():
     tasks, sizes = profile.curve_task_names(), profile.curve_sizes
     assert len(configs) == len(tasks) * len(sizes) * 3
     assert {(c.task, c.max_train) for c in configs} == {(t, n) for t in tasks for n in sizes}
-    assert {c.adapter for c in configs if c.adapter is not None and c.adapter.__class__ is LoRAConfig} == {
-        learning_curve.LORA}
+    assert {c.adapter for c in configs if isinstance(c.adapter, LoRAConfig)} == {LoRAConfig(r=8, alpha=16)}
+    # the trade-off's rank-8 LoRA runs, where it trains them on the same task
+    lora_ranks = {c.run_id for c in profile.configs("lora", ["snli"], regime=["adapters"], method="lora")}
+    assert len(lora_ranks & {c.run_id for c in configs}) == 1
     # SNLI is a Table 1 task: its full fine-tuning and size-64 adapters at 256 examples are Table 1's runs
     shared = {c.run_id for c in configs} & {c.run_id for c in table1.runs(profile)}
     assert len(shared) == 2 and all(c.task == "snli" and c.max_train == 256 for c in configs if c.run_id in shared)

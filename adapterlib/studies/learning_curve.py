@@ -19,14 +19,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from adapterlib.core.inject import method_of
-from adapterlib.core.lora import LoRAConfig
 from adapterlib.data.tasks import get_task
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.reporting.paper import claims as paper_claims
 from adapterlib.reporting.paper import fusion_table1, houlsby_glue, paper_score
-from adapterlib.runner.grid import select_best
+from adapterlib.runner.grid import METHOD_BY_KEY, select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import RunConfig
 from adapterlib.studies.base import Study, declares_runs, register
@@ -35,10 +33,9 @@ from adapterlib.studies.houlsby.runs import finished, point_name
 
 STUDY = register(Study(name="learning_curve", paper="houlsby",
                        title="Learning curves: full fine-tuning, adapters and LoRA by training-set size",
-                       grids=("learning_curve", "lora")))
-LORA = LoRAConfig(r=8, alpha=16)  # the middle rank of the trade-off's LoRA curve (scale_grids.LORA_RANKS)
+                       grids=("learning_curve", "learning_curve_lora")))
 METHODS = ("full", "adapters_64", "lora_8")
-COLOURS = {"full": "black", "adapters_64": "tab:blue", "lora_8": method_of(LORA).colour}
+COLOURS = {"full": "black", "adapters_64": "tab:blue", "lora_8": METHOD_BY_KEY["lora"].colour}
 # the paper's adapters-minus-full column per suite: Houlsby's size-64 adapters, AdapterFusion's ST-A
 PAPER_ADAPTERS = {"glue_offline": (houlsby_glue, "adapters_64"), "glue": (houlsby_glue, "adapters_64"),
                   "fusion_offline": (fusion_table1, "st_a"), "fusion": (fusion_table1, "st_a")}
@@ -46,11 +43,11 @@ PAPER_ADAPTERS = {"glue_offline": (houlsby_glue, "adapters_64"), "glue": (houlsb
 
 @declares_runs(STUDY)
 def runs(profile: Profile) -> list[RunConfig]:
-    """Full fine-tuning and size-64 adapters (the ``learning_curve`` grid) and rank-8 LoRA (the ``lora`` grid's
-    settings) on each curve task at each curve size."""
+    """Full fine-tuning and size-64 adapters (the ``learning_curve`` grid) and rank-8 LoRA (``learning_curve_lora``)
+    on each curve task at each curve size."""
     tasks, sizes = profile.curve_task_names(), list(profile.curve_sizes)
     return [*profile.configs("learning_curve", tasks, regime=["full", "adapters"], max_train=sizes),
-            *profile.configs("lora", tasks, regime=["adapters"], method="lora", adapter=[LORA], max_train=sizes)]
+            *profile.configs("learning_curve_lora", tasks, regime=["adapters"], method="lora", max_train=sizes)]
 
 
 def paper_gap(task: str) -> float:
