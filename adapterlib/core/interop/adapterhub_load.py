@@ -17,7 +17,7 @@ from adapterlib.core.bottleneck import SITE_ATTRIBUTE as BOTTLENECK_SITE, Adapte
 from adapterlib.core.config import NON_LINEARITIES, AdapterConfig
 from adapterlib.core.inject import adapter_configs, delete_adapter
 from adapterlib.core.io import AdapterLoadError, base_fingerprint
-from adapterlib.core.lora import SITE_ATTRIBUTE as LORA_SITE, LoRAConfig, LoRASite
+from adapterlib.core.lora import LoRAConfig
 from adapterlib.core.trainable import head_parameter_names, layernorm_parameter_names
 from adapterlib.core.interop.common import (
     adapterhub_head,
@@ -30,12 +30,12 @@ from adapterlib.core.interop.common import (
     CONFIG_FILE,
     LAYERNORMS_FILE,
     add_matching_adapter,
-    check_adapter_shapes,
     checked_updates,
-    copy_into,
     from_portable,
+    install_weights,
     layers_from_leave_out,
     lora_config_for,
+    lora_keys,
     num_layers,
     portable,
     read_json,
@@ -240,12 +240,7 @@ def load_adapterhub(model: PreTrainedModel, directory: str | Path, *, name: str 
         saved = dict(tensors)
 
         def keys(m: PreTrainedModel) -> dict[str, str]:
-            return {f"{portable(m, path)}.loras.{saved_name}.lora_{part}":
-                    f"{path}.{LORA_SITE}.adapters.{name}.{part}.weight"
-                    for path in site_paths(m, name, LoRASite, LORA_SITE) for part in ("A", "B")}
+            return lora_keys(m, name, lambda path, part: f"{portable(m, path)}.loras.{saved_name}.lora_{part}")
 
         expected = add_matching_adapter(model, name, config, keys, saved, directory)
-    updates.update({expected[k]: v for k, v in saved.items()})
-    check_adapter_shapes(model, name, updates, directory)
-    copy_into(model, updates)
-    return name
+    return install_weights(model, name, updates, expected, saved, directory)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from adapterlib.core.architectures import insertion_points, transformer_layers
 from adapterlib.core.inject import add_adapter, delete_adapter
 from adapterlib.core.io import AdapterLoadError
-from adapterlib.core.lora import LoRAConfig
+from adapterlib.core.lora import SITE_ATTRIBUTE as LORA_SITE, LoRAConfig, LoRASite
 from adapterlib.core.methods import AdapterError, method_sites
 from adapterlib.core.trainable import base_prefix
 
@@ -178,6 +178,23 @@ def lora_config_for(model: PreTrainedModel, linears: set[str], r: int, alpha: fl
     n = num_layers(model)
     layers = None if set(per_layer) == set(range(n)) else tuple(sorted(per_layer))
     return LoRAConfig(r=r, alpha=alpha, dropout=dropout, target_modules=tuple(targets), layers=layers)
+
+
+def lora_keys(model: PreTrainedModel, name: str, their_key: Callable[[str, str], str]) -> dict[str, str]:
+    """{the other library's key: our parameter} for LoRA adapter ``name``'s A and B matrices at every site;
+    ``their_key(path, part)`` names the matrix ``part`` ("A" or "B") of the linear at ``path`` in its file."""
+    return {their_key(path, part): f"{path}.{LORA_SITE}.adapters.{name}.{part}.weight"
+            for path in site_paths(model, name, LoRASite, LORA_SITE) for part in ("A", "B")}
+
+
+def install_weights(model: PreTrainedModel, name: str, updates: dict[str, torch.Tensor], expected: dict[str, str],
+                    saved: dict[str, torch.Tensor], source: Path) -> str:
+    """Copy ``saved`` (the file's keys, mapped to ours by ``expected``) and ``updates`` (already ours) into the model
+    once every shape is checked (adapter ``name`` removed again if one is not); returns ``name``."""
+    updates.update({expected[k]: v for k, v in saved.items()})
+    check_adapter_shapes(model, name, updates, source)
+    copy_into(model, updates)
+    return name
 
 
 def check_adapter_shapes(model: PreTrainedModel, name: str, updates: dict[str, torch.Tensor], source: Path) -> None:

@@ -22,11 +22,11 @@ from adapterlib.core.interop.common import (
     PEFT_PREFIX,
     PEFT_WEIGHTS,
     add_matching_adapter,
-    check_adapter_shapes,
     checked_updates,
-    copy_into,
     cpu_tensors,
+    install_weights,
     lora_config_for,
+    lora_keys,
     read_json,
     read_weights,
     site_paths,
@@ -162,12 +162,8 @@ def load_peft(model: PreTrainedModel, directory: str | Path, *, name: str | None
     by_ours = {ours(k): k for k in lora}
 
     def keys(m: PreTrainedModel) -> dict[str, str]:
-        return {by_ours.get(f"{path}.lora_{part}.weight", f"{PEFT_PREFIX}{path}.lora_{part}.weight"):
-                f"{path}.{LORA_SITE}.adapters.{name}.{part}.weight"
-                for path in site_paths(m, name, LoRASite, LORA_SITE) for part in ("A", "B")}
+        return lora_keys(m, name, lambda path, part: by_ours.get(f"{path}.lora_{part}.weight",
+                                                                  f"{PEFT_PREFIX}{path}.lora_{part}.weight"))
 
     expected = add_matching_adapter(model, name, config, keys, lora, directory)
-    updates.update({expected[k]: v for k, v in lora.items()})
-    check_adapter_shapes(model, name, updates, directory)
-    copy_into(model, updates)
-    return name
+    return install_weights(model, name, updates, expected, lora, directory)
