@@ -24,7 +24,7 @@ from pathlib import Path
 
 from adapterlib.costs import REFERENCE_GPU, UTILISATION, RunCost, human_bytes, run_cost
 from adapterlib.data.tasks import SourceUnavailable, check_task, list_tasks, load_task, prepare
-from adapterlib.data.tasks.check import by_cause
+from adapterlib.data.tasks.check import brief_cause_lines, by_cause, cause_lines
 from adapterlib.paths import pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
 from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
@@ -86,8 +86,9 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
     return plans
 
 
-def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
-    """The plan as a compact table with a total row (runs shared by notebooks are counted once in the total)."""
+def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool = False) -> str:
+    """The plan as a compact table with a total row (runs shared by notebooks are counted once in the total), and
+    the tasks it leaves out: a short line per cause, or with ``verbose`` each cause whole."""
     header = f"{'notebook':<28} {'runs':>6} {'done':>6} {'to do':>6} {'GPU-h to do':>12} {'disk':>9}  datasets"
     lines = [f"plan for profile {profile.name!r}: GPU-hours on one {REFERENCE_GPU} at {UTILISATION:.0%} of peak "
              "(computed from training FLOPs, see adapterlib/costs.py); disk: what the run store keeps", header]
@@ -111,7 +112,8 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan]) -> str:
         lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
     left_out = profile.left_out()
     if left_out:
-        lines.append(f"left out, not run: {by_cause(left_out)}")
+        causes = cause_lines(left_out) if verbose else brief_cause_lines(left_out)
+        lines += [f"left out, not run ({len(left_out)} tasks):", *(f"  {line}" for line in causes)]
     copies = profile.registry_copies()
     if copies:
         lines.append("the hub is out of reach: read from their registry copies (the same data in the same splits; "
@@ -126,6 +128,25 @@ def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
     if not problems:
         return None
     return f"{len(problems)} dataset(s) unreachable: {by_cause(problems)}"
+
+
+def missing_report(plans: Sequence[NotebookPlan], verbose: bool = False) -> str | None:
+    """What a person reads when datasets are unreachable, or None when none is: a first line with how many, then one
+    line per cause of at most 200 characters (``brief_cause_lines``), or with ``verbose`` one line per task with its
+    whole cause and, for a hub task, the offline task to load in its place where one of its format exists."""
+    from adapterlib.data.tasks import get_task
+    from adapterlib.data.tasks.hub import with_alternative
+
+    problems = {task: problem for plan in plans for task, problem in plan.problems.items()}
+    if not problems:
+        return None
+    if verbose:
+        lines = [with_alternative(get_task(task), problems[task]) if get_task(task).hub_id else problems[task]
+                 for task in sorted(problems)]
+    else:
+        lines = [*brief_cause_lines(problems), "(each task with its whole cause and what to load instead: "
+                 "`adapterlib plan --verbose`)"]
+    return "\n".join([f"{len(problems)} dataset(s) unreachable:", *(f"  {line}" for line in lines)])
 
 
 def prepare_offline_data(profile: Profile) -> None:
@@ -149,7 +170,7 @@ def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: b
         prepare_offline_data(profile)
     while True:
         plans = make_plan(profile, only, keep_weights=keep_weights)
-        problem = missing_line(plans)
+        problem = missing_report(plans)
         if problem:
             raise ValueError(problem)
         pending = list({run.config.run_id: run for plan in plans for run in plan.todo}.values())
@@ -179,6 +200,9 @@ def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="Profile fields over the profile's, as JSON or @file.json (as for reproduce)")
         p.add_argument("--keep-weights", action="store_true",
                        help="also keep the weights of full, top-k, LayerNorm and head runs (no study reads them)")
+        if name == "plan":
+            p.add_argument("--verbose", action="store_true", help="every unreachable dataset on its own line, with "
+                           "its whole cause and the offline task to load in its place")
         p.set_defaults(func=_plan_command if name == "plan" else _fill_command)
 
 
@@ -186,8 +210,8 @@ def _plan_command(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile, **args.overrides)
     with pinned_output_dirs(runs=args.runs_dir):
         plans = make_plan(profile, args.only, keep_weights=args.keep_weights)
-    print(format_plan(profile, plans))
-    problem = missing_line(plans)
+    print(format_plan(profile, plans, verbose=args.verbose))
+    problem = missing_report(plans, verbose=args.verbose)
     if problem:
         print(f"adapterlib: error: {problem}", file=sys.stderr)
         return 1

@@ -193,14 +193,14 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
 def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> list[NotebookPlan]:
     """Print the plan of the ``selected`` notebooks and return it; stop, before anything trains, if a dataset their
     runs need is unreachable (a task the profile leaves out has no runs: the plan lists it as left out)."""
-    from adapterlib.plan import format_plan, make_plan, missing_line
+    from adapterlib.plan import format_plan, make_plan, missing_report
 
     chosen = get_profile(profile, **overrides)
     plans = make_plan(chosen, selected)
     print(format_plan(chosen, plans))
-    problem = missing_line(plans)
+    problem = missing_report(plans)
     if problem:
-        raise ValueError(f"{problem} (nothing was trained)")
+        raise ValueError(f"nothing was trained: {problem}")
     return plans
 
 

@@ -58,7 +58,8 @@ def test_the_plan_lists_left_out_tasks_without_stopping_and_studies_on_them_say_
     assert plans["houlsby_fig5_squad"].runs == [] and set(plans["houlsby_fig5_squad"].left_out) == set(SQUAD)
     assert plans["fusion_table1"].left_out == {}
     text = format_plan(SMOKE, list(plans.values()))
-    assert f"left out, not run: {', '.join(sorted({LEFT_OUT, *SQUAD}))}: {REFUSAL}" in text
+    assert f"left out, not run (2 tasks):\n  2 tasks ({', '.join(sorted({LEFT_OUT, *SQUAD}))}): x==1.0.0 is not served" in text
+    assert f"  {', '.join(sorted({LEFT_OUT, *SQUAD}))}: {REFUSAL}" in format_plan(SMOKE, list(plans.values()), verbose=True)
     setup = setup_text(SMOKE, STUDIES["houlsby_table1_glue"])
     assert f"- **not run**: {LEFT_OUT}: {REFUSAL}" in setup and f"({len(GLUE) - 1} tasks)" in setup
 

@@ -62,10 +62,10 @@ def test_plan_reports_an_unreachable_dataset_and_a_bad_label_before_training(fak
     assert main(["plan", "--profile", "paper", "--overrides", overrides, "--runs-dir", str(runs),
                  "--only", "houlsby_table1_glue", "houlsby_table2_additional"]) == 1
     out, err = capsys.readouterr()
-    [line] = [line for line in err.splitlines() if line.startswith("adapterlib: error:")]  # one line says it all
-    assert "houlsby_table2_additional" in out
-    assert "cola (CoLA): no network (hub unreachable at huggingface.co)" in line
-    assert "cf_disasters: labels ['not_relevnt'] are not among" in line
+    lines = err[err.index("adapterlib: error:"):].splitlines()  # a short line per cause
+    assert "houlsby_table2_additional" in out and all(len(line) <= 200 for line in lines)
+    assert any("cola" in line and "): not in the local cache (HF_HUB_OFFLINE is set" in line for line in lines)
+    assert any("(cf_disasters): labels ['not_relevnt'] are not among" in line for line in lines)
     assert main(["reproduce", "--profile", "paper", "--overrides", overrides, "--runs-dir", str(runs),
                  "--results-dir", str(tmp_path / "results"), "--only", "houlsby_table2_additional"]) == 2
     assert not list(runs.glob("paper/*/record.json"))  # stopped before anything trained

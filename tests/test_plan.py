@@ -4,6 +4,7 @@ unreachable dataset stops `plan` and `reproduce` before anything trains; two pro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -81,12 +82,48 @@ def test_an_unreachable_dataset_stops_plan_and_reproduce_before_training(tiny_sm
     monkeypatch.setattr(plan_module, "check_task", check_task)
     assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 1
     out, err = capsys.readouterr()
-    assert "1 unreachable" in out and err.count("\n") == 1 and "sst2_dev_split: not on the hub" in err
+    assert "1 unreachable" in out
+    assert err.splitlines()[:2] == ["adapterlib: error: 1 dataset(s) unreachable:",
+                                    "  1 task (sst2_dev_split): not on the hub and no local copy"]
     assert main(["reproduce", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the offline data's progress bars
-    assert last.startswith("adapterlib: error: 1 dataset(s) unreachable: sst2_dev_split: not on the hub")
-    assert last.endswith("(nothing was trained)")
+    err = capsys.readouterr().err
+    assert "adapterlib: error: nothing was trained: 1 dataset(s) unreachable:\n  1 task (sst2_dev_split)" in err
     assert tiny_smoke.store().run_ids() == []
+
+
+def test_an_offline_plan_says_one_short_line_per_cause_and_each_task_with_verbose(tiny_smoke, monkeypatch, capsys):
+    """Thirty unreachable hub tasks are one line of at most 200 characters, not thirty repetitions of the cause;
+    ``--verbose`` gives each its own line with the offline task to load instead, only where one of its format
+    exists (none for STS-B's regression among classifiers)."""
+    from adapterlib.data.tasks import get_task, hub
+    from adapterlib.data.tasks.check import brief_cause_lines
+
+    problems = {f"task_{i:02d}": f"task_{i:02d} (Paper task {i}): no network (hub unreachable at huggingface.co)"
+                for i in range(30)}
+    lines = brief_cause_lines({**problems, "z": "z: " + "a long cause " * 40})
+    assert len(lines) == 2 and all(len(line) <= 200 for line in lines)
+    assert lines[0].startswith("30 tasks (task_00, task_01") and "more): no network (hub unreachable" in lines[0]
+    assert lines[1].startswith("1 task (z): a long cause") and lines[1].endswith("...")
+    assert hub.offline_alternative(get_task("rte")).startswith("offline, load_task('rte_dev_split') in its place")
+    assert "stand-in of the same format: load_task('mrpc_dev_split')" in hub.offline_alternative(get_task("qqp"))
+    assert "load_task('cb_dev_split')" in hub.offline_alternative(get_task("sick"))  # three-class NLI, as SICK
+    assert hub.offline_alternative(replace(get_task("stsb"), suite="fusion_paper")) is None  # no regression there
+    monkeypatch.setattr(plan_module, "check_task", lambda name, data_dir=None: hub.no_network(get_task("rte"))
+                        if name == "sst2_dev_split" else None)
+    assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue", "--verbose"]) == 1
+    err = capsys.readouterr().err
+    assert "rte (RTE): no network (hub unreachable at huggingface.co)" in err and "--verbose" not in err
+
+
+def test_the_hub_in_offline_mode_without_the_data_says_it_is_not_cached(monkeypatch):
+    """``HF_HUB_OFFLINE=1`` and an empty cache: "not in the local cache", not "no network"."""
+    from adapterlib.data.tasks import get_task, hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    why = hub.hub_problem(get_task("mnli"), ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)"))
+    assert why.startswith("mnli (MNLI-m): not in the local cache (HF_HUB_OFFLINE is set") and "no network" not in why
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert "no network" in hub.hub_problem(get_task("mnli"), ConnectionError("Couldn't reach"))
 
 
 def test_tasks_with_one_cause_are_listed_once_with_it():

@@ -8,6 +8,7 @@ them and says so, rather than stopping for all tasks because one source was with
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -92,14 +93,49 @@ def available_tasks(suite_or_names: str | Iterable[str], data_dir: str | Path | 
     return available, missing
 
 
-def cause_lines(problems: Mapping[str, str]) -> list[str]:
-    """``{task: why}`` as lines in which tasks with the same cause (one refused source) share it, "a, b: cause",
-    for whys that start with "<task>: "; any other why (it names its task in its own way) is a line as it is."""
+def grouped_causes(problems: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{task: why}`` as ``{cause: tasks}``: a why that starts with its task's name ("<task>: ", or with the paper's
+    name, "<task> (<paper name>): ") is grouped under what follows, so the tasks of one refused source or one
+    unreachable hub share a cause; any other why (it names its task in its own way) is a cause of its own, with no
+    task."""
     grouped: dict[str, list[str]] = {}
     for task in sorted(problems):
-        cause = problems[task].removeprefix(f"{task}: ")
-        grouped.setdefault(cause, []).extend([task] if cause != problems[task] else [])
-    return [f"{', '.join(tasks)}: {cause}" if tasks else cause for cause, tasks in grouped.items()]
+        why = problems[task]
+        prefix = re.match(rf"{re.escape(task)}(?: \([^)]*\))?: ", why)
+        cause = why[prefix.end():] if prefix else why
+        grouped.setdefault(cause, []).extend([task] if prefix else [])
+    return grouped
+
+
+def cause_lines(problems: Mapping[str, str]) -> list[str]:
+    """``{task: why}`` as lines in which tasks with the same cause share it, "a, b: cause" (``grouped_causes``); a
+    task alone with its cause keeps its why as it is."""
+    return [f"{', '.join(tasks)}: {cause}" if len(tasks) > 1 else problems[tasks[0]] if tasks else cause
+            for cause, tasks in grouped_causes(problems).items()]
+
+
+def brief_cause_lines(problems: Mapping[str, str], width: int = 200) -> list[str]:
+    """One line of at most ``width`` characters per cause (``grouped_causes``): how many tasks, as many of their
+    names as fit, the cause (a registry's refusal cut to its first words, as ``by_cause(brief=True)``) cut with
+    "..." where it is longer; for a person reading a terminal. The whole of each line is where the caller keeps it
+    (``adapterlib plan --verbose``)."""
+    from adapterlib.data.tasks.sources import NOT_SERVED_LINE
+
+    lines = []
+    for cause, tasks in grouped_causes(problems).items():
+        cause = " and ".join(NOT_SERVED_LINE.findall(cause)) or cause  # a refusal: which file, not where it goes
+        head = ""
+        if tasks:
+            shown = tasks[:1]
+            for task in tasks[1:]:
+                if len(", ".join([*shown, task])) > width // 3:
+                    break
+                shown.append(task)
+            more = f" and {len(tasks) - len(shown)} more" if len(shown) < len(tasks) else ""
+            head = f"{len(tasks)} task{'s' * (len(tasks) > 1)} ({', '.join(shown)}{more}): "
+        room = width - len(head)
+        lines.append(head + (cause if len(cause) <= room else cause[:room - 3].rstrip() + "..."))
+    return lines
 
 
 def by_cause(problems: Mapping[str, str], brief: bool = False) -> str:

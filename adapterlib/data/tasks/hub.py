@@ -99,7 +99,7 @@ def hub_host() -> str:
 
 def hub_reachable() -> bool:
     """A 3-second check, so that offline use fails at once instead of after datasets' minute of retries."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+    if hub_offline_mode():
         return True  # offline mode: datasets answers from its local cache (or fails fast)
     try:
         socket.create_connection((hub_host(), 443), timeout=3).close()
@@ -120,11 +120,43 @@ def hub_spec(task: Task) -> HubSpec:
     return SPECS.get(task.name, DEFAULT_SPEC)
 
 
+def hub_offline_mode() -> bool:
+    """``HF_HUB_OFFLINE`` is set: datasets answers from its local cache only."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
 def no_network(task: Task) -> str:
-    offline = list_tasks(OFFLINE_FOR[task.suite])
-    example = next((t.name for t in offline if t.reference == task.paper_name), offline[0].name)
-    return (f"{task.name} ({task.paper_name}): no network (hub unreachable at {hub_host()}); offline, use suite "
-            f"'{OFFLINE_FOR[task.suite]}' instead (e.g. load_task('{example}'))")
+    return f"{task.name} ({task.paper_name}): no network (hub unreachable at {hub_host()})"
+
+
+def not_cached(task: Task) -> str:
+    return (f"{task.name} ({task.paper_name}): not in the local cache (HF_HUB_OFFLINE is set: load it once with the "
+            "hub reachable, or unset HF_HUB_OFFLINE)")
+
+
+def offline_alternative(task: Task) -> str | None:
+    """What to load in hub task ``task``'s place without the hub: the offline task that stands in for it (or holds
+    its data), else the first offline task of its format (and, where there is one, its number of classes) in the
+    matching offline suite, named as a stand-in; None
+    where that suite has no task of its format (a classifier is no stand-in for STS-B's regression, nor a
+    multiple-choice task for SciTail's sentence pairs)."""
+    suite = OFFLINE_FOR.get(task.suite)
+    offline = list_tasks(suite) if suite else []
+    own = next((t for t in offline if t.reference == task.paper_name), None)
+    if own is not None:
+        return f"offline, load_task('{own.name}') in its place (suite '{suite}')"
+    same = min((t for t in offline if t.format == task.format), default=None,
+               key=lambda t: t.num_labels != task.num_labels)  # SICK (3 classes): CB before BoolQ
+    if same is not None:
+        return (f"offline, the nearest is a stand-in of the same format: load_task('{same.name}') "
+                f"(suite '{suite}', not {task.paper_name}'s data)")
+    return None
+
+
+def with_alternative(task: Task, why: str) -> str:
+    """``why`` and, where there is one, the offline task to load instead (``offline_alternative``)."""
+    instead = offline_alternative(task)
+    return f"{why}; {instead}" if instead else why
 
 
 def registry_copy(task: Task, path: str | Path | None = None) -> str | None:
@@ -140,6 +172,8 @@ def registry_copy(task: Task, path: str | Path | None = None) -> str | None:
 def hub_problem(task: Task, error: Exception) -> str:
     """One line naming why the hub did not give `task` (script repo, gated, not found, no network, other)."""
     first = str(error).splitlines()[0][:200] if str(error) else ""
+    if hub_offline_mode() and isinstance(error, ConnectionError):  # datasets: "... (OfflineModeIsEnabled)"
+        return not_cached(task)
     if isinstance(error, ConnectionError):
         return no_network(task)
     if "scripts are no longer supported" in first:
@@ -175,11 +209,12 @@ def _raw(task: Task, path: Path | None) -> datasets.DatasetDict:
     if path is not None:
         return _local(task, path)
     if not hub_reachable():
-        raise TaskError(no_network(task))
+        raise TaskError(with_alternative(task, no_network(task)))
     try:
         return datasets.load_dataset(**hub_source(task))
     except Exception as e:  # datasets raises many types offline/misconfigured; the user needs one line
-        raise TaskError(hub_problem(task, e)) from None
+        why = hub_problem(task, e)
+        raise TaskError(with_alternative(task, why) if why in (no_network(task), not_cached(task)) else why) from None
 
 
 def load_hub_task(task: Task, path: str | Path | None = None, data_dir: str | Path | None = None
