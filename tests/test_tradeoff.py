@@ -197,3 +197,17 @@ def test_fusion_tradeoff_figure_shows_every_paper_point_and_leaves_floor_tasks_o
     drawn = [y for c in ax.collections for _, y in c.get_offsets()]
     assert 30.0 not in drawn and -1.0 in drawn  # task b (not learned) is out, task a in
     assert "not drawn (full fine-tuning did not learn them): b" in ax.get_title()
+
+
+def test_the_trade_off_claim_counts_the_tasks_its_frame_marks_learned(frame):
+    """A trade-off frame's ``ci_low``/``ci_high`` are each row's gap to full fine-tuning (NaN on full's own row), so
+    the claim takes the learned tasks from the frame's ``learned`` column; read from full's missing score interval
+    instead, every task looked unlearned and Fig. 3's claims said "not measured" on tasks the figure drew."""
+    from adapterlib.studies.tradeoff import median_gap_check
+
+    given = {"paper": "houlsby", "source": "Fig. 3", "description": "d"}
+    measured = median_gap_check("c", frame, "head", -1.0, "paper", "basis", "csv", **given)
+    assert not math.isnan(measured.ci_low) and measured.verdict != "not measured"
+    assert f"median over the 1 learned tasks ({frame['task'].iloc[0]})" in measured.basis
+    unlearned = median_gap_check("c", frame.assign(learned=False), "head", -1.0, "paper", "basis", "csv", **given)
+    assert unlearned.verdict == "not measured" and math.isnan(unlearned.ci_low)

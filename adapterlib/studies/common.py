@@ -8,7 +8,7 @@ at small scale a model can sit exactly there, which is not learning.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import matplotlib
@@ -161,16 +161,18 @@ def floor_reason(table: pd.DataFrame, task: str | None, margin: float = LEARNED_
 
 def paired_mean_difference(
     table: pd.DataFrame, method: str, baseline: str, aggregate: Callable[..., np.ndarray] = np.mean,
+    learned: Sequence[str] | None = None,
 ) -> tuple[Interval | None, list[str], str | None]:
     """``method`` minus ``baseline``, averaged (or ``aggregate``d: ``np.median``) over the tasks full fine-tuning
-    learned (``learned_tasks``) where both have a row, with the paired interval over those tasks' test examples
-    and seeds (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the
-    interval is None when no task was learned or a row lacks its per-example predictions (a table read back from
-    CSV)."""
+    learned (``learned_tasks``, or ``learned`` where the caller's table decided it already: a trade-off frame,
+    whose interval columns are those of each row's difference from full fine-tuning, not of its score) where both
+    have a row, with the paired interval over those tasks' test examples and seeds
+    (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
+    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
     rows = table[table["task"].notna()]
     pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
     both = set(pairs[method].index) & set(pairs[baseline].index)
-    tasks = [task for task in learned_tasks(rows) if task in both]
+    tasks = [task for task in (learned_tasks(rows) if learned is None else sorted(learned)) if task in both]
     if not tasks:
         return None, [], (f"not measured: full fine-tuning learned none of the {len(both)} tasks with both "
                           f"{method} and {baseline} (see floor_reason)")

@@ -152,7 +152,8 @@ def median_gap_check(claim: str, rows: pd.DataFrame, method: str, paper_median: 
     minus full fine-tuning, paired interval, region above -``claims.on_par_bound`` of the paper's gap: "at full
     fine-tuning's level" is "within the paper's gap plus the house margin", and where the paper's median is above
     0, not worse by more than the margin. ``paper_text`` says where the paper's median comes from."""
-    interval, tasks, why = paired_mean_difference(rows, method, "full", aggregate=np.median)
+    learned = rows.loc[(rows["method"] == "full") & rows["learned"].astype(bool), "task"]  # ci_* are the gaps'
+    interval, tasks, why = paired_mean_difference(rows, method, "full", aggregate=np.median, learned=list(learned))
     bound = -cl.on_par_bound(-paper_median)
     used = f"median over the {len(tasks)} learned tasks ({', '.join(tasks)})" if tasks else "no learned task"
     return cl.learning_check(claim, interval, (bound, math.inf),
