@@ -121,6 +121,25 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool =
     return "\n".join(lines)
 
 
+def plan_table(plans: Sequence[NotebookPlan]) -> str:
+    """Every run of the plan, done or not, as the Markdown table the docs carry (docs/PAPER_PROFILE.md,
+    docs/BUDGET.md): per notebook its runs, their GPU-hours (``+n?``: runs on tasks of unknown training size) and
+    disk; the total counts each run once. ``adapterlib plan --markdown`` prints it; a test keeps the docs equal."""
+
+    def row(name: str, costs: list[RunCost]) -> str:
+        hours = [c.gpu_hours for c in costs if c.gpu_hours is not None]
+        untimed = len(costs) - len(hours)
+        total = sum(hours)
+        return (f"| {name} | {len(costs):,} | {f'{total:,.0f}' if total >= 100 else f'{total:.3g}'}"
+                f"{f' +{untimed:,}?' if untimed else ''} | "
+                f"{human_bytes(sum(c.disk_bytes for c in costs))} |")
+
+    unique = {run_id: cost for plan in plans for run_id, cost in plan.costs.items()}
+    return "\n".join([f"| notebook | runs | {REFERENCE_GPU} hours | disk |", "|---|---:|---:|---:|",
+                      *(row(plan.name, list(plan.costs.values())) for plan in plans),
+                      row("total (each run once)", list(unique.values()))])
+
+
 def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
     """One line listing every unreachable dataset and its cause, or None when all are reachable. Tasks with the same
     cause (one data source refused for all of them) share it: "a, b: cause"."""
@@ -203,6 +222,8 @@ def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
         if name == "plan":
             p.add_argument("--verbose", action="store_true", help="every unreachable dataset on its own line, with "
                            "its whole cause and the offline task to load in its place")
+            p.add_argument("--markdown", action="store_true", help="print every run of the plan, done or not, as "
+                           "the Markdown table the docs carry (and nothing else)")
         p.set_defaults(func=_plan_command if name == "plan" else _fill_command)
 
 
@@ -210,6 +231,9 @@ def _plan_command(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile, **args.overrides)
     with pinned_output_dirs(runs=args.runs_dir):
         plans = make_plan(profile, args.only, keep_weights=args.keep_weights)
+    if args.markdown:
+        print(plan_table(plans))
+        return 0
     print(format_plan(profile, plans, verbose=args.verbose))
     problem = missing_report(plans, verbose=args.verbose)
     if problem:

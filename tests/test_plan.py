@@ -166,3 +166,15 @@ def test_the_paper_plan_says_which_hub_tasks_it_reads_from_their_registry_copies
     assert "read from their registry copies" in plan_module.format_plan(paper, [])
     monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     assert paper.registry_copies() == {} and "registry copies" not in plan_module.format_plan(paper, [])
+
+
+def test_the_paper_profiles_plan_table_in_the_docs_is_the_plan(capsys):
+    """docs/PAPER_PROFILE.md carries the table ``adapterlib plan --profile paper --markdown`` prints (every run,
+    done or not, so the run store does not matter): edited by hand or left behind by a change of the profile, it
+    fails here."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "PAPER_PROFILE.md").read_text()
+    block = doc.split("<!-- plan:paper -->\n", 1)[1].split("\n<!-- /plan:paper -->", 1)[0]
+    assert main(["plan", "--profile", "paper", "--markdown"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.splitlines()[-1].startswith("| total (each run once) | ")
+    assert block == printed

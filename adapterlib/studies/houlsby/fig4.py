@@ -97,7 +97,7 @@ def plot(saved: pd.DataFrame) -> Figure:
     printed points (BERT-base, validation) as crosses: the scores minus the paper's full fine-tuning, the LayerNorm
     loss as printed."""
     tasks = list(saved["task"].dropna().unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 5.2), squeeze=False, sharey=True)
     style = {"adapters": ("o-", "tab:orange", "adapters (sizes)"), "top_k": ("s-", "tab:blue", "fine-tune top k"),
              "layernorm": ("D", "tab:green", "LayerNorm only"), "full": ("*", "black", "full fine-tuning")}
     for ax, task in zip(axes[0], tasks):
@@ -123,9 +123,13 @@ def plot(saved: pd.DataFrame) -> Figure:
         compared = f"\ncompared with the paper's {panel} panel" if isinstance(panel, str) else ""
         floor = "\nnot learned: full fine-tuning at the majority class" if floor_reason(saved, task) else ""
         ax.set_title(ours + compared + floor)
-        ax.legend(fontsize=8)
     axes[0][0].set_ylabel("score minus full fine-tuning (points)\nours: test; paper: validation")
-    fig.tight_layout()
+    legend = {}  # one legend under the panels, so that none covers a point
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=9, frameon=False)
     return fig
 
 
