@@ -27,7 +27,7 @@ from adapterlib.reporting.paper import fusion_table1, houlsby_glue, paper_score
 from adapterlib.runner.grid import METHOD_BY_KEY, select_best
 from adapterlib.runner.profiles import Profile
 from adapterlib.runner.settings import RunConfig
-from adapterlib.studies.base import Study, declares_runs, register
+from adapterlib.studies.base import Study, declares_runs, paper_task_text, register
 from adapterlib.studies.common import learned_tasks, paired_mean_difference, tidy_rows
 from adapterlib.studies.houlsby.runs import finished, point_name
 
@@ -129,8 +129,7 @@ def plot(table: pd.DataFrame) -> Figure:
         if rows["relative"].isna().all():
             bottom.text(0.5, 0.5, "full fine-tuning learned the task\nat none of these sizes: no difference",
                         transform=bottom.transAxes, ha="center", va="center", fontsize=9)
-        reference = rows["paper_task"].dropna()
-        top.set_title(f"{task}" + (f"\n(stand-in for {reference.iloc[0]})" if len(reference) else ""))
+        top.set_title(f"{task}\n({paper_task_text(get_task(task))})")  # the paper's own data, or a stand-in
         top.set_ylabel("test score")
         bottom.set_ylabel("minus full fine-tuning (points)")
         bottom.set_xlabel("training examples")
