@@ -87,7 +87,7 @@ def test_claims_per_size_and_the_figure():
     text = learning_curve.findings(curve(), list(checks.values()))
     assert "| 4,000 | 1 of 1 | +0.00 | -5.00 |" in text and "| 256 | 0 of 1 | — | — |" in text
     top, bottom = learning_curve.plot(curve()).axes
-    assert "stand-in for SST-2" in top.get_title()
+    assert "SST-2, the paper's own data" in top.get_title()
     gap = learning_curve.paper_gap("sst2_dev_split")
     assert bottom.get_title() == f"paper, full training set: adapters {gap:+.1f}"
     assert any(line.get_linestyle() == "--" and line.get_ydata()[0] == pytest.approx(gap) for line in bottom.lines)
