@@ -206,8 +206,11 @@ def test_the_trade_off_claim_counts_the_tasks_its_frame_marks_learned(frame):
     from adapterlib.studies.tradeoff import median_gap_check
 
     given = {"paper": "houlsby", "source": "Fig. 3", "description": "d"}
+    frame = frame.assign(paper_task="SST-2")  # in a paper's slot (rt_polarity itself has none)
     measured = median_gap_check("c", frame, "head", -1.0, "paper", "basis", "csv", **given)
     assert not math.isnan(measured.ci_low) and measured.verdict != "not measured"
     assert f"median over the 1 learned tasks ({frame['task'].iloc[0]})" in measured.basis
     unlearned = median_gap_check("c", frame.assign(learned=False), "head", -1.0, "paper", "basis", "csv", **given)
     assert unlearned.verdict == "not measured" and math.isnan(unlearned.ci_low)
+    no_paper_task = median_gap_check("c", frame.assign(paper_task=None), "head", -1.0, "paper", "basis", "csv", **given)
+    assert no_paper_task.verdict == "not measured"  # a task without a paper counterpart is in no paper mean

@@ -168,8 +168,12 @@ def paired_mean_difference(
     whose interval columns are those of each row's difference from full fine-tuning, not of its score) where both
     have a row, with the paired interval over those tasks' test examples and seeds
     (``statistics.mean_difference_interval``). Returns (interval, the tasks, why it is not measured): the interval
-    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV)."""
+    is None when no task was learned or a row lacks its per-example predictions (a table read back from CSV). A
+    task without a paper counterpart (no ``paper_task``: vader_movie's Spearman regression, ...) is never in a mean
+    compared with the paper's."""
     rows = table[table["task"].notna()]
+    if "paper_task" in rows.columns:
+        rows = rows[rows["paper_task"].notna()]
     pairs = {m: rows[rows["method"] == m].set_index("task") for m in (method, baseline)}
     both = set(pairs[method].index) & set(pairs[baseline].index)
     tasks = [task for task in (learned_tasks(rows) if learned is None else sorted(learned)) if task in both]
