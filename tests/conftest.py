@@ -128,9 +128,7 @@ def assert_predictions_give_metrics(result, n_examples: int) -> None:
 # Committed runs made before the current contracts of the results (clean notebooks, decidable claims), by profile:
 # known to break them until the profile is rerun. Strict: the moment a regenerated run keeps a contract, its entry
 # must go (an XPASS fails), so no stale run hides a new one.
-STALE_RESULTS = {"cpu": "results/cpu is the run of 2026-12-02 on the earlier suites (progress bars as outputs, a "
-                        "builder's paths, kernel python3, claims judged before the decidability rule); the next full "
-                        "cpu reproduction regenerates it"}
+STALE_RESULTS: dict[str, str] = {}  # results/cpu regenerated on 2026-12-07: none stale
 
 
 def stale_marks(profile: str) -> list:
