@@ -241,8 +241,7 @@ PROFILES: dict[str, Profile] = {
         analysis_tasks=("bbc_news", "sst2_dev_split"),
         # The learning curve (issue 28): SNLI, SocialIQA and CommonsenseQA are the paper tasks with 4,000 training
         # examples here that MiniLM learns by 2,000 (../shared/OFFLINE.md: SNLI and SocialIQA from the floor at
-        # 256 to learned at 2,000). 256 and 1,000 only: calibrated on this profile's machine (2026-12-07, 376
-        # GFLOP/s of training), the 4,000 point alone would be about 95 minutes (docs/BUDGET.md).
+        # 256 to learned at 2,000). 256 and 1,000 only: the 4,000 point alone is ~95 min here (docs/BUDGET.md).
         curve_tasks=("snli", "social_i_qa_offline", "commonsense_qa_offline"), curve_sizes=(256, 1000),
         # AdapterFusion at cpu scale: 6 of the 11 offline tasks (the large NLI task, SST, IMDB's stand-in, one
         # multiple-choice task that 256 examples teach, the small RTE and CB): every fusion run fuses all of them.
