@@ -122,8 +122,7 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool =
 
 
 def plan_table(plans: Sequence[NotebookPlan]) -> str:
-    """Every run of the plan, done or not, as the Markdown table the docs carry (docs/PAPER_PROFILE.md,
-    docs/BUDGET.md): per notebook its runs, their GPU-hours (``+n?``: runs on tasks of unknown training size) and
+    """Every run of the plan, done or not, as the Markdown table the docs carry (docs/PAPER_PROFILE.md): per notebook its runs, their GPU-hours (``+n?``: runs on tasks of unknown training size) and
     disk; the total counts each run once. ``adapterlib plan --markdown`` prints it; a test keeps the docs equal."""
 
     def row(name: str, costs: list[RunCost]) -> str:

@@ -119,11 +119,9 @@ def brief_cause_lines(problems: Mapping[str, str], width: int = 200) -> list[str
     names as fit, the cause (a registry's refusal cut to its first words, as ``by_cause(brief=True)``) cut with
     "..." where it is longer; for a person reading a terminal. The whole of each line is where the caller keeps it
     (``adapterlib plan --verbose``)."""
-    from adapterlib.data.tasks.sources import NOT_SERVED_LINE
-
     lines = []
     for cause, tasks in grouped_causes(problems).items():
-        cause = " and ".join(NOT_SERVED_LINE.findall(cause)) or cause  # a refusal: which file, not where it goes
+        cause = brief_refusal(cause)
         head = ""
         if tasks:
             shown = tasks[:1]
@@ -142,10 +140,16 @@ def by_cause(problems: Mapping[str, str], brief: bool = False) -> str:
     """``cause_lines`` in one line: "a, b: cause; c: other cause". ``brief``: a registry's refusal cut to its first
     words ("x==1.0 is not served by PyPI any more"), for figure notes and claim records, where the whole reason
     (which file, where a copy of it goes) would drown the line; SUMMARY.md and the CSVs keep it whole."""
-    from adapterlib.data.tasks.sources import NOT_SERVED_LINE
-
     lines = cause_lines(problems)
     if brief:
-        lines = [line.split(": ", 1)[0] + ": " + " and ".join(NOT_SERVED_LINE.findall(line))
-                 if NOT_SERVED_LINE.search(line) else line for line in lines]
+        lines = [line.split(": ", 1)[0] + ": " + brief_refusal(line) if brief_refusal(line) != line else line
+                 for line in lines]
     return "; ".join(lines)
+
+
+def brief_refusal(text: str) -> str:
+    """A registry's refusal in ``text`` cut to its first words ("x==1.0 is not served by PyPI any more": which file,
+    not where a copy of it goes); ``text`` as it is where it holds none."""
+    from adapterlib.data.tasks.sources import NOT_SERVED_LINE
+
+    return " and ".join(NOT_SERVED_LINE.findall(text)) or text
