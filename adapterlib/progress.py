@@ -145,7 +145,8 @@ class Run:
     """The progress of one training run (``loop.train_epochs``): ``step`` per optimiser step, ``epoch`` per epoch,
     then ``finished`` or ``failed`` (one line in log mode). Inside a grid it only updates the grid's bar."""
 
-    def __init__(self, label: str, steps: int, *, enabled: bool = True) -> None:
+    def __init__(self, label: str, steps: int, *, enabled: bool = True, resumed_at: int = 0) -> None:
+        """``resumed_at``: the steps a resumed run had done before (``runner.checkpoint``), where its bar starts."""
         self.label, self.start = label, time.perf_counter()
         self.mode = mode() if enabled else "off"
         self.grid = _grids[-1] if _grids and self.mode != "off" else None
@@ -153,7 +154,9 @@ class Run:
         if self.grid is not None:
             self.grid.status(label)
         elif self.mode == "bar":
-            self.bar = _bar(total=steps, desc=label, leave=False, unit="step")
+            self.bar = _bar(total=steps, initial=resumed_at, desc=label, leave=False, unit="step")
+        if resumed_at and self.grid is None and self.mode == "log":
+            line(f"{label}: resumed after step {resumed_at} of {steps}")
 
     def step(self, loss: Any) -> None:
         """One optimiser step; ``loss`` (a number or a 0-d tensor) is read only where a bar shows it."""

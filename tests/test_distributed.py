@@ -1,5 +1,6 @@
-"""`torchrun --nproc_per_node=2` (gloo, CPU): evaluation counts every example once, and training an adapter on two
-processes matches the single-process run (dropout off, so only the floating-point summation order differs)."""
+"""`torchrun --nproc_per_node=2` (gloo, CPU): evaluation counts every example once, and training an adapter, or an
+MT-A run, on two processes matches the single-process run (dropout off, so only the floating-point summation order
+differs)."""
 from __future__ import annotations
 
 import json
@@ -13,13 +14,17 @@ from accelerate import Accelerator
 import adapterlib as al
 from adapterlib.data.tasks import load_task
 from adapterlib.runner.evaluate import evaluate
-from adapterlib.runner.settings import RunConfig
+from adapterlib.runner.multitask import train_multitask
+from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.runner.single import build_model, train_and_evaluate
 
 NO_DROPOUT = {"num_hidden_layers": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 # 100 train examples with batch 32: the last global batch (4) splits 2 + 2; 75 eval examples: uneven shards.
 CFG = RunConfig("rt_polarity", adapter=al.AdapterConfig.houlsby(16), lr=3e-3, epochs=3, max_train=100, max_eval=75,
                 max_length=64, model_kwargs=NO_DROPOUT)
+# 50 train examples per task with batch 16: every pass ends in a batch of 2, one example per process.
+MT_A = MultiTaskConfig(tasks=("snli", "sst2_dev_split"), lr=1e-4, epochs=2, batch_size=16, max_train=50, max_eval=40,
+                       max_test=40, max_length=48, model_kwargs=NO_DROPOUT)
 
 WORKER = """
 import json, sys
@@ -31,9 +36,12 @@ from test_distributed import CFG, untrained_metrics
 accelerator = make_accelerator()
 untrained = untrained_metrics(accelerator)
 from adapterlib.runner.single import train_and_evaluate
-result = train_and_evaluate(CFG, progress=False)
+from adapterlib.runner.multitask import train_multitask
+from test_distributed import MT_A
+result, multitask = train_and_evaluate(CFG, progress=False), train_multitask(MT_A, progress=False)
 if accelerator.is_main_process:
-    json.dump({{"untrained": untrained, "result": result.to_dict()}}, open(sys.argv[1], "w"))
+    json.dump({{"untrained": untrained, "result": result.to_dict(), "mt_a": multitask.to_dict()}},
+              open(sys.argv[1], "w"))
 """
 
 
@@ -59,3 +67,14 @@ def test_two_gloo_processes_match_one(tmp_path):
         assert epoch_two["train_loss"] == pytest.approx(epoch_one["train_loss"], abs=2e-3)
     for split in ("validation", "test"):
         assert abs(two["result"]["metrics"][split]["score"] - one.metrics[split]["score"]) <= 100 / 75 + 1e-9
+
+    # MT-A: the same task and batch every step on both processes, each taking half of it
+    one = train_multitask(MT_A, progress=False)
+    assert two["mt_a"]["processes"] == 2 and one.processes == 1
+    for epoch_one, epoch_two in zip(one.history, two["mt_a"]["history"]):
+        assert epoch_two["steps"] == epoch_one["steps"]
+        for task in MT_A.tasks:
+            assert epoch_two["train_loss"][task] == pytest.approx(epoch_one["train_loss"][task], abs=2e-3)
+    for task in MT_A.tasks:
+        for split in ("validation", "test"):  # each example counted once: one prediction apart at most
+            assert abs(two["mt_a"]["metrics"][task][split]["score"] - one.metrics[task][split]["score"]) <= 100 / 40 + 1e-9

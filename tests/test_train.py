@@ -185,7 +185,8 @@ def toy_kind(model, scores, batches_per_epoch=2):
 
     kind = RunKind(tasks=("toy",), steps_per_epoch=batches_per_epoch, batches=lambda epoch: [batch] * batches_per_epoch,
                    loss=lambda prepared, b: prepared(**b.inputs).loss, score_dev=score_dev,
-                   loss_fields=lambda sums: {"train_loss": float(sums[0, 0] / sums[0, 1])})
+                   loss_fields=lambda sums: {"train_loss": float(sums[0, 0] / sums[0, 1])},
+                   state=dict, load_state=lambda state: None)  # the same batch every step: nothing to resume
     return kind, weights
 
 

@@ -26,6 +26,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from adapterlib import progress as progress_policy
 from adapterlib.core.fusion import fusion_regularization
+from adapterlib.runner.checkpoint import EpochCheckpoint
 from adapterlib.runner.settings import MultiTaskResult, RunResult, TrainingSettings
 
 
@@ -145,7 +146,9 @@ class RunKind:
     ``batches(epoch)``: that epoch's batches (1-based epoch), ``steps_per_epoch`` of them at most; ``loss(model,
     batch)``: the batch's loss, ``model`` being the accelerate-prepared model; ``score_dev()``: the dev score the
     best epoch is chosen on and the history fields that go with it; ``loss_fields(sums)``: history fields from the
-    epoch's per-task [loss x examples, examples, steps] rows (``tasks`` order, ``loss_dtype``)."""
+    epoch's per-task [loss x examples, examples, steps] rows (``tasks`` order, ``loss_dtype``); ``state()`` /
+    ``load_state(state)``: what the kind itself needs to go on from an epoch's end (its batch-order generator, the
+    dev evaluations it recorded), for a resumed run (``checkpoint``)."""
 
     tasks: tuple[str, ...]
     steps_per_epoch: int
@@ -153,6 +156,8 @@ class RunKind:
     loss: Callable[[nn.Module, TrainingBatch], torch.Tensor]
     score_dev: Callable[[], tuple[float, dict[str, Any]]]
     loss_fields: Callable[[torch.Tensor], dict[str, Any]]
+    state: Callable[[], dict[str, Any]]
+    load_state: Callable[[dict[str, Any]], None]
     loss_dtype: torch.dtype = torch.float32
 
 
@@ -172,9 +177,12 @@ class Training:
 def train_epochs(
     model: nn.Module, kind: RunKind, settings: TrainingSettings, accelerator: Accelerator, *, run_id: str,
     label: str, progress: bool = True, epoch_extra: Callable[[], dict[str, Any]] | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> Training:
     """Train ``model``'s trainable parameters for ``settings.epochs`` epochs of ``kind``'s batches, scoring dev
-    after each; the best dev epoch's weights (the last epoch's with ``keep_best_epoch=False``) end in ``model``."""
+    after each; the best dev epoch's weights (the last epoch's with ``keep_best_epoch=False``) end in ``model``.
+    With a ``checkpoint``, every epoch's end is kept there and a run interrupted before goes on from its last
+    complete epoch (``runner.checkpoint``)."""
     world, precision = accelerator.num_processes, resolve_precision(settings.precision, accelerator.device)
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     optimizer, scheduler = make_optimizer(trainable, settings.lr, settings.weight_decay, settings.warmup_ratio,
@@ -182,12 +190,32 @@ def train_epochs(
     prepared, optimizer = accelerator.prepare(model, optimizer)
     rows = {task: i for i, task in enumerate(kind.tasks)}
     training, best_score, best_state = Training(), -math.inf, None
-    train_time, seen, step = 0.0, 0, 0
+    train_time, seen, step, done_epochs = 0.0, 0, 0, 0
+
+    def epoch_state() -> dict[str, Any]:
+        return {"trainable": {n: p.detach().cpu().clone() for n, p in trainable}, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": accelerator.scaler and accelerator.scaler.state_dict(),
+                "history": training.history, "best_score": best_score, "best_epoch": training.best_epoch,
+                "best_state": best_state, "step": step, "seen": seen, "train_time": train_time, "kind": kind.state()}
+
+    kept = checkpoint.load(accelerator) if checkpoint is not None else None
+    if kept is not None:
+        with torch.no_grad():
+            for name, parameter in trainable:
+                parameter.copy_(kept["trainable"][name])
+        optimizer.load_state_dict(kept["optimizer"])
+        scheduler.load_state_dict(kept["scheduler"])
+        if accelerator.scaler is not None:
+            accelerator.scaler.load_state_dict(kept["scaler"])
+        kind.load_state(kept["kind"])
+        training.history, training.best_epoch = kept["history"], kept["best_epoch"]
+        best_score, best_state, done_epochs = kept["best_score"], kept["best_state"], kept["epoch"]
+        step, seen, train_time = kept["step"], kept["seen"], kept["train_time"]
     # one policy (adapterlib.progress): inside a grid, the grid's bar or log line; a run on its own, one bar or line
     bar = progress_policy.Run(label, kind.steps_per_epoch * settings.epochs,
-                              enabled=progress and accelerator.is_main_process)
+                              enabled=progress and accelerator.is_main_process, resumed_at=step)
     with tf32_matmuls(precision != "fp32" and accelerator.device.type == "cuda"):
-        for epoch in range(1, settings.epochs + 1):
+        for epoch in range(done_epochs + 1, settings.epochs + 1):
             prepared.train()
             sums = torch.zeros(len(kind.tasks), 3, dtype=kind.loss_dtype)  # per task: loss x examples, examples, steps
             epoch_start = time.perf_counter()
@@ -214,7 +242,9 @@ def train_epochs(
                 seen += batch.batch_examples
                 bar.step(loss)
             train_time += time.perf_counter() - epoch_start
-            sums = accelerator.reduce(sums.to(accelerator.device), "sum").cpu() if world > 1 else sums
+            if world > 1:  # losses and examples add up over the processes; every process took every step
+                sums = accelerator.reduce(sums.to(accelerator.device), "sum").cpu()
+                sums[:, 2] /= world
             score, dev_fields = kind.score_dev()
             training.history.append({"epoch": epoch, **kind.loss_fields(sums), "dev_score": score, **dev_fields,
                                      **(epoch_extra() if epoch_extra else {})})
@@ -223,6 +253,8 @@ def train_epochs(
                 best_score, training.best_epoch = score, epoch
                 # the last epoch's weights are already in the model
                 best_state = {n: p.detach().clone() for n, p in trainable} if epoch < settings.epochs else None
+            if checkpoint is not None:
+                checkpoint.save(epoch, epoch_state, accelerator)
     bar.finished(best_score)
     if best_state is not None:
         with torch.no_grad():

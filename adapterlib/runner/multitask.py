@@ -10,7 +10,11 @@ One epoch is as many steps as one pass over every task's training set takes (sum
 best epoch is the one with the best dev score averaged over the tasks. ``RunStore().run(MultiTaskConfig(...))``
 records a run like any other; its task ``t`` is addressed as ``"<run id>/t"`` (a row of ``to_frame`` with regime
 "mt_a", and an adapter a fusion run can fuse: the fine-tuned encoder is saved beside the adapters and a fusion of
-them starts from it, see ``single.load_shared_base``). MT-A runs in one process.
+them starts from it, see ``single.load_shared_base``).
+
+Under several processes (``accelerate launch``, ``torchrun``) MT-A is data parallel like any run: every process
+draws the same task and batch each step (one seeded generator) and takes its share of the batch, through one module
+(``MultiTaskModel``) that DDP wraps; the processes' shares of unused heads and adapters are no gradient at all.
 
     cfg = MultiTaskConfig(tasks=("snli", "sst2_dev_split", "cb_dev_split"), max_train=512)
     result = RunStore().run(cfg)                       # result.metrics[task][split]["score"]
@@ -41,6 +45,7 @@ from adapterlib.core.trainable import set_trainable
 from adapterlib.data.encoding import collate, feature_length
 from adapterlib.data.tasks import get_task
 from adapterlib.runner.cache import encoded_splits
+from adapterlib.runner.checkpoint import EpochCheckpoint
 from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
                                     train_epochs)
@@ -78,6 +83,18 @@ def task_forward(models: nn.ModuleDict, task: str, **batch: torch.Tensor) -> Any
     return model(**batch)
 
 
+class MultiTaskModel(nn.Module):
+    """The task models of ``build_multitask`` as one module whose forward takes the task: what the training loop
+    (and DDP under several processes, which must see every forward) wraps."""
+
+    def __init__(self, models: nn.ModuleDict) -> None:
+        super().__init__()
+        self.models = models
+
+    def forward(self, task: str, **batch: torch.Tensor) -> Any:
+        return task_forward(self.models, task, **batch)
+
+
 def sampling_weights(sizes: Mapping[str, int], epoch: int, epochs: int) -> dict[str, float]:
     """Probability of drawing each task in ``epoch`` (1-based) of ``epochs``: N_t^alpha, annealed alpha."""
     if not 1 <= epoch <= epochs:
@@ -98,28 +115,37 @@ def task_schedule(
     return (tasks[i] for i in draws.tolist())
 
 
-def _endless_batches(
-    lengths: list[int], batch_size: int, group_batches: int, generator: torch.Generator
-) -> Iterator[list[int]]:
-    """Batches of one task's training set (``loop.global_batches``), redrawn after every pass (tasks run out at
-    different times)."""
-    while True:
-        yield from global_batches(lengths, batch_size, generator, 1, group_batches)
+class TaskBatches:
+    """One task's global batches (``loop.global_batches``), redrawn after every pass: tasks run out at different
+    times. ``pending``, the rest of the current pass, is what a resumed run needs of it (``runner.checkpoint``)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, group_batches: int, world: int,
+                 generator: torch.Generator) -> None:
+        self.lengths, self.batch_size, self.group_batches, self.world = lengths, batch_size, group_batches, world
+        self.generator = generator
+        self.pending: list[list[int]] = []
+
+    def next(self) -> list[int]:
+        if not self.pending:
+            self.pending = global_batches(self.lengths, self.batch_size, self.generator, self.world,
+                                          self.group_batches)
+            if not self.pending:
+                raise ValueError(f"{len(self.lengths)} training examples cannot give {self.world} processes one each")
+        return self.pending.pop(0)
 
 
 def train_multitask(
     cfg: MultiTaskConfig, *, save_to: str | Path | None = None, eval_batch_size: int = 64, progress: bool = True,
-    epoch_extra: Callable[[nn.ModuleDict], dict[str, Any]] | None = None,
+    epoch_extra: Callable[[nn.ModuleDict], dict[str, Any]] | None = None, checkpoint: EpochCheckpoint | None = None,
 ) -> MultiTaskResult:
-    """Train and evaluate one MT-A run (see the module docstring). ``save_to``: where the best epoch's adapters
-    (``adapters/<task>/``, al.save_adapter with the task's head) and fine-tuned encoder (``adapters/base.safetensors``)
-    go. ``epoch_extra(models)``: more fields for each epoch's history entry. Raises TrainingDivergedError on a
-    NaN/inf loss."""
+    """Train and evaluate one MT-A run (see the module docstring). ``save_to``: where the main process writes the
+    best epoch's adapters (``adapters/<task>/``, al.save_adapter with the task's head) and fine-tuned encoder
+    (``adapters/base.safetensors``). ``epoch_extra(models)``: more fields for each epoch's history entry.
+    ``checkpoint``: where each epoch's end is kept and an interrupted run resumes from (``runner.checkpoint``).
+    Raises TrainingDivergedError on a NaN/inf loss."""
     start = time.perf_counter()
     accelerator = make_accelerator(cfg.precision)
-    if accelerator.num_processes > 1:
-        raise ValueError("MT-A runs in one process; launch it without torchrun / accelerate launch")
-    device = accelerator.device
+    device, world, rank = accelerator.device, accelerator.num_processes, accelerator.process_index
     tasks = {name: get_task(name) for name in cfg.tasks}
     set_seed(cfg.seed)
     models, tokenizer = build_multitask(cfg.model, {n: (t.format, t.num_labels) for n, t in tasks.items()},
@@ -139,20 +165,21 @@ def train_multitask(
     sizes = {n: len(f) for n, f in train_features.items()}
     steps_per_epoch = sum(math.ceil(n / cfg.batch_size) for n in sizes.values())
     generator = torch.Generator().manual_seed(cfg.seed)
-    streams = {n: _endless_batches([feature_length(f) for f in train_features[n]], cfg.batch_size, cfg.group_batches,
-                                  generator) for n in tasks}
+    streams = {n: TaskBatches([feature_length(f) for f in train_features[n]], cfg.batch_size, cfg.group_batches,
+                              world, generator) for n in tasks}
 
     def batches(epoch: int):
         for name in task_schedule(sizes, steps_per_epoch, epoch, cfg.epochs, generator):
-            indices = next(streams[name])
-            inputs = collate([train_features[name][i] for i in indices], pad_id(models[name]))
-            yield TrainingBatch(name, models[name], {k: v.to(device) for k, v in inputs.items()}, len(indices),
+            indices = streams[name].next()
+            local = indices[rank::world]
+            inputs = collate([train_features[name][i] for i in local], pad_id(models[name]))
+            yield TrainingBatch(name, models[name], {k: v.to(device) for k, v in inputs.items()}, len(local),
                                 len(indices))
 
     def evaluate_task(name: str, split: str) -> Evaluation:
         set_active_adapter(models[name], name)
-        return evaluate_split(models[name], tasks[name], *eval_sets[name][split], eval_batch_size,
-                              precision=cfg.precision)
+        return evaluate_split(models[name], tasks[name], *eval_sets[name][split], eval_batch_size, accelerator,
+                              cfg.precision)
 
     dev_evaluations: list[dict[str, Evaluation]] = []  # per epoch: the best epoch's predictions are recorded
 
@@ -165,19 +192,30 @@ def train_multitask(
         return {"train_loss": {n: float(sums[i, 0] / sums[i, 1]) if sums[i, 1] else None for i, n in enumerate(tasks)},
                 "steps": {n: int(sums[i, 2]) for i, n in enumerate(tasks)}}
 
+    def state() -> dict[str, Any]:
+        return {"generator": generator.get_state(), "pending": {n: list(s.pending) for n, s in streams.items()},
+                "dev_evaluations": list(dev_evaluations)}
+
+    def load_state(kept: dict[str, Any]) -> None:
+        generator.set_state(kept["generator"])
+        for name, stream in streams.items():
+            stream.pending = kept["pending"][name]
+        dev_evaluations[:] = kept["dev_evaluations"]
+
     # float64 loss sums: MT-A has always summed its per-task losses in Python floats
     kind = RunKind(tasks=tuple(tasks), steps_per_epoch=steps_per_epoch, batches=batches, score_dev=score_dev,
-                   loss=lambda prepared, batch: task_forward(prepared, batch.task, **batch.inputs).loss,
-                   loss_fields=loss_fields, loss_dtype=torch.float64)
-    training = train_epochs(models, kind, cfg, accelerator, run_id=cfg.run_id, label=cfg.label, progress=progress,
-                            epoch_extra=epoch_extra and (lambda: epoch_extra(models)))
+                   loss=lambda prepared, batch: prepared(batch.task, **batch.inputs).loss,
+                   loss_fields=loss_fields, state=state, load_state=load_state, loss_dtype=torch.float64)
+    training = train_epochs(MultiTaskModel(models), kind, cfg, accelerator, run_id=cfg.run_id, label=cfg.label,
+                            progress=progress, epoch_extra=epoch_extra and (lambda: epoch_extra(models)),
+                            checkpoint=checkpoint)
 
     def result(status: str, evaluations: dict[str, dict[str, Evaluation]]) -> MultiTaskResult:
         field_of = lambda name: {n: {s: getattr(e, name) for s, e in splits.items()}  # noqa: E731
                                  for n, splits in evaluations.items()}
         return MultiTaskResult(cfg.run_id, cfg.to_dict(), status, field_of("metrics"), training.best_epoch,
                                training.history, params, time.perf_counter() - start, training.examples_per_s,
-                               error=training.error, predictions=field_of("predictions"),
+                               processes=world, error=training.error, predictions=field_of("predictions"),
                                references=field_of("references"))
 
     if training.error:
@@ -185,8 +223,9 @@ def train_multitask(
     evaluations = {n: {"validation": dev_evaluations[training.best_epoch - 1][n],
                        **{split: evaluate_task(n, split) for split in eval_sets[n] if split != "validation"}}
                    for n in tasks}
-    if save_to is not None:
+    if save_to is not None and accelerator.is_main_process:
         save_multitask(models, Path(save_to))
+    accelerator.wait_for_everyone()
     return result("ok", evaluations)
 
 

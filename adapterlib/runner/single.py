@@ -34,6 +34,7 @@ from adapterlib.core.trainable import head_parameter_names, set_trainable
 from adapterlib.data.encoding import collate, feature_length
 from adapterlib.data.tasks import Task, get_task
 from adapterlib.runner.cache import encoded_splits
+from adapterlib.runner.checkpoint import EpochCheckpoint
 from adapterlib.runner.evaluate import Evaluation, evaluate_split, pad_id
 from adapterlib.runner.fusion_attention import FusionAttention
 from adapterlib.runner.loop import (RunKind, TrainingBatch, TrainingDivergedError, global_batches, make_accelerator,
@@ -116,9 +117,15 @@ def single_task_kind(
         statistics = attention.across_processes(accelerator).statistics()
         return dev_evaluations[-1].metrics["score"], {"validation": dev_evaluations[-1].metrics, **statistics}
 
+    def load_state(state: dict[str, Any]) -> None:
+        generator.set_state(state["generator"])
+        dev_evaluations[:] = state["dev_evaluations"]
+
     return RunKind(tasks=(task.name,), steps_per_epoch=len(global_batches(lengths, cfg.batch_size, torch.Generator(), world)),
                    batches=batches, loss=lambda prepared, batch: prepared(**batch.inputs).loss, score_dev=score_dev,
-                   loss_fields=lambda sums: {"train_loss": float(sums[0, 0] / sums[0, 1])})
+                   loss_fields=lambda sums: {"train_loss": float(sums[0, 0] / sums[0, 1])},
+                   state=lambda: {"generator": generator.get_state(), "dev_evaluations": list(dev_evaluations)},
+                   load_state=load_state)
 
 
 def train_and_evaluate(
@@ -130,10 +137,12 @@ def train_and_evaluate(
     eval_batch_size: int = 64,
     progress: bool = True,
     epoch_extra: Callable[[PreTrainedModel], dict[str, Any]] | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> RunResult:
     """Train and evaluate one run (see the module docstring). ``save_to``: where the main process writes the
     best epoch's trained weights (``RELOADED_REGIMES`` always, the others only with ``keep_weights``).
-    ``epoch_extra(model)``: more fields for each epoch's history entry. Raises TrainingDivergedError on a NaN/inf loss."""
+    ``epoch_extra(model)``: more fields for each epoch's history entry. ``checkpoint``: where each epoch's end is
+    kept and an interrupted run resumes from (``runner.checkpoint``). Raises TrainingDivergedError on a NaN/inf loss."""
     start = time.perf_counter()
     accelerator = make_accelerator(cfg.precision)
     task = get_task(cfg.task)
@@ -148,7 +157,7 @@ def train_and_evaluate(
     kind = single_task_kind(model, task, cfg, train_features, eval_sets["validation"], accelerator, eval_batch_size,
                             dev_evaluations)
     training = train_epochs(model, kind, cfg, accelerator, run_id=cfg.run_id, label=cfg.label, progress=progress,
-                            epoch_extra=epoch_extra and (lambda: epoch_extra(model)))
+                            epoch_extra=epoch_extra and (lambda: epoch_extra(model)), checkpoint=checkpoint)
 
     def result(status: str, evaluations: dict[str, Evaluation]) -> RunResult:
         return RunResult(cfg.run_id, cfg.to_dict(), status, {s: e.metrics for s, e in evaluations.items()},

@@ -11,7 +11,9 @@ One directory per run id under the store root (default ``runs/<profile>/`` in th
     <mt_a run_id>/adapters/     MT-A runs (settings.MultiTaskConfig): one al.save_adapter per task + base.safetensors
 
 A run is built in a hidden temporary directory and renamed into place in one ``os.replace`` after its record is
-written, so a killed run leaves no half-written run directory. A record that does not parse, does not hash to its
+written, so a killed run leaves no half-written run directory. While it trains, each epoch's end is kept in
+``.<run_id>.resume/`` (``runner.checkpoint``): a killed run goes on from its last complete epoch when it is run
+again (by ``fill``, ``reproduce`` or a notebook), and the folder goes once the run is recorded. A record that does not parse, does not hash to its
 directory name, or whose files are missing or truncated is reported and redone, never read.
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ from adapterlib.core.io import load_adapter
 from adapterlib.core.inject import METHODS, adapter_config_from_dict, delete_adapter, method_of
 from adapterlib.core.methods import METHOD_KEY
 from adapterlib.paths import project_root, runs_root
+from adapterlib.runner.checkpoint import EpochCheckpoint
 from adapterlib.runner.loop import TrainingDivergedError, process_state, run_device
 from adapterlib.runner.multitask import ADAPTERS_DIR, train_multitask
 from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, MultiTaskResult, RunConfig, RunResult
@@ -136,7 +139,8 @@ class RunStore:
         """The result of ``cfg``: from the store if recorded, else trained now and recorded.
 
         A failed run (NaN/inf loss) is recorded too and returned with status "failed"; being deterministic it is
-        not retried unless ``retry_failed``. Under ``torchrun`` every process trains and the main one writes."""
+        not retried unless ``retry_failed``. Under ``torchrun`` every process trains and the main one writes. A run
+        interrupted before resumes from its last complete epoch (``checkpoint``)."""
         done = self.get(cfg)
         if done is not None and (done.status == "ok" or not retry_failed):
             return done
@@ -145,19 +149,25 @@ class RunStore:
         if state.is_main_process:
             for stale in self.root.glob(f".{cfg.run_id}.tmp-*"):  # left by killed runs
                 shutil.rmtree(stale, ignore_errors=True)
+        checkpoint = self.checkpoint(cfg.run_id)
         try:
             if isinstance(cfg, MultiTaskConfig):
-                result = train_multitask(cfg, save_to=tmp, progress=progress)
+                result = train_multitask(cfg, save_to=tmp, progress=progress, checkpoint=checkpoint)
             else:
                 result = train_and_evaluate(cfg, save_to=tmp, keep_weights=keep_weights,
-                                            adapter_dir=self.adapter_dir, progress=progress)
+                                            adapter_dir=self.adapter_dir, progress=progress, checkpoint=checkpoint)
         except TrainingDivergedError as err:
             result = err.result
             print(f"run store: {err}", file=sys.stderr)
         if state.is_main_process:
             self._commit(result, tmp)
+            checkpoint.remove()
         state.wait_for_everyone()
         return result
+
+    def checkpoint(self, run_id: str) -> EpochCheckpoint:
+        """Where run ``run_id`` keeps each epoch's end while it trains (removed once it is recorded)."""
+        return EpochCheckpoint(self.root / f".{run_id}.resume")
 
     def _commit(self, result: RunResult | MultiTaskResult, tmp: Path) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
