@@ -96,8 +96,9 @@ def _training_flops(cfg: RunConfig | MultiTaskConfig, task: str, regime: str) ->
     sequences = spec.num_labels if spec.format == "multiple_choice" else 1
     trained_share = {"full": 1.0, "top_k": (getattr(cfg, "top_k", None) or 0) / layers}.get(regime, 0.0)
     n = 12 * layers * hidden ** 2
-    per_token = (4 + 2 * trained_share) * n + 6 * layers * cfg.max_length * hidden
-    return per_token * cfg.max_length * sequences * examples * cfg.epochs
+    length = cfg.max_length_of(task)
+    per_token = (4 + 2 * trained_share) * n + 6 * layers * length * hidden
+    return per_token * length * sequences * examples * cfg.epochs
 
 
 def _kept_parameters(cfg: RunConfig | MultiTaskConfig, keep_weights: bool) -> int:

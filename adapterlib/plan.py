@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from adapterlib.data.tasks import SourceUnavailable, check_task, list_tasks, loa
 from adapterlib.data.tasks.check import brief_cause_lines, by_cause, cause_lines
 from adapterlib.paths import pinned_output_dirs
 from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
-from adapterlib.runner.settings import DATA_SEED, MultiTaskConfig, RunConfig
+from adapterlib.runner.settings import MT_A, MultiTaskConfig, RunConfig
 
 
 @dataclass
@@ -88,7 +89,8 @@ def make_plan(profile: Profile, only: Sequence[str] | None = None, *, keep_weigh
 
 def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool = False) -> str:
     """The plan as a compact table with a total row (runs shared by notebooks are counted once in the total), and
-    the tasks it leaves out: a short line per cause, or with ``verbose`` each cause whole."""
+    the tasks it leaves out: a short line per cause, or with ``verbose`` each cause whole, then each task's sequence
+    length and the share of its examples truncated there (``length_lines``)."""
     header = f"{'notebook':<28} {'runs':>6} {'done':>6} {'to do':>6} {'GPU-h to do':>12} {'disk':>9}  datasets"
     lines = [f"plan for profile {profile.name!r}: GPU-hours on one {REFERENCE_GPU} at {UTILISATION:.0%} of peak "
              "(computed from training FLOPs, see adapterlib/costs.py); disk: what the run store keeps", header]
@@ -118,7 +120,37 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool =
     if copies:
         lines.append("the hub is out of reach: read from their registry copies (the same data in the same splits; "
                      "docs/TASKS.md): " + ", ".join(f"{task} <- {copy}" for task, copy in copies.items()))
+    if verbose:
+        lines += ["sequence length per task (the tokens its runs read; a longer example is truncated):",
+                  *length_lines(plans)]
     return "\n".join(lines)
+
+
+def task_lengths(plans: Sequence[NotebookPlan]) -> dict[tuple[str, int], Counter[str]]:
+    """(task, tokens) -> how many of the plan's runs (each run once) of each kind (regime, or ``mt_a``) read ``task``
+    at that sequence length: the profile's ``max_length``, or the task's own where it needs more (``Task.max_length``),
+    or span QA's window; an MT-A run reads each task at its own (``MultiTaskConfig.max_length_of``). A task read at
+    two lengths has an entry for each."""
+    unique = {run.config.run_id: run.config for plan in plans for run in plan.runs}
+    kinds: dict[tuple[str, int], Counter[str]] = {}
+    for config in unique.values():
+        for task in run_tasks(config):
+            kinds.setdefault((task, config.max_length_of(task)), Counter())[
+                MT_A if isinstance(config, MultiTaskConfig) else config.regime] += 1
+    return dict(sorted(kinds.items()))
+
+
+def length_lines(plans: Sequence[NotebookPlan]) -> list[str]:
+    """One line per task and length of ``task_lengths`` (its runs by kind), with the share of the task's examples
+    truncated at that length where a build here measured it, else why not (``data.tasks.truncation_text``)."""
+    from adapterlib.data.tasks import get_task, truncation_text
+
+    def runs(kinds: Counter[str]) -> str:
+        total = sum(kinds.values())
+        return f"{total:,} run{'s' * (total > 1)}: " + ", ".join(f"{kind} {n:,}" for kind, n in kinds.most_common())
+
+    return [f"  {task:<26} {length:>4} tokens ({runs(kinds)}): {truncation_text(get_task(task), length)}"
+            for (task, length), kinds in task_lengths(plans).items()]
 
 
 def plan_table(plans: Sequence[NotebookPlan]) -> str:
@@ -198,9 +230,11 @@ def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: b
             if pending and state.is_main_process:
                 print(f"fill: {len(pending)} runs left that wait on runs not in the store", file=sys.stderr)
             return trained
-        with state.main_process_first():  # the data cache is built once, then read by the other processes
+        # the data cache is built once, then read by the other processes; it holds whole datasets (a run's caps
+        # only subsample what it loads), so no caps here
+        with state.main_process_first():
             for task in sorted({task for run in ready for task in run_tasks(run.config)}):
-                load_task(task, **profile.caps, seed=DATA_SEED)
+                load_task(task)
         for run in ready:
             store.run(run.config, keep_weights=keep_weights, progress=state.is_main_process)
             trained += 1
@@ -220,7 +254,8 @@ def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="also keep the weights of full, top-k, LayerNorm and head runs (no study reads them)")
         if name == "plan":
             p.add_argument("--verbose", action="store_true", help="every unreachable dataset on its own line, with "
-                           "its whole cause and the offline task to load in its place")
+                           "its whole cause and the offline task to load in its place; each task's sequence length "
+                           "and the share of its examples truncated there")
             p.add_argument("--markdown", action="store_true", help="print every run of the plan, done or not, as "
                            "the Markdown table the docs carry (and nothing else)")
         p.set_defaults(func=_plan_command if name == "plan" else _fill_command)

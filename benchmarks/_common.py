@@ -12,9 +12,14 @@ What is measured, for every configuration alike:
 - ``step``: one training step = forward with loss + backward + ``AdamW.step()`` + ``zero_grad(set_to_none=True)``,
   timed with ``perf_counter`` in three parts (fwd, bwd, opt); or, for inference, one forward under
   ``inference_mode`` in eval mode.
-- ``memory``: one more step under ``torch.profiler(profile_memory=True)``: the peak of live tensor bytes allocated
-  during the step (allocator events summed in time order) plus the tensors alive before it (parameters and AdamW
-  state). Tensor memory only, no allocator caching or Python objects: the same accounting on both sides.
+- ``memory``: one more step: the peak of live tensor bytes allocated during the step plus the tensors alive before
+  it (parameters and AdamW state). On CPU the peak comes from ``torch.profiler(profile_memory=True)`` (allocator
+  events summed in time order), on CUDA from the caching allocator's ``torch.cuda.max_memory_allocated`` over the
+  step. Tensor memory only, no allocator caching or Python objects: the same accounting on both sides.
+
+Where: ``$BENCH_DEVICE`` ("cpu" by default, or a CUDA device such as "cuda"), the same in both workers. On CUDA every
+timed interval ends with ``torch.cuda.synchronize`` (kernels run asynchronously), and under bf16 the fp32 matmuls
+left outside autocast use TF32, as ``adapterlib.runner.loop`` trains a bf16 run on CUDA.
 """
 from __future__ import annotations
 
@@ -85,11 +90,22 @@ def _flop_formulas() -> dict:
             aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_bwd}
 
 
+def bench_device() -> torch.device:
+    """Where every configuration of this worker runs: ``$BENCH_DEVICE``, default the CPU."""
+    return torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+
+
+def bf16_asked() -> bool:
+    """``$BENCH_PRECISION`` is "bf16" (default "fp32")."""
+    return os.environ.get("BENCH_PRECISION", "fp32") == "bf16"
+
+
 def precision_context() -> contextlib.AbstractContextManager:
     """The forward pass's arithmetic, the same in both workers: ``$BENCH_PRECISION`` "bf16" is torch.autocast to
-    bfloat16 on CPU (as ``adapterlib.runner.loop.autocast``), anything else (default "fp32") plain fp32."""
-    if os.environ.get("BENCH_PRECISION", "fp32") == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+    bfloat16 on the worker's device (as ``adapterlib.runner.loop.autocast``), anything else (default "fp32") plain
+    fp32."""
+    if bf16_asked():
+        return torch.autocast(bench_device().type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -97,14 +113,16 @@ class Setup:
     """A model ready to train (or infer) on one fixed random batch; ``loss_extra`` adds e.g. fusion regularization."""
 
     def __init__(self, model, batch: int, seq_len: int, mode: str, loss_extra: Callable | None = None) -> None:
-        self.model, self.mode, self.loss_extra = model, mode, loss_extra
-        g = torch.Generator().manual_seed(SEED)
-        self.inputs = dict(
+        self.device = bench_device()
+        self.model, self.mode, self.loss_extra = model.to(self.device), mode, loss_extra
+        g = torch.Generator().manual_seed(SEED)  # on the CPU, so every device gets the same batch
+        inputs = dict(
             input_ids=torch.randint(1000, model.config.vocab_size, (batch, seq_len), generator=g),
             attention_mask=torch.ones(batch, seq_len, dtype=torch.long),
             token_type_ids=torch.zeros(batch, seq_len, dtype=torch.long),
         )
-        self.labels = torch.randint(0, NUM_LABELS, (batch,), generator=g)
+        self.inputs = {name: tensor.to(self.device) for name, tensor in inputs.items()}
+        self.labels = torch.randint(0, NUM_LABELS, (batch,), generator=g).to(self.device)
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.trainable_params = sum(p.numel() for p in trainable)
         model.train(mode == "train")
@@ -116,23 +134,30 @@ class Setup:
         extra = self.loss_extra() if self.loss_extra is not None else None
         return loss if extra is None else loss + extra
 
+    def _clock(self) -> float:
+        """``perf_counter`` once the device has finished the work queued so far: CUDA kernels run asynchronously,
+        so without the wait a part would be timed by how fast it is queued."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
     def step(self) -> dict:
         if self.mode == "infer":
-            t0 = time.perf_counter()
+            t0 = self._clock()
             with torch.inference_mode(), precision_context():
                 logits = self.model(**self.inputs).logits
-            t1 = time.perf_counter()
+            t1 = self._clock()
             if not torch.isfinite(logits).all():
                 raise FloatingPointError("non-finite logits")
             return dict(step=t1 - t0)
-        t0 = time.perf_counter()
+        t0 = self._clock()
         loss = self._loss(self.inputs, self.labels)
-        t1 = time.perf_counter()
+        t1 = self._clock()
         loss.backward()
-        t2 = time.perf_counter()
+        t2 = self._clock()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        t3 = time.perf_counter()
+        t3 = self._clock()
         if not torch.isfinite(loss.detach()):
             raise FloatingPointError(f"non-finite loss {loss.item()}")
         return dict(step=t3 - t0, fwd=t1 - t0, bwd=t2 - t1, opt=t3 - t2)
@@ -150,12 +175,23 @@ class Setup:
         return int(counter.get_total_flops()) * self.labels.shape[0]
 
     def memory_mib(self) -> float:
-        from torch.profiler import ProfilerActivity, profile
-
         static = sum(p.numel() * p.element_size() for p in self.model.parameters())
         if self.optimizer is not None:
             static += sum(v.numel() * v.element_size() for s in self.optimizer.state.values() for v in s.values()
                           if torch.is_tensor(v))
+        return (static + self._step_peak_bytes()) / 2**20
+
+    def _step_peak_bytes(self) -> int:
+        """The most tensor bytes one step holds above what was alive before it (the worker's other configurations
+        are alive too: only this step's allocations count)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            before = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.step()
+            return torch.cuda.max_memory_allocated(self.device) - before
+        from torch.profiler import ProfilerActivity, profile
+
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             self.step()
         events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
@@ -164,13 +200,15 @@ class Setup:
         for _, nbytes in events:
             live += nbytes
             peak = max(peak, live)
-        return (static + peak) / 2**20
+        return peak
 
 
 def serve(versions: dict, build: Callable[[str, str, int, int, str], tuple[Setup, str]]) -> None:
     """Answer JSON commands (one per line) until ``quit``. ``build(model, config, batch, seq_len, mode)`` returns the
     Setup and the library it measures. stdout carries only replies; everything else goes to stderr (the log)."""
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
+    if bench_device().type == "cuda" and bf16_asked():  # as adapterlib.runner.loop.tf32_matmuls for a bf16 run on CUDA
+        torch.backends.cuda.matmul.allow_tf32 = True
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr
 

@@ -1,6 +1,7 @@
 """Speed and memory of adapterlib beside AdapterHub `adapters`, `peft` and the arithmetic limit (issue 8).
 
-    .venv/bin/python benchmarks/bench.py --profile smoke|cpu [--no-peers] [--threads N]
+    .venv/bin/python benchmarks/bench.py --profile smoke|cpu [--no-peers] [--threads N] [--precision bf16]
+                                         [--device cuda]
 
 Two worker processes: ours (this venv, transformers 5.x) and the peers' (benchmarks/.venv-peers, made by
 `bash benchmarks/peers.sh`: `adapters` 1.3.0 needs transformers 4.57.6). For each group (model, mode, batch,
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +65,8 @@ class Group:
 
 # torch threads per worker: smoke runs beside other jobs (tests), where two OpenMP threads on two busy cores stall
 # at every barrier (measured here: 4x slower); cpu is the main job on a quiet machine: every core (torch default).
-# The paper profile measures what cpu measures: the comparison is not a paper table, so it has no paper scale.
-THREADS = {"smoke": 1, "cpu": None, "paper": None}
+# The paper and gpu profiles measure what cpu measures: the comparison is not a paper table, so it has no paper scale.
+THREADS = {"smoke": 1, "cpu": None, "paper": None, "gpu": None}
 
 
 def groups(profile: str) -> list[Group]:
@@ -72,7 +74,7 @@ def groups(profile: str) -> list[Group]:
     if profile == "smoke":  # seconds; tiny shapes measure Python overhead more than arithmetic
         return [Group("minilm-l6", "train", 4, 16, TRAIN[:-1], reps=3, memory=True),
                 Group("minilm-l6", "infer", 4, 16, INFER[:-1], reps=3, memory=True)]
-    if profile in ("cpu", "paper"):  # fusion at length 32: AdapterHub's fusion over 16 adapters costs ~3x a full step
+    if profile in THREADS:  # fusion at length 32: AdapterHub's fusion over 16 adapters costs ~3x a full step
         core = ("houlsby64", "pfeiffer16")
         return [
             # Rounds: with 3, one slow round moved a ratio by 30% (Houlsby at length 128: 1.00x full with 3 rounds,
@@ -87,7 +89,7 @@ def groups(profile: str) -> list[Group]:
             Group("bert-base", "train", 32, 32, ("full", "houlsby64"), reps=5, peer_extras=False),
             Group("bert-base", "infer", 32, 32, ("bare", "houlsby64"), reps=5),
         ]
-    raise ValueError(f"unknown benchmark profile {profile!r} (smoke, cpu or paper)")
+    raise ValueError(f"unknown benchmark profile {profile!r} ({', '.join(THREADS)})")
 
 
 def peer_configs(config: str) -> list[str]:
@@ -153,9 +155,11 @@ def serve_ours() -> None:
 # Driver
 # ----------------------------------------------------------------------------------------------------------------
 class Worker:
-    def __init__(self, name: str, cmd: list[str], log: Path, threads: int | None, precision: str = "fp32") -> None:
+    def __init__(self, name: str, cmd: list[str], log: Path, threads: int | None, precision: str = "fp32",
+                 device: str = "cpu") -> None:
         self.name, self.log = name, open(log, "w")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", BENCH_PRECISION=precision)  # _common.precision_context
+        # _common.precision_context and _common.bench_device read them
+        env = dict(os.environ, PYTHONUNBUFFERED="1", BENCH_PRECISION=precision, BENCH_DEVICE=device)
         if threads:
             env.update(OMP_NUM_THREADS=str(threads), BENCH_THREADS=str(threads))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -254,13 +258,16 @@ def measure(group: Group, workers: dict[str, Worker], rng: random.Random) -> lis
 
 
 def run(profile: str, peers: bool | None = None, threads: int | None = None, seed: int = 0,
-        log_dir: Path | None = None, precision: str = "fp32") -> pd.DataFrame:
+        log_dir: Path | None = None, precision: str = "fp32", device: str = "cpu",
+        measured: Sequence[Group] | None = None) -> pd.DataFrame:
     """Measure the profile's groups and return the tidy frame (one row per library x configuration x group).
 
     ``peers``: also measure the peer libraries (default: except at the smoke profile, whose tiny shapes say
     nothing about them); True needs benchmarks/.venv-peers and fails if it is missing (make peers). ``threads``:
     torch threads per worker (default: THREADS[profile]; None = torch's default, every core). ``precision``: every
-    worker's forward passes ("bf16": CPU autocast in ours and the peers' alike, so the ratios stay matched)."""
+    worker's forward passes ("bf16": autocast in ours and the peers' alike, so the ratios stay matched).
+    ``device``: where every worker runs ("cpu", or a CUDA device: both workers' torch must see it). ``measured``:
+    these groups instead of the profile's (benchmarks/gpu_check.py sizes its own)."""
     peers = profile != "smoke" if peers is None else peers
     threads = threads if threads is not None else THREADS[profile]
     if peers and not peers_ready():
@@ -269,13 +276,13 @@ def run(profile: str, peers: bool | None = None, threads: int | None = None, see
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="adapterlib-bench-"))  # the workers' stderr
     log_dir.mkdir(parents=True, exist_ok=True)
     workers = {"ours": Worker("ours", [sys.executable, __file__, "--serve"], log_dir / "bench-ours.log", threads,
-                              precision)}
+                              precision, device)}
     rows, rng, start = [], random.Random(seed), time.perf_counter()
     try:
         if peers:
             workers["peers"] = Worker("peers", [str(PEERS_VENV / "bin" / "python"), str(HERE / "bench_peers.py")],
-                                      log_dir / "bench-peers.log", threads, precision)
-        for group in groups(profile):
+                                      log_dir / "bench-peers.log", threads, precision, device)
+        for group in groups(profile) if measured is None else measured:
             t0 = time.perf_counter()
             rows += measure(group, workers, rng)
             print(f"{group.model} {group.mode} batch {group.batch} length {group.seq_len}: "
@@ -295,8 +302,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per worker (default: 1 for smoke, all cores for cpu)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                        help="forward passes of every library in this precision; bf16 writes benchmarks_bf16.csv only "
-                             "(the issue-8 targets and the notebook are fp32's)")
+                        help="forward passes of every library in this precision")
+    parser.add_argument("--device", default="cpu",
+                        help="where every library runs: cpu (default) or a CUDA device, e.g. cuda. bf16 or a device "
+                             "other than cpu writes benchmarks_[<device>_][bf16].csv only (the issue-8 targets and "
+                             "the notebook are fp32 on CPU)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # our worker process
     args = parser.parse_args(argv)
     if args.serve:
@@ -305,11 +315,14 @@ def main(argv: list[str] | None = None) -> None:
     from adapterlib.reporting import claims as cl
     from adapterlib.reporting.outputs import save_figure
 
-    df = run(args.profile, peers=not args.no_peers, threads=args.threads, precision=args.precision)
+    df = run(args.profile, peers=not args.no_peers, threads=args.threads, precision=args.precision,
+             device=args.device)
     cols = ["library", "model", "mode", "batch", "seq_len", "config", "time_s", "ratio_vs_baseline", "ideal_ratio",
             "ratio_vs_adapters", "peak_mib", "trainable_params"]
-    if args.precision != "fp32":
-        path = report.save(df, args.profile, f"{report.STUDY.name}_{args.precision}")
+    variant = "_".join(part for part in (args.device.replace(":", "") if args.device != "cpu" else "",
+                                         args.precision if args.precision != "fp32" else "") if part)
+    if variant:
+        path = report.save(df, args.profile, f"{report.STUDY.name}_{variant}")
         print(df[cols].round(3).to_string(index=False))
         print(f"wrote {path} in {df.attrs['seconds']} s (load average {df.attrs['loadavg'][0]:.1f})")
         return

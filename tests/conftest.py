@@ -135,3 +135,22 @@ def stale_marks(profile: str) -> list:
     """A strict xfail for tests of ``profile``'s committed results while they are ``STALE_RESULTS``."""
     reason = STALE_RESULTS.get(profile)
     return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+@pytest.fixture
+def measured_lengths(tmp_path, monkeypatch):
+    """An empty data cache under ``tmp_path`` in which ``measured_lengths(task, {tokens: share})`` writes a build
+    record of offline ``task`` that holds only its measured truncated shares, so a test knows every number shown."""
+    import json
+
+    from adapterlib.data.tasks import task_dir
+    from adapterlib.data.tasks.offline import BUILD_VERSION
+
+    monkeypatch.setenv("ADAPTERLIB_CACHE", str(tmp_path / "cache"))
+
+    def write(task: str, shares: dict[int, float]) -> None:
+        task_dir(task).mkdir(parents=True)
+        (task_dir(task) / "meta.json").write_text(json.dumps({
+            "build_version": BUILD_VERSION,
+            "token_lengths": {"truncated_share": {str(tokens): share for tokens, share in shares.items()}}}))
+    return write

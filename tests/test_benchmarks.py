@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +28,16 @@ def bench():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench as module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+@pytest.fixture(scope="module")
+def gpu_check(bench):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_check as module
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     return module
@@ -202,3 +213,48 @@ def test_figure_legends_sit_under_their_panels_off_the_data():
     assert len(legends) == 3  # the inference panel's colours are the first panel's
     for legend in legends:
         assert not any(legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_reports_every_part(gpu_check, tmp_path):
+    """The GPU check's one entry point on its CPU path (tiny shapes, ours only): every part ran, and the report
+    carries each part's fields, in the JSON and in the text a person reads (also printed)."""
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run", "--no-peers", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["check"] == "dry-run" and report["problems"] == [] and report["seconds"] > 0
+    assert {"name", "torch", "cuda", "python", "precision", "tf32_matmuls"} <= set(report["device"])
+    assert report["model"]["weights"] and report["model"]["path"]
+
+    study = report["study"]
+    assert study["notebook"] == gpu_check.STUDY and study["overrides"] == gpu_check.study_overrides(gpu_check.DRY_RUN)
+    assert study["overrides"]["precision"] == "bf16" and study["seconds"] > 0
+    assert study["runs"] == 2 and {row["method"] for row in study["rows"]} == {"full", "adapters_8"}
+    for row in study["rows"]:
+        assert 0 <= row["test_score"] <= 100 and row["wall_s"] > 0 and row["examples_per_s"] > 0
+        assert row["committed_cpu_score"] is None  # the dry run's scale is not the committed run's
+
+    bench_part = report["bench"]
+    assert (bench_part["precision"], bench_part["device"], bench_part["peers"]) == ("bf16", "cpu", False)
+    measured = {(row["mode"], row["config"]) for row in bench_part["rows"]}
+    assert measured == {(group.mode, config) for group in gpu_check.DRY_RUN.groups for config in group.configs}
+    for row in bench_part["rows"]:
+        assert row["library"] == "adapterlib" and row["step_ms"] > 0 and row["peak_mib"] > 0
+        assert row["trainable_params"] > 0 and row["x_adapters"] is None
+    assert set(bench_part["versions"]) == {"ours"}
+    assert {"adapterlib", "transformers"} <= set(bench_part["versions"]["ours"])
+
+    text = (tmp_path / "gpu_check.txt").read_text()
+    for line in ("device: ", "model: MiniLM-L6", "study: houlsby_table1_glue", "bench: bf16 on cpu", "result: ok"):
+        assert line in text and line in done.stdout
+    assert {"study-fill.log", "bench-ours.log"} <= {path.name for path in tmp_path.iterdir()}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU this would run the whole check")
+def test_gpu_check_without_a_gpu_stops_at_the_device(gpu_check, tmp_path):
+    """Asked for CUDA where torch sees none, the check stops before the study with exit status 2 and says why."""
+    assert gpu_check.main(["--no-peers", "--out", str(tmp_path)]) == 2
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert "no CUDA device" in report["device"]["error"] and "study" not in report and "bench" not in report
+    assert "device: FAILED: RuntimeError: no CUDA device" in (tmp_path / "gpu_check.txt").read_text()

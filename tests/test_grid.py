@@ -13,7 +13,7 @@ import pytest
 import adapterlib as al
 from adapterlib.core.inject import METHODS
 from adapterlib.runner.grid import GRIDS, HPARAMS, RUN_KEYS, expand, run_grid, select_best
-from adapterlib.runner.profiles import get_profile
+from adapterlib.runner.profiles import ROLES, get_profile
 from adapterlib.runner.store import RunStore, results_frame
 from adapterlib.runner.settings import RunConfig, RunResult
 
@@ -161,8 +161,8 @@ def test_killed_grid_reruns_only_what_is_missing_and_gives_the_same_table(tmp_pa
 
 # ---------------------------------------------------------------- profiles
 def test_profiles_fail_at_once_on_unknown_names_and_bad_values():
-    with pytest.raises(ValueError, match="unknown profile 'gpu'; choose from smoke, cpu, paper"):
-        get_profile("gpu")
+    with pytest.raises(ValueError, match="unknown profile 'tpu'; choose from smoke, cpu, paper, gpu"):
+        get_profile("tpu")
     with pytest.raises(ValueError, match="unknown profile override"):
         get_profile("cpu", max_trian=10)
     with pytest.raises(ValueError, match="max_eval must be"):
@@ -188,6 +188,22 @@ def test_profiles_expand_into_valid_runs_at_their_scale():
         grid = smoke.grids[name]
         regimes = list(grid["lr"]) if isinstance(grid["lr"], dict) else ["adapters"]
         assert smoke.configs(name, smoke.task_names("glue")[:1], regime=regimes)
+
+
+def test_a_roles_training_cap_caps_that_roles_runs_only():
+    """The gpu profile caps Table 2's and AdapterFusion's training sets (``role_max_train``), GLUE's not; Figs. 4
+    and 6 run MNLI in Table 2's role, so at its cap. One model, BERT-base, in every role."""
+    gpu = get_profile("gpu")
+    assert {c.max_train for c in gpu.configs("houlsby_glue", ["mnli"], regime="full")} == {None}
+    assert {c.max_train for c in gpu.configs("houlsby_glue", ["mnli"], role="additional", regime="full")} == {10_000}
+    assert {c.max_train for c in gpu.configs("fusion_st_a", ["mnli"], role="fusion")} == {10_000}
+    assert gpu.caps_for("squad") == {"max_train": None, "max_eval": None, "max_test": None}
+    assert {gpu.run_config("rte", "full", role=role).model for role in ROLES} == {"bert-base-uncased"}
+    assert {c.seed for role in ROLES for c in gpu.configs("houlsby_glue", ["rte"], role=role, regime="full")} == {0}
+    with pytest.raises(ValueError, match=r"role_max_train\['fusion'\] must be None or an int >= 1, got 0"):
+        get_profile("gpu", role_max_train={"fusion": 0})
+    with pytest.raises(ValueError, match="unknown role 'tables'"):
+        get_profile("gpu", role_max_train={"tables": 10})
 
 
 def test_paper_profile_runs_in_mixed_precision_and_fp32_runs_keep_their_run_ids():

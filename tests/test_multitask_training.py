@@ -95,3 +95,24 @@ def test_fusing_adapters_of_different_bases_fails(trained):
         store.run(mixed, progress=False)
     with pytest.raises(ValueError, match="MT-A"):
         store.adapter_dir(f"{cfg.run_id}/rte_dev_split")  # not one of the run's tasks
+
+
+def test_each_task_is_read_at_the_length_of_its_single_task_runs():
+    """RTE's and CB's premises need 256 tokens (``Task.max_length``): MT-A reads them there, as their ST-A runs do,
+    and the others at the profile's 128. A config without per-task lengths keeps the run id it had before them."""
+    from adapterlib.runner.profiles import get_profile
+    from adapterlib.studies.fusion.runs import mt_a_configs
+
+    cpu = get_profile("cpu")
+    for mt_a in mt_a_configs(cpu):
+        assert mt_a.max_length == 128 and mt_a.task_max_length == {"cb_dev_split": 256, "rte_dev_split": 256}
+        for task in mt_a.tasks:
+            assert mt_a.max_length_of(task) == cpu.run_config(task, "head", role="fusion").max_length
+        rows = MultiTaskResult(mt_a.run_id, mt_a.to_dict(), "ok", {}, 1, [], {}, 0.0, 0.0).per_task()
+        assert {r.config["task"]: r.config["max_length"] for r in rows} == {t: mt_a.max_length_of(t) for t in mt_a.tasks}
+    plain = MultiTaskConfig(tasks=("snli", "sst2_dev_split"))
+    assert "task_max_length" not in plain.to_dict() and MultiTaskConfig.from_dict(plain.to_dict()) == plain
+    with pytest.raises(ValueError, match="task_max_length names 'cb_dev_split'"):
+        MultiTaskConfig(tasks=("snli", "sst2_dev_split"), task_max_length={"cb_dev_split": 256})
+    with pytest.raises(ValueError, match=r"task_max_length\['snli'\] must be an int >= 16"):
+        MultiTaskConfig(tasks=("snli", "sst2_dev_split"), task_max_length={"snli": 8})

@@ -1,6 +1,7 @@
 """`adapterlib plan` / `fill` (issue 17): the runs each notebook declares, counted done / to do from the store; an
 unreachable dataset stops `plan` and `reproduce` before anything trains; two processes under `accelerate launch`
-(gloo, CPU) fill one store through the CLI, each run once, after which the plan has nothing left to train."""
+(gloo, CPU) fill one store through the CLI, MT-A and the fusions over it included, each run once, after which the plan
+has nothing left to train."""
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ from adapterlib.runner.profiles import get_profile
 TINY = {"tasks": {"glue": ("sst2_dev_split",), "fusion": ("uci_sentiment", "sst2_dev_split")},
         "grids": {"houlsby_glue": {"lr": {"full": [3e-4], "adapters": [3e-3]}, "epochs": [1], "size": [8]}},
         "max_train": 32, "max_eval": 16}
-NOTEBOOKS = ["fusion_fig4_attention"]  # ST-A runs, then (next round) the fusions over them
+# every run kind: full, head, ST-A and MT-A runs, then (next round) the fusions over the ST-As and over the MT-A
+NOTEBOOKS = ["fusion_table1"]
 WORKER = """
 import sys
 from adapterlib.runner import profiles
@@ -147,10 +149,14 @@ def test_two_processes_under_accelerate_launch_fill_the_store_each_run_once(tiny
     plans = plan_module.make_plan(tiny_smoke, NOTEBOOKS)
     planned = {run.config.run_id for plan in plans for run in plan.runs}
     store = tiny_smoke.store()
-    assert set(store.run_ids()) == planned and len(planned) == 4
-    assert not [p for p in Path(store.root).iterdir() if p.name.startswith(".")]  # no half-written run left
+    assert set(store.run_ids()) == planned and len(planned) == 13
+    # no half-written run and no checkpoint left
+    assert not [p for p in Path(store.root).iterdir() if p.name.startswith(".")]
     records = [json.loads((store.run_dir(run_id) / "record.json").read_text()) for run_id in planned]
     assert all(r["status"] == "ok" and r["processes"] == 2 for r in records)  # one run on both processes
+    [mt_a] = [r for r in records if r.get("kind") == "multitask"]
+    over_mt_a = [r for r in records if any(s.startswith(f"{mt_a['run_id']}/") for s in r["config"].get("fusion") or ())]
+    assert len(over_mt_a) == 2  # a fusion over the MT-A adapters per target task
     assert all(not plan.todo for plan in plans)  # reproduce then trains nothing
 
 
@@ -168,13 +174,57 @@ def test_the_paper_plan_says_which_hub_tasks_it_reads_from_their_registry_copies
     assert paper.registry_copies() == {} and "registry copies" not in plan_module.format_plan(paper, [])
 
 
-def test_the_paper_profiles_plan_table_in_the_docs_is_the_plan(capsys):
-    """docs/PAPER_PROFILE.md carries the table ``adapterlib plan --profile paper --markdown`` prints (every run,
-    done or not, so the run store does not matter): edited by hand or left behind by a change of the profile, it
-    fails here."""
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "PAPER_PROFILE.md").read_text()
-    block = doc.split("<!-- plan:paper -->\n", 1)[1].split("\n<!-- /plan:paper -->", 1)[0]
-    assert main(["plan", "--profile", "paper", "--markdown"]) == 0
+@pytest.mark.parametrize("profile, doc", [("paper", "PAPER_PROFILE.md"), ("gpu", "PROFILES.md")])
+def test_a_profiles_plan_table_in_the_docs_is_the_plan(profile, doc, capsys):
+    """``doc`` carries, between ``<!-- plan:<profile> -->`` markers, the table ``adapterlib plan --profile <profile>
+    --markdown`` prints (every run, done or not, so the run store does not matter): edited by hand or left behind by
+    a change of the profile, it fails here."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / doc).read_text()
+    block = text.split(f"<!-- plan:{profile} -->\n", 1)[1].split(f"\n<!-- /plan:{profile} -->", 1)[0]
+    assert main(["plan", "--profile", profile, "--markdown"]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed.splitlines()[-1].startswith("| total (each run once) | ")
     assert block == printed
+
+
+def test_the_gpu_profile_plans_every_notebook_in_at_most_24_a100_hours():
+    """The gpu profile's promise, "the papers on one GPU in a day", as the plan computes it offline (training
+    FLOPs, ``costs``; no dataset is read): every notebook planned, every run's hours known (its caps bound the
+    training sets of unknown size) and all runs together within 24 A100-hours."""
+    from adapterlib.studies import STUDIES
+
+    plans = plan_module.make_plan(get_profile("gpu"))
+    costs = {run_id: cost for plan in plans for run_id, cost in plan.costs.items()}  # each run once
+    assert {plan.name for plan in plans} == set(STUDIES)
+    assert all(cost.gpu_hours is not None for cost in costs.values())
+    assert sum(cost.gpu_hours for cost in costs.values()) <= 24
+
+
+def test_plan_verbose_shows_each_tasks_length_and_the_share_truncated_there(tiny_smoke, measured_lengths, monkeypatch,
+                                                                             tmp_path, capsys):
+    """``plan --verbose`` prints, per task its runs read, the length they read it at (a task's own where the profile's
+    is shorter) with the share of its examples past it, from the task's build record or its registry copy's; a hub
+    task measured nowhere here says so. An MT-A run reads each task at its single-task runs' length."""
+    from adapterlib.paths import DATA_ENV
+
+    monkeypatch.setattr(plan_module, "check_task", lambda name, data_dir=None: None)  # no hub, no data needed
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "no-local-data"))
+    measured_lengths("rte_dev_split", {64: 0.5, 256: 0.0123})
+    measured_lengths("boolq_offline", {128: 0.453, 512: 0.002})
+    monkeypatch.setitem(profiles.PROFILES, "smoke", get_profile("smoke", **{**TINY, "tasks": {"glue": ("rte_dev_split",)}}))
+    assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue", "--verbose"]) == 0
+    out = capsys.readouterr().out  # smoke reads 64 tokens, RTE's pairs need their own 256
+    [rte] = out.split("sequence length per task", 1)[1].splitlines()[1:]
+    assert rte.split()[:5] == ["rte_dev_split", "256", "tokens", "(2", "runs:"] and rte.endswith("): 1.2% truncated")
+    assert main(["plan", "--profile", "smoke", "--only", "houlsby_table1_glue"]) == 0
+    assert "sequence length per task" not in capsys.readouterr().out
+
+    plans = plan_module.make_plan(get_profile("paper"), ["fusion_table1"])
+    lines = {tuple(line.split()[:2]): line for line in plan_module.length_lines(plans)}
+    runs = {run.config.run_id: run.config for plan in plans for run in plan.runs}
+    boolq = [c for c in runs.values() if "boolq" in plan_module.run_tasks(c)]
+    assert "boolq" in [task for task, _ in lines] and {c.max_length_of("boolq") for c in boolq} == {512}
+    assert lines["boolq", "512"].endswith("0.2% truncated (measured on its registry copy boolq_offline)")
+    assert f"({len(boolq):,} runs: " in lines["boolq", "512"] and "mt_a 5" in lines["boolq", "512"]
+    assert lines["imdb", "512"].endswith("): not measured offline")
+    assert "not measured offline (its registry copy hellaswag_offline has another form" in lines["hellaswag", "256"]

@@ -45,8 +45,8 @@ def test_grid_overrides_change_one_axis_and_keep_the_others():
 
 def test_unknown_profile_is_refused_by_the_command_line(capsys):
     with pytest.raises(SystemExit):
-        main(["reproduce", "--profile", "gpu"])
-    assert "invalid choice: 'gpu'" in capsys.readouterr().err
+        main(["reproduce", "--profile", "tpu"])
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
 
 
 def test_claim_checks_take_the_papers_number_and_refuse_unknown_ones():

@@ -14,11 +14,11 @@ import pytest
 from datasets.exceptions import DatasetNotFoundError
 from fake_hub import fake_hub, fake_hub_files, paper_tasks  # noqa: F401 -- fixtures
 
-from adapterlib.data.tasks import (TaskError, available_tasks, check, check_task, get_task, hub, list_tasks,
-                                   load_task)
+from adapterlib.data.tasks import (PAPER_SUITES, TaskError, available_tasks, check, check_task, get_task, hub,
+                                   list_tasks, load_task, truncated_share, truncation_text)
 from adapterlib.data.tasks.cli import add_data_commands
 from adapterlib.data.tasks.local import local_files
-from adapterlib.data.tasks.registry import PARQUET_EXPORT
+from adapterlib.data.tasks.registry import PARQUET_EXPORT, TASKS
 from adapterlib.paths import DATA_ENV
 from adapterlib.runner.profiles import get_profile
 
@@ -249,6 +249,46 @@ def test_offline_profiles_are_unchanged(no_data_dir):
         for role, suite in profile.suites.items():
             assert profile.missing_tasks(role) == {}
             assert profile.task_names(role) == list(profile.tasks.get(role) or [t.name for t in list_tasks(suite)])
+
+
+# ---------------------------------------------------------------- sequence lengths
+def test_the_paper_profile_reads_each_task_at_the_length_chosen_for_it():
+    """GLUE and the short inputs at the authors' scripts' 128, SQuAD in 384-token windows, the long inputs at their
+    own length (docs/PAPER_SETTINGS.md, "Sequence length"), none beyond BERT's 512 positions; the offline tasks'
+    own lengths, which the cpu and smoke profiles read, stay as their committed runs were made."""
+    paper = get_profile("paper")
+    lengths = {t.name: paper.run_config(t.name, "full").max_length for suite in PAPER_SUITES.values()
+               for t in list_tasks(suite) if t.scored_from is None}
+    assert {name: n for name, n in lengths.items() if n != 128} == {
+        "boolq": 512, "imdb": 512, "newsgroups20": 512, "cf_economic_news": 512, "customer_complaints": 512,
+        "hellaswag": 256, "cosmos_qa": 256, "cb": 256, "squad": 384}
+    assert all(t.max_length is None or t.max_length <= 512 for t in TASKS)
+    assert {t.name: t.max_length for t in TASKS if t.offline and t.max_length} == {
+        "rte_dev_split": 256, "hellaswag_offline": 128, "boolq_offline": 256, "cb_dev_split": 256}
+
+
+def test_the_share_truncated_is_the_measured_one_or_says_why_it_is_not_known(measured_lengths):
+    """An offline task's share is its build's; a hub task's is its registry copy's (the same data), unless the copy's
+    inputs have another form (HellaSwag's copy drops WikiHow's tags: 2.1% past 128 there, 19.4% on the hub); a
+    length no build measures, a copy not prepared and a hub task without a copy say so instead of guessing."""
+    measured_lengths("rte_dev_split", {128: 0.119, 256: 0.0})
+    measured_lengths("boolq_offline", {128: 0.453, 256: 0.053, 512: 0.002})
+    measured_lengths("hellaswag_offline", {128: 0.021, 256: 0.0})
+
+    def text(name: str, length: int) -> str:
+        return truncation_text(get_task(name), length)
+
+    assert (text("rte_dev_split", 128), text("rte_dev_split", 256)) == ("11.9% truncated", "0.0% truncated")
+    assert truncated_share(get_task("boolq"), 256) == (0.053, "boolq_offline")
+    assert text("boolq", 512) == "0.2% truncated (measured on its registry copy boolq_offline)"
+    assert text("boolq", 384) == "not measured at 384 (builds measure 64, 96, 128, 256, 512)"
+    assert truncated_share(get_task("hellaswag"), 256) is None
+    assert text("hellaswag", 256) == ("not measured offline (its registry copy hellaswag_offline has another form: "
+                                      "the context as 'activity: ctx', WikiHow's tags removed)")
+    assert text("imdb", 512) == text("cosmos_qa", 256) == "not measured offline"
+    assert text("winogrande", 128) == ("not measured: winogrande_offline is not prepared here "
+                                       "(`adapterlib data prepare`)")
+    assert text("squad", 384).startswith("none truncated: a longer context is read in overlapping windows")
 
 
 # ---------------------------------------------------------------- the fake hub itself

@@ -158,7 +158,7 @@ def train_multitask(
         counts = count_parameters(model)
         params[name] = {**dataclasses.asdict(counts), "trainable_pct": counts.trainable_pct}
     splits = {n: encoded_splits(n, tokenizer, **cfg.caps, seed=DATA_SEED,
-                                max_length=cfg.max_length) for n in tasks}
+                                max_length=cfg.max_length_of(n)) for n in tasks}
     train_features = {n: s["train"].features for n, s in splits.items()}
     eval_sets = {n: {split: (e.dataset, e.features) for split, e in s.items() if split != "train"}
                  for n, s in splits.items()}

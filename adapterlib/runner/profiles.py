@@ -1,16 +1,6 @@
-"""Named presets of model, tasks, data caps, grids and seeds: the one knob every notebook takes (``profile``).
-
-| profile | model | tasks | scale |
-|---|---|---|---|
-| ``smoke`` | MiniLM-L6, first 2 layers | a few offline tasks per suite, one per task format | 64 train examples, 1 epoch: every notebook in about a minute (what the tests run) |
-| ``cpu`` | MiniLM-L6 | the offline suites (Houlsby Table 2: 7 of 11 tasks; AdapterFusion: 6 of 11) | 256 train / 256 dev / up to 1,000 test examples, bf16 autocast, grids cut to the papers' best points: all notebooks of both papers in under 90 minutes on 2 cores (measured: README; budget: docs/BUDGET.md) |
-| ``paper`` | BERT-large (Houlsby GLUE and SQuAD), BERT-base (the rest) | the papers' hub suites | the papers' grids, seeds, lengths, mixed precision (``auto``); needs the hub and GPUs (settings against the papers: docs/PAPER_SETTINGS.md) |
-
-The cpu budget (measured on 2 quiet cores: a run of 512 single-sentence examples x 3 epochs with its evaluations
-took 43 s with adapters, 52 s with full fine-tuning; sentence pairs and multiple choice cost 2-4x more per example):
-256 training examples x 3 epochs keeps most runs at 15-45 s (the hundred-odd runs of both papers: about 70 minutes). The cpu grids therefore
-keep one learning rate per method, taken from the papers' own grids where MiniLM does well at this scale (lr 3e-4
-for full fine-tuning, 3e-3 for adapters: both values of Houlsby's grid), and the papers' sweeps thinned out.
+"""Named presets of model, tasks, data caps, grids and seeds: the one knob every notebook takes (``profile``):
+``smoke`` (what the tests run), ``cpu`` (the default), ``paper`` and ``gpu``, one row each in docs/PROFILES.md
+(their grids, and why each point: ``scale_grids``).
 
     profile = get_profile("cpu", seeds=(0, 1, 2))          # overrides fail at once if unknown or bad
     configs = profile.configs("houlsby_glue", profile.task_names("glue"), regime=["full", "adapters"])
@@ -27,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterlib.runner.grid import expand, unknown_grid_keys
-from adapterlib.runner.scale_grids import CPU_GRIDS, PAPER_GRIDS, SMOKE_GRIDS
+from adapterlib.runner.scale_grids import CPU_GRIDS, GPU_GRIDS, PAPER_GRIDS, SMOKE_GRIDS
 from adapterlib.core.models import PAPER_MODELS
 from adapterlib.runner.store import RunStore
 from adapterlib.data.tasks import OFFLINE_SUITES, PAPER_SUITES, SUITES, Task, available_tasks, get_task, list_tasks
@@ -43,7 +33,8 @@ class Profile:
     ``grids``: named grids (see ``grid.expand``) for this scale; ``max_length`` applies to every task format but
     span_qa, which uses ``qa_max_length`` and ``doc_stride`` (a task that needs longer inputs, ``Task.max_length``,
     gets its own). ``role_seeds``: role -> seeds where a role's paper
-    used another number of seeds than ``seeds``; ``precision``: every run's (``TrainingSettings.precision``);
+    used another number of seeds than ``seeds``; ``role_max_train``: role -> its training-set cap where it is not
+    ``max_train``; ``precision``: every run's (``TrainingSettings.precision``);
     ``max_eval`` caps validation, ``max_test`` the test splits (None: as ``max_eval``); ``analysis_tasks``: the
     tasks of Houlsby Figures 4 and 6 (default: the stand-ins of MNLI-m and CoLA, ``houlsby.runs.figure_tasks``);
     ``curve_tasks``/``curve_sizes``: the learning curve's tasks and training-set sizes (``studies.learning_curve``),
@@ -64,6 +55,7 @@ class Profile:
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     role_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    role_max_train: Mapping[str, int | None] = field(default_factory=dict)
     precision: str = "fp32"
     max_test: int | None = None
     analysis_tasks: tuple[str, ...] = ()
@@ -77,8 +69,9 @@ class Profile:
         object.__setattr__(self, "curve_sizes", tuple(self.curve_sizes))
         object.__setattr__(self, "role_seeds", {role: tuple(s) for role, s in self.role_seeds.items()})
         problems = []
-        for key in ("max_train", "max_eval", "max_test"):
-            value = getattr(self, key)
+        caps = {**{key: getattr(self, key) for key in ("max_train", "max_eval", "max_test")},
+                **{f"role_max_train[{role!r}]": cap for role, cap in self.role_max_train.items()}}
+        for key, value in caps.items():
             if value is not None and not (is_int(value) and value >= 1):
                 problems.append(f"{key} must be None or an int >= 1, got {value!r}")
         for key in ("max_length", "qa_max_length", "doc_stride", "batch_size"):
@@ -92,7 +85,7 @@ class Profile:
                 problems.append(f"{where} must be a non-empty sequence of ints, got {seeds!r}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for role in set(self.suites) | set(self.models) | set(self.tasks) | set(self.role_seeds):
+        for role in {*self.suites, *self.models, *self.tasks, *self.role_seeds, *self.role_max_train}:
             if role not in ROLES:
                 problems.append(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         for role, suite in self.suites.items():
@@ -121,10 +114,10 @@ class Profile:
         if problems:
             raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
 
-    @property
-    def caps(self) -> dict[str, int | None]:
-        """The split caps, as ``load_task`` takes them."""
-        return {"max_train": self.max_train, "max_eval": self.max_eval, "max_test": self.max_test}
+    def caps_for(self, role: str) -> dict[str, int | None]:
+        """``role``'s split caps, as ``load_task`` takes them (train: ``role_max_train[role]``, else ``max_train``)."""
+        return {"max_train": self.role_max_train.get(role, self.max_train), "max_eval": self.max_eval,
+                "max_test": self.max_test}
 
     @property
     def test_cap(self) -> int | None:
@@ -205,9 +198,9 @@ class Profile:
         # a task whose inputs need more tokens than the profile's max_length to keep what decides the answer
         # (BoolQ passages, RTE and CB premises: ``Task.max_length``) gets its own
         length = self.qa_max_length if spec.format == "span_qa" else max(self.max_length, spec.max_length or 0)
-        return {"model": self.models.get(self._role(task, role), self.models["glue"]), "max_train": self.max_train,
-                "max_eval": self.max_eval, "max_test": self.max_test, "batch_size": self.batch_size,
-                "max_length": length, "doc_stride": self.doc_stride,
+        role = self._role(task, role)
+        return {"model": self.models.get(role, self.models["glue"]), **self.caps_for(role),
+                "batch_size": self.batch_size, "max_length": length, "doc_stride": self.doc_stride,
                 "model_kwargs": dict(self.model_kwargs), "precision": self.precision}
 
     def store(self) -> RunStore:
@@ -266,6 +259,13 @@ PROFILES: dict[str, Profile] = {
         curve_tasks=("mnli", "qnli", "sst2"), curve_sizes=(1000, 10000, 100000),
         precision="auto"),  # bf16 autocast where the GPU supports it, TF32 matmuls (runner.loop)
 }
+# The papers on one GPU in a day: the paper profile on BERT-base, one seed, the grids thinned (``GPU_GRIDS``: why each
+# point stays), and the training sets capped where a grid point on all of them costs hours: Table 2's (and so Figs. 4
+# and 6's MNLI), AdapterFusion's (ST-A's 30 epochs on all 15 are 7 A100-hours). GLUE and SQuAD train on all of theirs.
+PROFILES["gpu"] = dataclasses.replace(
+    PROFILES["paper"], name="gpu", description="the papers on one GPU in a day: BERT-base, the hub suites, one seed, "
+    "thinned grids, Table 2's and AdapterFusion's training sets capped at 10,000", grids=GPU_GRIDS, seeds=(0,),
+    role_seeds={}, models={"glue": PAPER_MODELS["fusion"]}, role_max_train={"additional": 10_000, "fusion": 10_000})
 
 
 def get_profile(name: str = "cpu", **overrides: Any) -> Profile:

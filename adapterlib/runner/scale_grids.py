@@ -1,6 +1,14 @@
 """The grids of each profile's scale, under the papers' grid names (``grid.GRIDS``) plus the sweeps of single figures:
 the cpu profile's thinned grids with the dev-set evidence for each fixed point, the paper profile's from the papers'
-sections, and the smoke profile's (the cpu grids at one epoch, top-k within its two layers).
+sections, the gpu profile's (the paper's thinned to a day on one GPU, with why each point stays) and the smoke
+profile's (the cpu grids at one epoch, top-k within its two layers).
+
+The cpu budget (measured on 2 quiet cores: a run of 512 single-sentence examples x 3 epochs with its evaluations
+took 43 s with adapters, 52 s with full fine-tuning; sentence pairs and multiple choice cost 2-4x more per example):
+256 training examples x 3 epochs keeps most runs at 15-45 s (the hundred-odd runs of both papers: about 70 minutes).
+The cpu grids therefore keep one learning rate per method, taken from the papers' own grids where MiniLM does well at
+this scale (lr 3e-4 for full fine-tuning, 3e-3 for adapters: both values of Houlsby's grid), and the papers' sweeps
+thinned out.
 
 A registered method other than the papers' adapters has a grid named by its key in every profile (LoRA's ``lora``,
 (IA)³'s ``ia3``): its sizes and learning rates in the trade-off figures (``studies.tradeoff.method_configs``)."""
@@ -82,6 +90,42 @@ PAPER_GRIDS: dict[str, dict[str, Any]] = {
     "ia3": {"method": ["ia3"], "lr": [1e-3, 3e-3, 1e-2], "epochs": [3, 20]},
     "learning_curve": {"lr": {"full": [3e-5], "adapters": [3e-4]}, "epochs": [3], "size": [64]},
     "learning_curve_lora": {"adapter": [LoRAConfig(r=8, alpha=16)], "lr": [5e-4], "epochs": [3]},
+}
+# The gpu profile's grids: the paper profile's, thinned where the papers sweep more than one GPU can train in a day
+# (its plan: at most 24 A100-hours, docs/PROFILES.md). One learning rate per method, from the paper's own grid for
+# that item; the fewest epochs of the paper's; the adapter sizes a table or figure reports. The grids not named here
+# are the paper profile's: AdapterFusion's are one point each already, and Figs. 6 and 7's sweeps and the learning
+# curve train on capped sets (the profile's ``role_max_train``, the curve's sizes), minutes per run.
+GPU_GRIDS: dict[str, dict[str, Any]] = {
+    **PAPER_GRIDS,
+    # Houlsby Table 1 on all of GLUE. Full fine-tuning at 3e-5, the one rate of Houlsby's {3e-5, 3e-4, 3e-3} inside
+    # BERT's own fine-tuning range (Devlin et al. 2019: 2e-5..5e-5); adapters, which train a few percent of the
+    # parameters, at 3e-4, the higher of the grid's two rates inside the range over which the paper shows adapters
+    # robust (its Fig. 7: 2e-5..1e-3). 3 epochs of {3, 20}: 20 cost 6.7 times as much, and 3 epochs of MNLI or QQP
+    # are over 30,000 steps. All three sizes: Table 1 reports size 64 and the best of {8, 64, 256}, Sec. 3.6 compares
+    # the three.
+    "houlsby_glue": {"lr": {"full": [3e-5], "adapters": [3e-4]}, "epochs": [3], "size": [8, 64, 256]},
+    # Houlsby Table 2 (up to 10,000 training examples per task). Of the paper's {1e-5, 3e-5, 1e-4, 3e-3}, the rates
+    # chosen as for Table 1: full and top-k fine-tuning at 3e-5, adapters at 1e-4 (AdapterFusion's adapter rate too).
+    # 20 epochs, the fewest of {20, 50, 100}: 6,250 steps at the cap. Sizes 2, 8 and 64 of {2, ..., 64}: both ends of
+    # Table 2's range and one between, on Fig. 3's curve; top 1, 3 and 12 layers of {1, 2, 3, 5, ..., 12}: Fig. 4's
+    # top-layer point, every layer (the paper's other end) and one between.
+    "houlsby_additional": {"lr": {"full": [3e-5], "top_k": [3e-5], "adapters": [1e-4]}, "epochs": [20],
+                           "size": [2, 8, 64], "top_k": [1, 3, 12]},
+    # Houlsby Fig. 4 (MNLI and CoLA at up to 10,000 examples: minutes per run): every size 2^0..2^9, at Table 1's
+    # rates and epochs; LayerNorm only at 3e-3, the grid's highest (it trains 40k parameters). Top k as Table 2's:
+    # these top-k runs are also Fig. 3's on all of GLUE, about 0.5 A100-hours a depth there.
+    "size_sweep": {"lr": {"adapters": [3e-4], "top_k": [3e-5], "layernorm": [3e-3]}, "epochs": [3],
+                   "size": [2 ** i for i in range(10)], "top_k": [1, 3, 12]},
+    # Houlsby Fig. 5 (all of SQuAD). Fine-tuning at BERT's own SQuAD v1.1 recipe, 5e-5 for 3 epochs (Devlin et al.
+    # 2019), both in Sec. 3.5's grid; adapters at 3e-4 (of {3e-5, 1e-4, 3e-4, 1e-3}, as Table 1's) for 10 epochs, the
+    # middle of {3, 10, 20}; sizes 2 and 64 (Fig. 5's claims) and 8 between.
+    "squad": {"lr": {"full": [5e-5], "adapters": [3e-4]}, "epochs": {"full": [3], "adapters": [10]},
+              "size": [2, 8, 64]},
+    # LoRA and (IA)³ beside the papers' methods, one rate each: 5e-4 (Hu et al. 2021's, the paper profile's middle
+    # one) and 3e-3 (Liu et al. 2022's), at Table 1's 3 epochs.
+    "lora": {"adapter": [LoRAConfig(r=r, alpha=16) for r in LORA_RANKS], "lr": [5e-4], "epochs": [3]},
+    "ia3": {"method": ["ia3"], "lr": [3e-3], "epochs": [3]},
 }
 SMOKE_GRIDS = {name: {**grid, "epochs": [1], **({"top_k": [1, 2]} if "top_k" in grid else {})}
                 for name, grid in CPU_GRIDS.items()}  # smoke keeps 2 layers

@@ -97,6 +97,10 @@ class TrainingSettings:
             del d["max_test"]
         return d
 
+    def max_length_of(self, task: str) -> int:
+        """The tokens ``task``'s inputs are cut to in this run."""
+        return self.max_length
+
     @property
     def caps(self) -> dict[str, int | None]:
         """The split caps, as ``load_task`` and ``encoded_splits`` take them."""
@@ -175,23 +179,39 @@ class MultiTaskConfig(TrainingSettings):
     """Everything that determines an MT-A run (``run_id`` is its hash); the shared fields are ``TrainingSettings``.
 
     ``tasks`` are kept sorted, so the same set of tasks is the same run. Defaults: Pfeiffer adapters (reduction
-    factor 16, as ST-A) and full fine-tuning's learning rate, since the encoder is trained too."""
+    factor 16, as ST-A) and full fine-tuning's learning rate, since the encoder is trained too. ``task_max_length``:
+    the tasks read at another length than ``max_length`` (those whose inputs need more, ``Task.max_length``, as in
+    their single-task runs)."""
 
     tasks: tuple[str, ...]
     adapter: AdapterConfig = field(default_factory=AdapterConfig.pfeiffer)
+    task_max_length: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "tasks", tuple(sorted(self.tasks)))
+        object.__setattr__(self, "task_max_length", dict(sorted(self.task_max_length.items())))
         formats = {t: get_task(t).format for t in self.tasks}  # TaskError on an unknown task
         problems = [
             len(self.tasks) < 2 and f"MT-A needs at least two tasks, got {list(self.tasks)}",
             len(set(self.tasks)) != len(self.tasks) and f"tasks must be distinct, got {list(self.tasks)}",
             *[f"task {t!r} is span_qa, which MT-A does not support" for t, f in formats.items() if f == "span_qa"],
+            *[f"task_max_length names {t!r}, not one of the tasks" for t in self.task_max_length if t not in formats],
+            *[f"task_max_length[{t!r}] must be an int >= 16, got {n!r}" for t, n in self.task_max_length.items()
+              if not (is_int(n) and n >= 16)],
         ]
         problems = [p for p in problems if p] + self.training_problems()
         if problems:
             raise ValueError("bad MultiTaskConfig: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not d["task_max_length"]:  # as precision: MT-A runs recorded before it existed keep their run ids
+            del d["task_max_length"]
+        return d
+
+    def max_length_of(self, task: str) -> int:
+        return self.task_max_length.get(task, self.max_length)
 
     @property
     def id_prefix(self) -> str:
@@ -272,13 +292,15 @@ class MultiTaskResult(_Record):
     def per_task(self) -> list[RunResult]:
         """One RunResult per task (run id ``<run id>/<task>``, regime "mt_a"), so result frames and
         ``grid.select_best`` treat MT-A like any other method."""
-        shared = {k: v for k, v in self.config.items() if k != "tasks"}
+        shared = {k: v for k, v in self.config.items() if k not in ("tasks", "task_max_length")}
+        lengths = self.config.get("task_max_length") or {}
 
         def task_history(task: str) -> list[dict[str, Any]]:
             return [{"epoch": h["epoch"], "train_loss": h["train_loss"].get(task), "validation": h["validation"].get(task),
                      "dev_score": (h["validation"].get(task) or {}).get("score")} for h in self.history]
 
-        return [RunResult(f"{self.run_id}/{task}", {**shared, "task": task, "regime": MT_A}, self.status,
+        return [RunResult(f"{self.run_id}/{task}", {**shared, "task": task, "regime": MT_A,
+                                                     "max_length": lengths.get(task, shared["max_length"])}, self.status,
                           self.metrics.get(task, {}), self.best_epoch, task_history(task), self.params.get(task, {}),
                           self.wall_time, self.examples_per_s, self.processes, self.error,
                           self.predictions.get(task, {}), self.references.get(task, {}))

@@ -11,8 +11,9 @@ grids it draws on (the generated set-up text states them), and the names of its 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from adapterlib.core.models import describe_model
 from adapterlib.data.tasks import Task, get_task
@@ -142,13 +143,26 @@ def order(studies: Iterable[Study]) -> list[Study]:
     return list(done.values())
 
 
+def per_role_text(values: Mapping[str, Any]) -> str | None:
+    """Each role's value ("glue [0, 1, 2], additional [0]") where ``values`` (role -> value) differ; None where every
+    role has the same, which the caller then states once."""
+    if len({repr(value) for value in values.values()}) > 1:
+        return ", ".join(f"{role} {value}" for role, value in values.items())
+    return None
+
+
 def seeds_text(profile: Profile, roles: tuple[str, ...]) -> str:
     """The seeds of ``roles``' runs: one list when they agree, else one per role."""
     seeds = {role: list(profile.seeds_for(role)) for role in roles}
-    if len({tuple(s) for s in seeds.values()}) > 1:
-        return ", ".join(f"{role} {s}" for role, s in seeds.items())
     only = next(iter(seeds.values()))
-    return f"{only}" + (" (one seed: no spread over seeds)" if len(only) == 1 else "")
+    return per_role_text(seeds) or f"{only}" + (" (one seed: no spread over seeds)" if len(only) == 1 else "")
+
+
+def train_cap_text(profile: Profile, roles: tuple[str, ...]) -> str:
+    """The training-set cap of ``roles``' runs (``Profile.caps_for``; "none": all of it): one when they agree, else
+    one per role (the gpu profile caps Table 2's and AdapterFusion's sets, not GLUE's)."""
+    caps = {role: profile.caps_for(role)["max_train"] or "none" for role in roles}
+    return per_role_text(caps) or f"{next(iter(caps.values()))}"
 
 
 def paper_task_text(task: Task) -> str:
@@ -179,7 +193,7 @@ def setup_text(profile: Profile, study: Study) -> str:
                  f"`{t}` ({paper_task_text(get_task(t, profile.suites[r]))})"
                  for t in profile.task_names(r)) for r in roles if study.stand_ins and r in profile.suites],
              *[f"- **grid** `{g}`: `{dict(profile.grids[g])}`" for g in study.grids],
-             f"- **scale**: train cap {profile.max_train or 'none'}, eval cap {profile.max_eval or 'none'}, test cap {profile.test_cap or 'none'}, "
+             f"- **scale**: train cap {train_cap_text(profile, roles + study.model_roles)}, eval cap {profile.max_eval or 'none'}, test cap {profile.test_cap or 'none'}, "
              f"max length {profile.max_length} (QA {profile.qa_max_length}), "
              f"seeds {seeds_text(profile, roles + study.model_roles)}"
              + (f", precision {profile.precision}" if profile.precision != "fp32" else "")

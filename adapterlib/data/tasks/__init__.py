@@ -27,7 +27,8 @@ from adapterlib.data.tasks import sources
 from adapterlib.data.tasks.sources import SourceUnavailable, cache_dir
 
 __all__ = ["Task", "TaskError", "SourceUnavailable", "get_task", "list_tasks", "load_task", "prepare", "task_meta",
-           "check_task", "available_tasks", "SUITES", "OFFLINE_SUITES", "PAPER_SUITES"]
+           "truncated_share", "truncation_text", "check_task", "available_tasks", "SUITES", "OFFLINE_SUITES",
+           "PAPER_SUITES"]
 
 if TYPE_CHECKING:
     import datasets
@@ -46,6 +47,46 @@ def task_meta(name: str) -> dict | None:
         return None
     meta = json.loads(path.read_text())
     return meta if meta.get("build_version") == BUILD_VERSION else None
+
+
+def truncated_share(task: Task, length: int) -> tuple[float, str] | None:
+    """(the share of ``task``'s examples longer than ``length`` tokens, which encoding truncates; the offline task it
+    was measured on), or None where no build here measured it. A hub task is measured on its registry copy, the same
+    data in the same splits (``Task.offline_copy``), unless the copy's inputs have another form (``Task.copy_form``);
+    a build measures only ``offline.MEASURED_LENGTHS``."""
+    measured_on = _measured_on(task)
+    meta = task_meta(measured_on) if measured_on else None
+    shares = ((meta or {}).get("token_lengths") or {}).get("truncated_share", {})
+    return (shares[str(length)], measured_on) if str(length) in shares else None
+
+
+def truncation_text(task: Task, length: int) -> str:
+    """What truncating ``task``'s inputs at ``length`` tokens costs, for a person choosing or checking a length: the
+    measured share of examples cut, or why it is not known here (never a guess)."""
+    from adapterlib.data.tasks.offline import MEASURED_LENGTHS
+
+    if task.format == "span_qa":
+        return "none truncated: a longer context is read in overlapping windows (doc stride)"
+    measured = truncated_share(task, length)
+    if measured is not None:
+        share, measured_on = measured
+        return f"{100 * share:.1f}% truncated" + ("" if measured_on == task.name else
+                                                   f" (measured on its registry copy {measured_on})")
+    measured_on = _measured_on(task)
+    if measured_on is None:
+        return "not measured offline" + (f" (its registry copy {task.offline_copy} has another form: "
+                                         f"{task.copy_form})" if task.copy_form else "")
+    if task_meta(measured_on) is None:
+        return f"not measured: {measured_on} is not prepared here (`adapterlib data prepare`)"
+    return f"not measured at {length} (builds measure {', '.join(map(str, MEASURED_LENGTHS))})"
+
+
+def _measured_on(task: Task) -> str | None:
+    """The offline task whose build measures ``task``'s token lengths: itself, or a hub task's registry copy where the
+    copy's inputs are the hub's; None for a hub task without one."""
+    if task.offline:
+        return task.name
+    return None if task.copy_form else task.offline_copy
 
 
 def _build(task: Task) -> dict:

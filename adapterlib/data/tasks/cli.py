@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from adapterlib.data.tasks import check_task, list_tasks, prepare, task_meta
+from adapterlib.data.tasks import check_task, list_tasks, prepare, task_meta, truncated_share
 from adapterlib.data.tasks.local import local_dir, local_files
 from adapterlib.data.tasks.registry import SUITES, Task, TaskError
 from adapterlib.paths import DATA_ENV
@@ -42,10 +42,10 @@ def lengths(task: Task, profile_length: int = 128) -> str | None:
     if not measured:
         return None
     length = max(profile_length, task.max_length or 0)
-    shares = measured["truncated_share"]
-    at = f"{100 * shares[str(length)]:.1f}% truncated at {length}" if str(length) in shares else ""
-    if length != profile_length and str(profile_length) in shares:
-        at += f" (the task's own length; {100 * shares[str(profile_length)]:.1f}% at {profile_length})"
+    own, default = truncated_share(task, length), truncated_share(task, profile_length)
+    at = f"{100 * own[0]:.1f}% truncated at {length}" if own else ""
+    if length != profile_length and default:
+        at += f" (the task's own length; {100 * default[0]:.1f}% at {profile_length})"
     return f"tokens: median {measured['p50']}, 95th percentile {measured['p95']}; {at}"
 
 

@@ -40,8 +40,10 @@ class Task:
     files: tuple[str, ...] = ()     # offline: the pinned members it is built from (members.MEMBERS)
     split: str = ""                 # offline: where train / validation / test come from, as tables state it
     offline_copy: str | None = None  # hub task: the offline task holding the same data in the same splits
+    copy_form: str | None = None    # hub task: how its copy's inputs differ from the hub's (its lengths are not theirs)
     max_length: int | None = None   # tokens this task's inputs need to keep what decides the answer (a profile
-                                    # with a shorter max_length uses this one for it; `data list` shows the shares)
+                                    # with a shorter max_length uses this one for it; `data list` and `plan
+                                    # --verbose` show the shares truncated)
 
     @property
     def offline(self) -> bool:

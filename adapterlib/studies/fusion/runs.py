@@ -52,10 +52,14 @@ def mt_a_configs(profile: Profile) -> list[MultiTaskConfig]:
     tasks = profile.task_names("fusion")
     if len(tasks) < 2:
         return []
-    scale = profile.run_config(tasks[0], "head", role="fusion")  # the profile's model, caps and lengths
+    scales = {task: profile.run_config(task, "head", role="fusion") for task in tasks}  # model, caps and lengths
+    scale = scales[tasks[0]]
+    # each task at the length of its single-task runs: the profile's, or the task's own where it needs more
+    longer = {task: s.max_length for task, s in scales.items() if s.max_length != profile.max_length}
     grid = profile.grids["mt_a"]
     return [MultiTaskConfig(tasks=tuple(tasks), model=scale.model, adapter=ST_A, lr=lr, epochs=epochs,
-                            batch_size=scale.batch_size, max_length=scale.max_length, seed=seed,
+                            batch_size=scale.batch_size, max_length=profile.max_length, task_max_length=longer,
+                            seed=seed,
                             **scale.caps, model_kwargs=scale.model_kwargs,
                             precision=scale.precision)
             for lr, epochs, seed in itertools.product(grid["lr"], grid["epochs"], profile.seeds_for("fusion"))]

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from adapterlib.reporting import claims as cl
 from adapterlib.reporting.claims import ClaimCheck
 from adapterlib.runner.profiles import Profile
-from adapterlib.studies.base import seeds_text
+from adapterlib.studies.base import seeds_text, train_cap_text
 from adapterlib.studies.common import majority_note, paired_mean_difference
 from adapterlib.studies.score_bars import scores_beside_paper
 
@@ -103,8 +103,8 @@ def plot_scores(table: pd.DataFrame, paper_label: str) -> Figure:
 def findings(checks: Sequence[ClaimCheck], profile: Profile, table: pd.DataFrame | None = None) -> str:
     """The closing cell's text: verdict counts and one line per claim, generated from the checks; with ``table``
     (one with a ``majority`` column), which of its rows sit at the majority-class floor."""
-    counts = pd.Series([c.verdict for c in checks]).value_counts()
+    counts, roles = pd.Series([c.verdict for c in checks]).value_counts(), tuple(profile.suites)
     head = (f"**What we found** (profile `{profile.name}`; model {', '.join(sorted(set(profile.models.values())))}, "
-            f"train cap {profile.max_train or 'none'}, seeds {seeds_text(profile, tuple(profile.suites))}): "
+            f"train cap {train_cap_text(profile, roles)}, seeds {seeds_text(profile, roles)}): "
             + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + " of the claims checked here.")
     return head + "\n\n" + cl.describe(checks) + ("" if table is None else "\n\n" + majority_note(table))

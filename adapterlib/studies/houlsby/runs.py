@@ -4,7 +4,8 @@ run on, and parameter totals as Tables 1 and 2 print them.
 
 Every item asks the store for its configs; a config another item already ran is read, not retrained (same
 ``RunConfig``, same run id): that is how Figure 3 reuses Table 1's runs, and how Figures 4 and 6 do where one model
-serves every role (cpu, smoke; on the paper profile they run on BERT-base, Table 1 on BERT-large).
+and training cap serve every role (cpu, smoke; on the paper profile they run on BERT-base, Table 1 on BERT-large; on
+the gpu profile at Table 2's cap, Table 1 on all of GLUE).
 """
 from __future__ import annotations
 

@@ -77,11 +77,11 @@ def no_bert_baseline(task: str, *, max_train: int | None = None, max_eval: int |
 
 
 def _baseline_rows(profile: Profile, paper: pd.DataFrame) -> pd.DataFrame:
-    """One ``no_bert_baseline`` row per additional-role task, on the profile's caps."""
+    """One ``no_bert_baseline`` row per additional-role task, on that role's caps (its BERT runs' data)."""
     suite, rows = profile.suites["additional"], []
     for task in profile.task_names("additional"):
         spec = get_task(task, suite)
-        result = no_bert_baseline(task, **profile.caps)
+        result = no_bert_baseline(task, **profile.caps_for("additional"))
         rows.append({"task": task, "paper_task": spec.reference, "method": "no_bert_baseline",
                      "metric": spec.metric, "score": result["score"], "dev_score": result["dev_score"],
                      "paper_score": paper_score(paper, spec.reference, "no_bert_baseline"),
