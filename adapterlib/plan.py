@@ -31,6 +31,9 @@ from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_o
 from adapterlib.runner.settings import MT_A, MultiTaskConfig, RunConfig
 
 
+LINE_WIDTH = 200  # the longest line the plan prints without --verbose (causes are cut to it, indent included)
+
+
 @dataclass
 class NotebookPlan:
     """One notebook's share of the plan; ``runs``: its planned runs (``studies.base.PlannedRun``), ``costs``: each
@@ -114,12 +117,12 @@ def format_plan(profile: Profile, plans: Sequence[NotebookPlan], verbose: bool =
         lines.append(f"{provisional} of the runs to do are provisional (only needed where earlier runs decide)")
     left_out = profile.left_out()
     if left_out:
-        causes = cause_lines(left_out) if verbose else brief_cause_lines(left_out)
+        causes = cause_lines(left_out) if verbose else brief_cause_lines(left_out, width=LINE_WIDTH - 2)
         lines += [f"left out, not run ({len(left_out)} tasks):", *(f"  {line}" for line in causes)]
     copies = profile.registry_copies()
     if copies:
-        lines.append("the hub is out of reach: read from their registry copies (the same data in the same splits; "
-                     "docs/TASKS.md): " + ", ".join(f"{task} <- {copy}" for task, copy in copies.items()))
+        lines += [f"the hub is out of reach: {len(copies)} tasks read from their registry copies (the same data in "
+                  "the same splits; docs/TASKS.md):", *(f"  {task} <- {copy}" for task, copy in copies.items())]
     if verbose:
         lines += ["sequence length per task (the tokens its runs read; a longer example is truncated):",
                   *length_lines(plans)]
@@ -182,7 +185,7 @@ def missing_line(plans: Sequence[NotebookPlan]) -> str | None:
 
 def missing_report(plans: Sequence[NotebookPlan], verbose: bool = False) -> str | None:
     """What a person reads when datasets are unreachable, or None when none is: a first line with how many, then one
-    line per cause of at most 200 characters (``brief_cause_lines``), or with ``verbose`` one line per task with its
+    line per cause of at most ``LINE_WIDTH`` characters (``brief_cause_lines``), or with ``verbose`` one line per task with its
     whole cause and, for a hub task, the offline task to load in its place where one of its format exists."""
     from adapterlib.data.tasks import get_task
     from adapterlib.data.tasks.hub import with_alternative
@@ -194,7 +197,7 @@ def missing_report(plans: Sequence[NotebookPlan], verbose: bool = False) -> str 
         lines = [with_alternative(get_task(task), problems[task]) if get_task(task).hub_id else problems[task]
                  for task in sorted(problems)]
     else:
-        lines = [*brief_cause_lines(problems), "(each task with its whole cause and what to load instead: "
+        lines = [*brief_cause_lines(problems, width=LINE_WIDTH - 2), "(each task with its whole cause and what to load instead: "
                  "`adapterlib plan --verbose`)"]
     return "\n".join([f"{len(problems)} dataset(s) unreachable:", *(f"  {line}" for line in lines)])
 

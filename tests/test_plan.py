@@ -117,6 +117,22 @@ def test_an_offline_plan_says_one_short_line_per_cause_and_each_task_with_verbos
     assert "rte (RTE): no network (hub unreachable at huggingface.co)" in err and "--verbose" not in err
 
 
+@pytest.mark.parametrize("profile", ["paper", "gpu"])
+def test_an_offline_plan_of_the_hub_profiles_prints_no_line_over_200_characters(profile, monkeypatch, capsys):
+    """What a user without the hub sees of ``adapterlib plan --profile paper`` (or gpu): every hub task unreachable,
+    the registry copies in their place, the local-only tasks missing; none of it in a line over 200 characters."""
+    from adapterlib.data.tasks import get_task, hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(plan_module, "check_task", lambda name, data_dir=None: None if get_task(name).offline
+                        else hub.no_network(get_task(name)))
+    assert main(["plan", "--profile", profile]) == 1
+    captured = capsys.readouterr()
+    lines = (captured.out + captured.err).splitlines()
+    assert "registry copies" in captured.out and "unreachable" in captured.err
+    assert max(map(len, lines)) <= 200, max(lines, key=len)
+
+
 def test_the_hub_in_offline_mode_without_the_data_says_it_is_not_cached(monkeypatch):
     """``HF_HUB_OFFLINE=1`` and an empty cache: "not in the local cache", not "no network"."""
     from adapterlib.data.tasks import get_task, hub
