@@ -309,3 +309,22 @@ def test_our_split_and_the_papers_are_labelled_side_by_side():
     assert our_split("winogrande_offline", "fusion_offline").endswith("test: the official dev set (what "
                                                                       "AdapterFusion reports)")
     assert "not the paper's split" in our_split("rte_dev_split", "fusion_offline")
+
+
+def test_figure_3_draws_and_averages_only_the_tasks_full_fine_tuning_learned():
+    """One rule for the floor: RTE's full fine-tuning sits on its majority class, so RTE's bars (where fusion's
+    "gain" is noise around the floor) are out of the figure and the findings' means; the title says so."""
+    scores = {"full": {"sst2_dev_split": 90.0, "rte_dev_split": 55.0},
+              "st_a": {"sst2_dev_split": 88.0, "rte_dev_split": 60.0},
+              "fusion_st_a": {"sst2_dev_split": 89.0, "rte_dev_split": 70.0}}
+    table = _table(scores).assign(majority=lambda t: t["task"].map({"sst2_dev_split": 50.0, "rte_dev_split": 53.0}),
+                                  ci_low=lambda t: t["score"] - 5.0)
+    table["paper_task"] = table["task"].map({"sst2_dev_split": "SST-2", "rte_dev_split": "RTE"})
+    rel = fig3.relative(table)
+    assert rel.groupby("task")["learned"].first().to_dict() == {"rte_dev_split": False, "sst2_dev_split": True}
+    ax = fig3.plot(rel).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["sst2_dev_split\n(SST-2)"]
+    assert "not drawn (full fine-tuning did not learn them): rte_dev_split" in ax.get_title()
+    text = fig3.findings(rel, [])
+    assert "Means over the 1 tasks full fine-tuning learned (sst2_dev_split)" in text
+    assert "| fusion_st_a | -1.00 |" in text  # SST-2's -1, not the mean with RTE's +15

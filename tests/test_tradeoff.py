@@ -156,8 +156,8 @@ def test_fusion_paper_points_and_their_medians_sit_under_their_own_method():
     for row in per_task.itertuples():
         assert row.relative == pytest.approx(paper_score(table, row.paper_task, row.method)
                                              - paper_score(table, row.paper_task, "full")), (row.paper_task, row.method)
-    ours = pd.DataFrame({"task": ["a"], "method": ["full"], "suite": ["fusion"], "series": ["full"],
-                         "relative": [0.0], "learned": [True], "trained_params": [1], "trained_pct": [1.0],
+    ours = pd.DataFrame({"task": ["a"], "paper_task": ["SST-2"], "method": ["full"], "suite": ["fusion"],
+                         "series": ["full"], "relative": [0.0], "learned": [True], "trained_params": [1], "trained_pct": [1.0],
                          "shared_params": [1], "run_trainable": [1], "base_params": [1]})
     totals = summary(ours, points, fusion_tradeoff.PAPER_LABELS)
     theirs = totals[totals["source"] != "ours"].set_index("method")
@@ -179,11 +179,12 @@ def _line(ax, label: str):
 
 def test_fusion_tradeoff_figure_shows_every_paper_point_and_leaves_floor_tasks_out():
     """The paper's two fusions train the same parameters and sit at nearly the same median: each keeps its own
-    marker and x, both named in the legend; our rows of a task full fine-tuning did not learn are not drawn."""
+    marker and x, both named in the legend; our rows of a task full fine-tuning did not learn are not drawn, nor
+    those of a learned task without a paper counterpart (c): the medians beside the paper's are over paper tasks."""
     points = fusion_tradeoff.paper_points()
-    ours = pd.DataFrame([{"task": task, "method": method, "suite": "fusion", "series": method,
-                          "relative": rel, "learned": task == "a", "trained_params": params, "base_params": 1000}
-                         for task, rel in (("a", -1.0), ("b", 30.0))
+    ours = pd.DataFrame([{"task": task, "paper_task": paper, "method": method, "suite": "fusion", "series": method,
+                          "relative": rel, "learned": task != "b", "trained_params": params, "base_params": 1000}
+                         for task, paper, rel in (("a", "SST-2", -1.0), ("b", "RTE", 30.0), ("c", None, 20.0))
                          for method, params in (("full", 1000), ("st_a", 10), ("fusion_st_a", 50),
                                                 ("fusion_mt_a", 50))])
     ax = fusion_tradeoff.plot(ours).axes[0]
@@ -195,8 +196,9 @@ def test_fusion_tradeoff_figure_shows_every_paper_point_and_leaves_floor_tasks_o
     for line, method in ((fst, "fusion_st_a"), (fmt, "fusion_mt_a")):
         assert line.get_ydata()[0] == pytest.approx(points.loc[points["method"] == method, "relative"].median())
     drawn = [y for c in ax.collections for _, y in c.get_offsets()]
-    assert 30.0 not in drawn and -1.0 in drawn  # task b (not learned) is out, task a in
+    assert 30.0 not in drawn and 20.0 not in drawn and -1.0 in drawn  # b (not learned) and c (no paper task) out
     assert "not drawn (full fine-tuning did not learn them): b" in ax.get_title()
+    assert "not drawn (no paper task): c" in ax.get_title() and "medians over 1 of 3 tasks" in ax.get_title()
 
 
 def test_the_trade_off_claim_counts_the_tasks_its_frame_marks_learned(frame):

@@ -45,8 +45,8 @@ COLUMNS = (*TABLE_COLUMNS, "full_score", "relative", "ci_low", "ci_high", "paper
 BAND = (20, 50, 80)  # percentiles of ``relative`` across tasks drawn per method
 NUDGE = 1.2  # x factor between methods drawn side by side at one parameter count (log axis: equal steps)
 CAPTION = ("relative = score minus full fine-tuning's on the same task (points); only tasks full fine-tuning "
-           "learned are drawn (the others, named in the panel title, are out of the figure and every median, "
-           "baselines included); per-task points faint, lines and markers: median over those tasks, shaded / bars: "
+           "learned that stand for a paper task are drawn (the others, named in the panel title, are out of the "
+           "figure and every median, baselines included); per-task points faint, lines and markers: median over those tasks, shaded / bars: "
            "20th-80th percentile; hollow markers, one shape per method family: the paper's per-task points (small) "
            "and median (large) at the paper's model size; methods with the same parameter count are drawn side by "
            f"side (x nudged by a factor of {NUDGE:g} each, exact counts in the CSV); top axis: % of our base model")
@@ -119,6 +119,12 @@ def run_record(store: RunStore, run_id: str) -> RunResult:
     return next(r for r in result.per_task() if r.config["task"] == task) if task else result
 
 
+def drawn(frame: pd.DataFrame) -> pd.Series:
+    """The rows a trade-off figure draws and its medians count: tasks full fine-tuning learned that stand for a
+    paper task (a median beside the paper's is over paper tasks only, as ``paired_mean_difference``'s means are)."""
+    return frame["learned"].astype(bool) & frame["paper_task"].notna()
+
+
 def tradeoff_frame(rows: pd.DataFrame, store: RunStore) -> pd.DataFrame:
     """One row per task and method (``COLUMNS``): counts from the first run of each row's ``run_ids`` in ``store``,
     ``relative`` and its interval against the ``full`` row of the same suite and task, ``paper_relative`` the same
@@ -175,7 +181,7 @@ def _stats(values: pd.Series) -> dict[str, float]:
 
 def summary(frame: pd.DataFrame, paper_points: pd.DataFrame, paper_label: Mapping[str, str]) -> pd.DataFrame:
     """Per suite and method, ours then the paper's: median trained parameters per task, 20/50/80th percentiles of
-    ``relative`` over the learned tasks with an order-statistic interval for the median (90% or the coverage the
+    ``relative`` over the learned paper tasks (``drawn``) with an order-statistic interval for the median (90% or the coverage the
     task count allows), and as ``score`` the parameters to store to serve every task of the suite (x the base
     model: shared weights once, per-task ones per task; ``core.params.ParamCount.total_multiple``), ours for our
     tasks beside the paper's (``paper_score``) for its tasks where its tables give them."""
@@ -188,8 +194,7 @@ def summary(frame: pd.DataFrame, paper_points: pd.DataFrame, paper_label: Mappin
                      "score": total, "paper_score": paper["total_x"].max() if len(paper) else math.nan,
                      "trained_params": int(part["trained_params"].median()),
                      "trained_pct": part["trained_pct"].median(), "suite": suite, "series": series, "source": "ours",
-                     "n_tasks": int(part["learned"].astype(bool).sum()),
-                     **_stats(part.loc[part["learned"].astype(bool), "relative"])})
+                     "n_tasks": int(drawn(part).sum()), **_stats(part.loc[drawn(part), "relative"])})
     for (suite, series, method), part in paper_points.groupby(["suite", "series", "method"], sort=False):
         rows.append({"task": None, "paper_task": f"{part['paper_task'].nunique()} paper tasks", "method": method,
                      "metric": "total_params_x", "score": math.nan, "paper_score": part["total_x"].max(),
@@ -244,19 +249,21 @@ def _draw(ax, stats: pd.DataFrame, color: str, label: str) -> None:
 
 
 def _title(title: str, ours: pd.DataFrame) -> str:
-    """The panel title: how many tasks the medians cover, and which were left out as not learned."""
-    learned = set(ours.loc[ours["learned"].astype(bool), "task"])
-    floor = sorted(set(ours["task"]) - learned)
-    text = f"{title}: medians over {len(learned)} of {ours['task'].nunique()} tasks (learned)"
-    if floor:
-        text += "\n" + textwrap.fill(f"not drawn (full fine-tuning did not learn them): {', '.join(floor)}", 110)
+    """The panel title: how many tasks the medians cover, and which were left out and why (``drawn``)."""
+    counted = set(ours.loc[drawn(ours), "task"])
+    floor = sorted(set(ours.loc[~ours["learned"].astype(bool), "task"]))
+    no_paper = sorted(set(ours.loc[ours["paper_task"].isna(), "task"]) - set(floor))
+    text = f"{title}: medians over {len(counted)} of {ours['task'].nunique()} tasks (learned paper tasks)"
+    for why, tasks in (("full fine-tuning did not learn them", floor), ("no paper task", no_paper)):
+        if tasks:
+            text += "\n" + textwrap.fill(f"not drawn ({why}): {', '.join(tasks)}", 110)
     return text
 
 
 def plot_tradeoff(frame: pd.DataFrame, paper_points: pd.DataFrame, series: Sequence[Series],
                   titles: Mapping[str, str], paper_label: Mapping[str, str], caption: str = CAPTION) -> Figure:
     """One panel per suite: x trained parameters per task (log; top axis % of our base model), y relative; per
-    method family our per-task points, median and 20-80th band over the learned tasks (the others not drawn), and
+    method family our per-task points, median and 20-80th band over the learned paper tasks (``drawn``), and
     the paper's points hollow in the same colour, one marker shape per family; methods at the same parameter count
     side by side (``nudges``; see ``CAPTION``)."""
     suites = list(dict.fromkeys(frame["suite"]))
@@ -264,7 +271,7 @@ def plot_tradeoff(frame: pd.DataFrame, paper_points: pd.DataFrame, series: Seque
     fig, axes = plt.subplots(1, len(suites), figsize=(width, 8.0), squeeze=False)
     for ax, suite in zip(axes[0], suites):
         ours = frame[frame["suite"] == suite]
-        learned = _placed(ours[ours["learned"].astype(bool)])
+        learned = _placed(ours[drawn(ours)])
         theirs = _placed(paper_points[paper_points["suite"] == suite])
         for s, marker in zip(series, itertools.cycle(PAPER_MARKERS)):
             part = learned[learned["series"] == s.key]
