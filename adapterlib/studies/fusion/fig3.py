@@ -75,6 +75,9 @@ def plot(rel: pd.DataFrame) -> Figure:
         if len(tasks):
             title += f"\nnot drawn ({why}): {', '.join(tasks)}"
     fig.axes[0].set_title(title, fontsize=9)
+    if not drawn(rel).any():
+        fig.axes[0].text(0.5, 0.5, "no task learned by full fine-tuning: no difference to draw", ha="center",
+                         va="center", transform=fig.axes[0].transAxes, color="grey")
     return fig
 
 
