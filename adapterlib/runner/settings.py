@@ -23,6 +23,9 @@ DATA_SEED = 0  # data caps draw the same examples for every run seed: seeds vary
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 MULTITASK = "multitask"  # the record kind of MT-A runs in the run store
 MT_A = "mt_a"  # the regime MT-A's per-task rows carry in result frames (and its run ids' prefix)
+# Fields a config's dict (what run ids hash) leaves out at these values: every run recorded before the field existed
+# ran at that value (fp32; test capped as validation; MT-A at one length), so their run ids and records stay valid.
+LEFT_OUT_AT = {"precision": "fp32", "max_test": None, "task_max_length": {}}
 
 
 def is_int(x: Any) -> bool:
@@ -89,13 +92,7 @@ class TrainingSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        # fp32 is left out rather than written: the dict is what run ids hash, and every run recorded before
-        # ``precision`` existed ran in fp32, so their run ids (and records) stay valid.
-        if d["precision"] == "fp32":
-            del d["precision"]
-        if d["max_test"] is None:  # likewise: runs before ``max_test`` capped test as validation (max_eval)
-            del d["max_test"]
-        return d
+        return {k: v for k, v in d.items() if k not in LEFT_OUT_AT or v != LEFT_OUT_AT[k]}
 
     def max_length_of(self, task: str) -> int:
         """The tokens ``task``'s inputs are cut to in this run."""
@@ -203,12 +200,6 @@ class MultiTaskConfig(TrainingSettings):
         problems = [p for p in problems if p] + self.training_problems()
         if problems:
             raise ValueError("bad MultiTaskConfig: " + "; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = super().to_dict()
-        if not d["task_max_length"]:  # as precision: MT-A runs recorded before it existed keep their run ids
-            del d["task_max_length"]
-        return d
 
     def max_length_of(self, task: str) -> int:
         return self.task_max_length.get(task, self.max_length)

@@ -5,13 +5,10 @@ Beside the papers' own methods every other registered adapter method (``OTHER_ME
 both figures, trained on the profile grid named by its key (``method_configs``) and drawn as its method registers it
 (``method_series``: label and colour), so a new method needs no change here or in the studies.
 
-A study hands in its per-task rows (``tidy_rows`` output plus ``suite``, ``series`` and ``run_ids``) and the paper's
-points; ``tradeoff_frame`` reads each point's parameter counts from the record of the run it comes from,
-``summary`` gives the medians and the parameters needed to serve every task of the suite, ``plot_tradeoff`` draws
-it. ``relative`` is in points of the task metric (Houlsby Fig. 3's convention). ``ci_low``/``ci_high``: a normal
-95% interval for a difference of two independent accuracies on the test split (size ``n_test``); the two methods
-share that test set, so this overstates the spread of a paired comparison. NaN for other metrics (F1, Matthews,
-Spearman), whose sampling variance needs the per-example predictions the run store does not keep.
+A study hands in its per-task rows (``tidy_rows`` plus ``suite``, ``series``, ``run_ids``) and the paper's points;
+``tradeoff_frame`` reads each point's parameter counts from its run's record, ``summary`` gives the medians and the
+parameters to serve every task of the suite, ``plot_tradeoff`` draws it. ``relative``: points of the task metric
+(Houlsby Fig. 3's convention), with its paired 95% interval over the test examples (``paired_intervals``).
 """
 from __future__ import annotations
 
@@ -46,10 +43,11 @@ BAND = (20, 50, 80)  # percentiles of ``relative`` across tasks drawn per method
 NUDGE = 1.2  # x factor between methods drawn side by side at one parameter count (log axis: equal steps)
 CAPTION = ("relative = score minus full fine-tuning's on the same task (points); only tasks full fine-tuning "
            "learned that stand for a paper task are drawn (the others, named in the panel title, are out of the "
-           "figure and every median, baselines included); per-task points faint, lines and markers: median over those tasks, shaded / bars: "
-           "20th-80th percentile; hollow markers, one shape per method family: the paper's per-task points (small) "
-           "and median (large) at the paper's model size; methods with the same parameter count are drawn side by "
-           f"side (x nudged by a factor of {NUDGE:g} each, exact counts in the CSV); top axis: % of our base model")
+           "figure and every median, baselines included); per-task points faint, lines and markers: median over "
+           "those tasks, shaded / bars: 20th-80th percentile; hollow markers, one shape per method family: the "
+           "paper's per-task points (small) and median (large) at the paper's model size; methods with the same "
+           f"parameter count are drawn side by side (x nudged by a factor of {NUDGE:g} each, exact counts in the CSV); "
+           "top axis: % of our base model")
 PAPER_MARKERS = ("s", "D", "^", "v", "P", "X", "p", "h", "<", ">", "*", "d")  # the paper's series, in figure order
 
 
@@ -120,8 +118,7 @@ def run_record(store: RunStore, run_id: str) -> RunResult:
 
 
 def drawn(frame: pd.DataFrame) -> pd.Series:
-    """The rows a trade-off figure draws and its medians count: tasks full fine-tuning learned that stand for a
-    paper task (a median beside the paper's is over paper tasks only, as ``paired_mean_difference``'s means are)."""
+    """The rows drawn and counted in medians: learned tasks that stand for a paper task (as in the claims' means)."""
     return frame["learned"].astype(bool) & frame["paper_task"].notna()
 
 
@@ -181,8 +178,8 @@ def _stats(values: pd.Series) -> dict[str, float]:
 
 def summary(frame: pd.DataFrame, paper_points: pd.DataFrame, paper_label: Mapping[str, str]) -> pd.DataFrame:
     """Per suite and method, ours then the paper's: median trained parameters per task, 20/50/80th percentiles of
-    ``relative`` over the learned paper tasks (``drawn``) with an order-statistic interval for the median (90% or the coverage the
-    task count allows), and as ``score`` the parameters to store to serve every task of the suite (x the base
+    ``relative`` over the learned paper tasks (``drawn``) with an order-statistic interval for the median (90% or
+    the coverage the task count allows), and as ``score`` the parameters to store to serve every task of the suite (x the base
     model: shared weights once, per-task ones per task; ``core.params.ParamCount.total_multiple``), ours for our
     tasks beside the paper's (``paper_score``) for its tasks where its tables give them."""
     rows = []
@@ -250,14 +247,12 @@ def _draw(ax, stats: pd.DataFrame, color: str, label: str) -> None:
 
 def _title(title: str, ours: pd.DataFrame) -> str:
     """The panel title: how many tasks the medians cover, and which were left out and why (``drawn``)."""
-    counted = set(ours.loc[drawn(ours), "task"])
     floor = sorted(set(ours.loc[~ours["learned"].astype(bool), "task"]))
-    no_paper = sorted(set(ours.loc[ours["paper_task"].isna(), "task"]) - set(floor))
-    text = f"{title}: medians over {len(counted)} of {ours['task'].nunique()} tasks (learned paper tasks)"
-    for why, tasks in (("full fine-tuning did not learn them", floor), ("no paper task", no_paper)):
-        if tasks:
-            text += "\n" + textwrap.fill(f"not drawn ({why}): {', '.join(tasks)}", 110)
-    return text
+    left_out = {"full fine-tuning did not learn them": floor,
+                "no paper task": sorted(set(ours.loc[ours["paper_task"].isna(), "task"]) - set(floor))}
+    return (f"{title}: medians over {ours.loc[drawn(ours), 'task'].nunique()} of {ours['task'].nunique()} tasks "
+            "(learned paper tasks)" + "".join("\n" + textwrap.fill(f"not drawn ({why}): {', '.join(tasks)}", 110)
+                                               for why, tasks in left_out.items() if tasks))
 
 
 def plot_tradeoff(frame: pd.DataFrame, paper_points: pd.DataFrame, series: Sequence[Series],
