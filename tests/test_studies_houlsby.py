@@ -180,7 +180,7 @@ def test_figure6_claims_follow_the_one_rule():
 
 def test_percentiles_across_learned_tasks():
     table = pd.DataFrame({"suite": "glue", "series": "adapters", "method": "adapters_8", "task": list("abcdef"),
-                          "relative": [-3.0, -1.0, 0.0, 1.0, 3.0, -40.0], "trained_params": [10, 10, 10, 12, 12, 99],
+                          "paper_task": list("ABCDEF"), "relative": [-3.0, -1.0, 0.0, 1.0, 3.0, -40.0], "trained_params": [10, 10, 10, 12, 12, 99],
                           "trained_pct": 1.0, "learned": [True] * 5 + [False], "base_params": 1000,
                           "shared_params": 1000, "run_trainable": [10, 10, 10, 12, 12, 99]})
     lora = table.assign(series="lora", method="lora_8", relative=table["relative"] + 1)
