@@ -156,22 +156,6 @@ def length_lines(plans: Sequence[NotebookPlan]) -> list[str]:
             for (task, length), kinds in task_lengths(plans).items()]
 
 
-def minutes_at(plans: Sequence[NotebookPlan], gflops: float) -> str:
-    """The training minutes of the runs to do, per notebook and in total (each run once), at ``gflops`` GFLOP/s of
-    training FLOPs (``costs``): what a CPU profile's plan costs on a machine of that rate, before anything runs.
-    Evaluation and set-up are not counted (on 2 cores here they added about a quarter: docs/BUDGET.md)."""
-    from adapterlib.studies.machine import training_flops
-
-    def minutes(runs: Sequence) -> float:
-        flops = (training_flops(run.config, plan_costs[run.config.run_id].gpu_hours) for run in runs)
-        return sum(f or 0.0 for f in flops) / (gflops * 1e9) / 60
-
-    plan_costs = {run_id: cost for plan in plans for run_id, cost in plan.costs.items()}
-    unique = list({run.config.run_id: run for plan in plans for run in plan.todo}.values())
-    return "\n".join([f"training minutes of the runs to do at {gflops:g} GFLOP/s: {minutes(unique):.1f} (each run once)",
-                      *(f"  {plan.name:<28} {minutes(plan.todo):6.1f}" for plan in plans if plan.todo)])
-
-
 def plan_table(plans: Sequence[NotebookPlan]) -> str:
     """Every run of the plan, done or not, as the Markdown table the docs carry (docs/PAPER_PROFILE.md): per notebook its runs, their GPU-hours (``+n?``: runs on tasks of unknown training size) and
     disk; the total counts each run once. ``adapterlib plan --markdown`` prints it; a test keeps the docs equal."""
@@ -291,7 +275,9 @@ def _plan_command(args: argparse.Namespace) -> int:
         return 0
     print(format_plan(profile, plans, verbose=args.verbose))
     if args.gflops:
-        print(minutes_at(plans, args.gflops))
+        from adapterlib.studies.machine import training_minutes
+
+        print(training_minutes(plans, args.gflops))
     problem = missing_report(plans, verbose=args.verbose)
     if problem:
         print(f"adapterlib: error: {problem}", file=sys.stderr)

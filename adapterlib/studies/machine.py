@@ -1,11 +1,13 @@
 """How fast this machine trains, for the notebooks' first cell (``preflight``): the rate it reached on the runs it
 recorded in a profile's run store (training FLOPs from ``adapterlib.costs`` over their ``wall_time``: training and
 evaluation), or, before it recorded any, the rate of a short matrix-multiply probe (rough); and whether bf16, which
-the cpu profile trains in, is slower here than fp32 (a CPU without native bf16 emulates it).
+the cpu profile trains in, is slower here than fp32 (a CPU without native bf16 emulates it). ``training_minutes``:
+a plan's training minutes at a given rate (``adapterlib plan --gflops``).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 import platform
 import time
 from pathlib import Path
@@ -102,3 +104,19 @@ def emulated_bf16(precision: str) -> str | None:
             "so autocast emulates it); fp32 trains faster here: overrides={\"precision\": \"fp32\"} in the "
             "parameters cell, or `--overrides '{\"precision\": \"fp32\"}'` for adapterlib reproduce (other run ids: "
             "nothing is reused from bf16 runs)")
+
+
+def training_minutes(plans: Sequence, gflops: float) -> str:
+    """The training minutes of the runs to do of ``plans`` (``plan.NotebookPlan``), per notebook and in total (each
+    run once), at ``gflops`` GFLOP/s of training FLOPs (``costs``): what a CPU profile's plan costs on a machine of
+    that rate, before anything runs (``adapterlib plan --gflops``). Evaluation and set-up are not counted (on 2
+    cores here they added about a quarter: docs/BUDGET.md)."""
+
+    def minutes(runs: Sequence) -> float:
+        flops = (training_flops(run.config, plan_costs[run.config.run_id].gpu_hours) for run in runs)
+        return sum(f or 0.0 for f in flops) / (gflops * 1e9) / 60
+
+    plan_costs = {run_id: cost for plan in plans for run_id, cost in plan.costs.items()}
+    unique = list({run.config.run_id: run for plan in plans for run in plan.todo}.values())
+    total = f"training minutes of the runs to do at {gflops:g} GFLOP/s: {minutes(unique):.1f} (each run once)"
+    return "\n".join([total, *(f"  {plan.name:<28} {minutes(plan.todo):6.1f}" for plan in plans if plan.todo)])
