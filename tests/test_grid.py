@@ -161,7 +161,7 @@ def test_killed_grid_reruns_only_what_is_missing_and_gives_the_same_table(tmp_pa
 
 # ---------------------------------------------------------------- profiles
 def test_profiles_fail_at_once_on_unknown_names_and_bad_values():
-    with pytest.raises(ValueError, match="unknown profile 'tpu'; choose from smoke, cpu, paper, gpu"):
+    with pytest.raises(ValueError, match="unknown profile 'tpu'; choose from smoke, cpu, paper, cpu-long, gpu"):
         get_profile("tpu")
     with pytest.raises(ValueError, match="unknown profile override"):
         get_profile("cpu", max_trian=10)

@@ -64,16 +64,21 @@ def test_fusion_runs_need_their_source_adapters(tiny_smoke):
     assert all(set(run.needs) == sources for run in fusions)
 
 
-def test_the_plan_lists_every_other_methods_trade_off_runs_as_provisional(tiny_smoke):
-    """Fig. 3 and the fusion trade-off train the other methods (LoRA, (IA)³, ...) on learned tasks only: until the
-    runs that decide are in the store, the plan lists them on every task, provisional."""
+def test_the_plan_lists_every_run_that_needs_a_learned_task_as_provisional(tiny_smoke):
+    """Fig. 3 and the fusion trade-off train the other methods (LoRA, (IA)³, ...), and Table 3 its reduction factors
+    other than Table 1's 16, on learned tasks only: until the runs that decide are in the store, the plan lists them
+    on every task, provisional."""
+    from adapterlib.studies.fusion.runs import st_a_configs
     from adapterlib.studies.tradeoff import method_configs
 
     plans = plan_module.make_plan(tiny_smoke, ["houlsby_fig3_tradeoff", "fusion_tradeoff"])
     provisional = {run.config.run_id for plan in plans for run in plan.todo if run.provisional}
+    factors = st_a_configs(tiny_smoke, "reduction_factors")
     expected = {cfg.run_id for role in ("glue", "additional", "fusion")
                 for cfg in method_configs(tiny_smoke, tiny_smoke.task_names(role), role=role)}
+    expected |= {cfg.run_id for cfg in factors if cfg.adapter.reduction_factor != 16}
     assert provisional == expected and expected
+    assert {cfg.adapter.reduction_factor for cfg in factors} == {2, 16, 64}
     assert f"{len(provisional)} of the runs to do are provisional" in plan_module.format_plan(tiny_smoke, plans)
 
 

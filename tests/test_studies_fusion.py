@@ -248,8 +248,9 @@ def test_every_fusion_notebook_has_a_study_that_declares_the_runs_it_reuses():
 def test_setup_text_lists_each_fusion_task_with_the_paper_task_it_stands_in_for():
     cpu = get_profile("cpu")
     text = setup_text(cpu, fig4.STUDY)
-    assert ("- **fusion tasks** (paper task in brackets): `snli` (stand-in for MNLI), `sst2_dev_split` (SST, the "
-            "paper's own data),") in text
+    assert ("- **fusion tasks** (paper task in brackets): `winogrande_offline` (WGrande, the paper's own data), "
+            "`social_i_qa_offline` (SocIQA, the paper's own data),") in text
+    assert "`snli` (stand-in for MNLI)" in text and len(cpu.task_names("fusion")) == 11
     assert "`rte_dev_split` (RTE, the paper's own data)" in text and "- **grid** `fusion`:" in text
     plain = setup_text(cpu, table3.STUDY)  # no stand-in list asked for: the data line only
     assert "`snli`" not in plain and "- **grid** `reduction_factors`:" in plain

@@ -38,8 +38,7 @@ from adapterlib.studies.common import learned_tasks
 from adapterlib.studies.fusion import table1, table3
 from adapterlib.studies.fusion.cost import fusion_parameters
 from adapterlib.studies.fusion.report import claims_section
-from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results, scored
-from adapterlib.studies.fusion.table3 import full_configs
+from adapterlib.studies.fusion.runs import TABLE1_GRIDS, method_rows, results
 from adapterlib.studies.tradeoff import (CAPTION, METHOD_GRIDS, OTHER_METHODS, Series, median_gap_check,
                                          method_configs, method_series, plot_tradeoff, summary, task_params,
                                          tradeoff_frame)
@@ -70,14 +69,8 @@ def runs(profile: Profile) -> list[RunConfig | MultiTaskConfig | PlannedRun]:
     """Table 1's and Table 3's runs (this study tabulates both), and the other methods' runs on the fusion tasks
     full fine-tuning learned: known once Table 1's full runs are in the store; until then on every fusion task,
     provisional (an upper bound)."""
-    listed: list[RunConfig | MultiTaskConfig | PlannedRun] = [*table1.runs(profile), *table3.runs(profile)]
-    full, store = full_configs(profile), profile.store()
-    if all(store.get(cfg) is not None for cfg in full):
-        rows = method_rows(profile, scored(profile, store.to_frame(cfg.run_id for cfg in full)), "full")
-        return listed + method_configs(profile, learned_tasks(rows), role="fusion")
-    after = tuple(cfg.run_id for cfg in full)
-    return listed + [PlannedRun(cfg, after, provisional=True)
-                     for cfg in method_configs(profile, profile.task_names("fusion"), role="fusion")]
+    return [*table1.runs(profile), *table3.runs(profile),
+            *table3.on_learned_tasks(profile, method_configs(profile, profile.task_names("fusion"), role="fusion"))]
 
 
 def point_rows(profile: Profile, frame: pd.DataFrame) -> pd.DataFrame:
