@@ -65,8 +65,9 @@ class Group:
 
 # torch threads per worker: smoke runs beside other jobs (tests), where two OpenMP threads on two busy cores stall
 # at every barrier (measured here: 4x slower); cpu is the main job on a quiet machine: every core (torch default).
-# The paper and gpu profiles measure what cpu measures: the comparison is not a paper table, so it has no paper scale.
-THREADS = {"smoke": 1, "cpu": None, "paper": None, "gpu": None}
+# The cpu-long, paper and gpu profiles measure what cpu measures: the comparison is not a paper table, so it has no
+# paper scale.
+THREADS = {"smoke": 1, "cpu": None, "cpu-long": None, "paper": None, "gpu": None}
 
 
 def groups(profile: str) -> list[Group]:

@@ -215,7 +215,7 @@ def plot_ablation(saved: pd.DataFrame) -> Figure:
         if n <= ANNOTATED_LAYERS:
             for (i, j), value in np.ndenumerate(grid):
                 if not np.isnan(value):
-                    ax.text(j, i, f"{value:+.0f}" if round(value) else "0", ha="center", va="center", fontsize=8,
+                    ax.text(j, i, f"{value:+.1f}" if value else "0", ha="center", va="center", fontsize=8,
                             color=text_colour(image.cmap(image.norm(value))))
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
