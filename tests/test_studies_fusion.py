@@ -329,3 +329,23 @@ def test_figure_3_draws_and_averages_only_the_tasks_full_fine_tuning_learned():
     text = fig3.findings(rel, [])
     assert "Means over the 1 tasks full fine-tuning learned (sst2_dev_split)" in text
     assert "| fusion_st_a | -1.00 |" in text  # SST-2's -1, not the mean with RTE's +15
+
+
+def test_mrpc_in_adapterfusion_tables_gets_intervals_and_differences_in_accuracy():
+    """AdapterFusion scores MRPC by accuracy, Houlsby by F1: a fusion table's interval and paired differences are
+    taken on accuracy, the metric its rows print (they once came out in F1, the task's first view: an interval of
+    66-79 beside a score of 63)."""
+    from adapterlib.studies.common import paired_mean_difference, score_columns
+
+    references = [1] * 70 + [0] * 30
+    zeros, ones = [0] * 100, [1] * 100  # accuracy 30 and 70; F1 0 and 82.4
+    mrpc = get_task("mrpc_dev_split", "fusion_offline")
+    assert mrpc.metric == "accuracy"
+    interval = score_columns(mrpc, [zeros], references)
+    assert 20 < interval["ci_low"] <= 30 <= interval["ci_high"] < 40
+    rows = pd.DataFrame([{"task": "mrpc_dev_split", "paper_task": "MRPC", "method": method, "metric": "accuracy",
+                          "predictions": [predictions], "references": references}
+                         for method, predictions in (("full", zeros), ("fusion_st_a", ones))])
+    difference, tasks, why = paired_mean_difference(rows, "fusion_st_a", "full", learned=["mrpc_dev_split"])
+    assert why is None and tasks == ["mrpc_dev_split"]
+    assert difference.estimate == pytest.approx(40.0)

@@ -20,7 +20,8 @@ from adapterlib.runner.profiles import Profile, get_profile
 from adapterlib.data.metrics import compute_metrics
 from adapterlib.reporting.paper import PAPER_SPLITS, paper_score
 from adapterlib.reporting.statistics import Interval, TaskRuns, mean_difference_interval, seed_mean_interval
-from adapterlib.data.tasks import get_task, load_task
+from adapterlib.data.tasks import Task, get_task, load_task
+from adapterlib.data.tasks.registry import TASKS
 from adapterlib.data.tasks.hub import DEFAULT_SPEC, SPECS
 
 
@@ -100,12 +101,14 @@ def tidy_rows(
         rows.append({"task": task.name, "paper_task": task.reference, "method": method, "metric": task.metric,
                      "score": row["score"], "paper_score": paper_value, "trained_params": row["trainable"],
                      "trained_pct": row["trainable_pct"], "majority": majority_score(task.name, task.suite),
-                     **score_columns(task.name, row.get("predictions"), row.get("references")), **extra})
+                     **score_columns(task, row.get("predictions"), row.get("references")), **extra})
     return pd.DataFrame(rows)
 
 
-def score_columns(task: str, seed_predictions: list | None, references: list | None) -> dict:
-    """``ci_low``, ``ci_high``, ``n_test`` of a row and the examples behind it (NaN without recorded predictions)."""
+def score_columns(task: Task | str, seed_predictions: list | None, references: list | None) -> dict:
+    """``ci_low``, ``ci_high``, ``n_test`` of a row and the examples behind it (NaN without recorded predictions).
+    ``task``: the view of the task whose metric the row reports (MRPC: F1 in Houlsby's GLUE, accuracy in
+    AdapterFusion's suite), so the interval is around the score it is printed beside."""
     if not seed_predictions:
         return {"ci_low": math.nan, "ci_high": math.nan, "n_test": math.nan, "predictions": None, "references": None}
     interval = seed_mean_interval(task, seed_predictions, references)
@@ -182,9 +185,17 @@ def paired_mean_difference(
                           f"{method} and {baseline} (see floor_reason)")
     if "predictions" not in rows.columns or any(pairs[m].at[t, "predictions"] is None for m in pairs for t in tasks):
         return None, tasks, "not measured: rows without per-example predictions (runs recorded before they were kept)"
-    runs = [TaskRuns(task, pairs[baseline].at[task, "references"], pairs[method].at[task, "predictions"],
+    runs = [TaskRuns(scored_view(task, pairs[baseline].at[task, "metric"] if "metric" in rows.columns else None),
+                     pairs[baseline].at[task, "references"], pairs[method].at[task, "predictions"],
                      pairs[baseline].at[task, "predictions"]) for task in tasks]
     return mean_difference_interval(runs, aggregate=aggregate), tasks, None
+
+
+def scored_view(task: str, metric: str | None) -> Task:
+    """The view of ``task`` scored by ``metric`` (a table's ``metric`` column): a difference is taken on the metric
+    its rows report (MRPC's accuracy in AdapterFusion's tables, its F1 in Houlsby's), not on the task's first view."""
+    views = [t for t in TASKS if t.name == task and t.metric == metric]
+    return views[0] if views else get_task(task)
 
 
 def paired_task_difference(table: pd.DataFrame, task: str | None, method: str,
