@@ -78,3 +78,13 @@ def test_a_regression_task_gets_no_majority_line():
     centres = [(s[0][0] + s[1][0]) / 2 for s in floor.get_segments()]
     assert centres == pytest.approx([0.0, 2.0])  # each under its own task
     assert "majority class (none for regression)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_long_task_names_break_at_underscores_so_eleven_tick_labels_do_not_run_together():
+    from adapterlib.studies.score_bars import LABEL_WIDTH, task_label
+
+    label = task_label("commonsense_qa_offline", "CSQA")
+    assert label.split("\n") == ["commonsense_qa", "_offline", "(CSQA)"]
+    assert "".join(label.split("\n")[:2]) == "commonsense_qa_offline"  # the name reads back whole
+    assert task_label("sst2_dev_split", None) == "sst2_dev_split"
+    assert all(len(line) <= LABEL_WIDTH for line in task_label("social_i_qa_offline", "SocIQA").split("\n"))

@@ -25,9 +25,17 @@ LABEL_WIDTH = 16  # characters per line of a tick label
 
 
 def task_label(task: str, paper_task: object) -> str:
-    """The tick label of a task: its name, then the paper task it stands in for, wrapped to a few words a line."""
+    """The tick label of a task: its name (broken at underscores past ``LABEL_WIDTH``: eleven tasks side by side
+    leave no room for "commonsense_qa_offline" on one line), then the paper task it stands in for, wrapped to a
+    few words a line."""
+    name: list[str] = []
+    for part in task.split("_"):
+        if name and len(name[-1]) + 1 + len(part) <= LABEL_WIDTH:
+            name[-1] += "_" + part
+        else:
+            name.append(f"_{part}" if name else part)
     paper = textwrap.wrap(f"({paper_task})", LABEL_WIDTH) if isinstance(paper_task, str) else []
-    return "\n".join([task, *paper])
+    return "\n".join([*name, *paper])
 
 
 def interval(rows: pd.DataFrame) -> np.ndarray | None:
