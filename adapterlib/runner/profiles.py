@@ -222,26 +222,16 @@ PROFILES: dict[str, Profile] = {
         name="cpu", description="MiniLM-L6 on the offline suites at reduced scale: under 90 minutes on 2 CPU cores",
         models={"glue": "minilm-l6"}, suites=OFFLINE_SUITES, max_train=256, max_eval=256, max_length=128,
         qa_max_length=256, doc_stride=96, batch_size=32, seeds=(0,), grids=CPU_GRIDS,
-        # Test sets of up to 1,000 examples (dev stays at 256: it is evaluated after every epoch): a paired
-        # difference on 256 test examples is +-5-6 points at 95%, on 1,000 about +-2-3.
-        max_test=1000,
-        # bf16 autocast: 1.4-1.8x faster training steps where the CPU has AVX512-BF16, and no change in accuracy
-        # beyond the test noise (benchmarks/precision_check.py; docs/BUDGET.md). Without native bf16 it is emulated
-        # and slower: override with {"precision": "fp32"}.
-        precision="bf16",
-        # Figures 4 and 6: SNLI (in MNLI's place) is not learned from 256 examples (docs/TASKS.md), so their MNLI
-        # claims go to BBC News, a learned 5-class task of Table 2, and the CoLA/SST-2 ones to SST-2.
-        analysis_tasks=("bbc_news", "sst2_dev_split"),
-        # The learning curve (issue 28): SNLI and SocialIQA are the paper tasks here that MiniLM goes from the floor
-        # at 256 examples to learned at 2,000 (../shared/OFFLINE.md); the IMDB stand-in is learned at 256 already.
-        # 256 and 1,000 only, and CommonsenseQA's five answers not at 1,000: the cpu-long profile has those
-        # (docs/BUDGET.md: the 4,000 point alone is ~95 min here).
+        # test sets of up to 1,000 (dev 256: it is evaluated every epoch): a paired difference on 256 test examples
+        # is +-5-6 points at 95%, on 1,000 +-2-3. bf16: 1.4-1.8x faster steps with AVX512-BF16, same accuracy within
+        # the noise (docs/BUDGET.md); without native bf16 it is emulated and slower: {"precision": "fp32"}.
+        max_test=1000, precision="bf16",
+        analysis_tasks=("bbc_news", "sst2_dev_split"),  # Figs. 4 and 6: SNLI (MNLI's place) is not learned at 256
+        # The learning curve: SNLI and SocialIQA go from the floor at 256 to learned at 2,000 (../shared/OFFLINE.md),
+        # the IMDB stand-in is learned at 256; 4,000 and CommonsenseQA (five answers) are cpu-long's (docs/BUDGET.md).
         curve_tasks=("snli", "social_i_qa_offline", "uci_sentiment"), curve_sizes=(256, 1000),
-        # AdapterFusion on all 11 offline fusion tasks (every fusion run fuses all of them); Table 3's other
-        # reduction factors and the trade-off's other methods only where full fine-tuning learned the task.
-        # Houlsby's tables at cpu scale: the offline tasks that stand for a paper task (a task without one is never
-        # in a paper mean, so it would cost minutes and say nothing: vader_movie, vader_amazon, spam_assassin,
-        # rt_polarity, rt_subjectivity).
+        # AdapterFusion on all 11 offline fusion tasks; Houlsby's tables on the offline tasks that stand for a paper
+        # task (one without is in no paper mean: vader_movie, vader_amazon, spam_assassin, rt_polarity, ...).
         tasks={"glue": ("sst2_dev_split", "mrpc_dev_split", "snli", "qnli_squad", "rte_dev_split"),
                "additional": ("sms_spam", "debate_party", "bbc_news", "medmcqa_subject", "vader_tweets",
                               "vader_nyt")}),
@@ -256,19 +246,16 @@ PROFILES: dict[str, Profile] = {
         # Five seeds for GLUE (Sec. 3.2: "re-run 5 times with different random seeds"); three where Houlsby's
         # error bars say three (Figs. 4, 5, 7): Table 2 states no count, the BERT-base analyses share its role.
         seeds=(0, 1, 2, 3, 4), role_seeds={"additional": (0, 1, 2), "squad": (0, 1, 2)}, grids=PAPER_GRIDS,
-        # the learning curve on BERT-large: the three largest GLUE tasks, from 1,000 examples to about full size
-        curve_tasks=("mnli", "qnli", "sst2"), curve_sizes=(1000, 10000, 100000),
+        curve_tasks=("mnli", "qnli", "sst2"), curve_sizes=(1000, 10000, 100000),  # the largest GLUE tasks
         precision="auto"),  # bf16 autocast where the GPU supports it, TF32 matmuls (runner.loop)
 }
-# The cpu profile's evidence that does not fit its 90 minutes (docs/BUDGET.md): the learning curve's 4,000-example
-# point, a second seed for the headline comparisons (Houlsby Table 1 and AdapterFusion Table 1), whose intervals
-# then carry training variance (``statistics.mean_difference_interval`` draws seeds as well as test examples), and
-# Houlsby Table 1's learning rate chosen on dev per task and method from the paper's {3e-5, 3e-4, 3e-3}.
+# What does not fit the cpu profile's 90 minutes (docs/BUDGET.md): the curve's 4,000 point, a second seed for both
+# Tables 1 (AdapterFusion's means draw seeds too: ``statistics.mean_difference_interval``), and Houlsby Table 1's
+# learning rate chosen on dev per task and method from the paper's {3e-5, 3e-4, 3e-3}.
 PROFILES["cpu-long"] = dataclasses.replace(
     PROFILES["cpu"], name="cpu-long", description="the cpu profile plus the learning curve at 4,000 examples, a "
     "second seed for Houlsby's and AdapterFusion's Table 1 and Table 1's learning rate chosen on dev: about 7 hours "
-    "on 2 CPU cores",
-    grids={**CPU_GRIDS, "houlsby_glue": {**CPU_GRIDS["houlsby_glue"], "lr": [3e-5, 3e-4, 3e-3]}},
+    "on 2 CPU cores", grids={**CPU_GRIDS, "houlsby_glue": {**CPU_GRIDS["houlsby_glue"], "lr": [3e-5, 3e-4, 3e-3]}},
     curve_tasks=("snli", "social_i_qa_offline", "uci_sentiment", "commonsense_qa_offline"),
     curve_sizes=(256, 1000, 4000), role_seeds={"glue": (0, 1), "fusion": (0, 1)})
 # The papers on one GPU in a day: the paper profile on BERT-base, one seed, the grids thinned (``GPU_GRIDS``: why each
