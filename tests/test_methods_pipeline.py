@@ -19,6 +19,7 @@ from adapterlib.runner.store import results_frame
 from adapterlib.studies import tradeoff
 from adapterlib.studies.base import planned_runs
 from adapterlib.studies.fusion import tradeoff as fusion_tradeoff
+from adapterlib.studies.fusion import table3 as fusion_table3
 from adapterlib.studies.houlsby import fig3
 from adapterlib.studies.houlsby.runs import sweep_points
 
@@ -77,11 +78,15 @@ def test_the_trade_off_studies_list_the_other_methods_and_then_only_on_learned_t
     profile = get_profile("smoke", tasks={**get_profile("smoke").tasks, "fusion": ("uci_sentiment", "cb_dev_split")})
     on_glue = {c.run_id for c in tradeoff.method_configs(profile, profile.task_names("glue"))}
     assert on_glue <= {r.config.run_id for r in planned_runs(fig3.STUDY, profile) if r.provisional}
-    full = fusion_tradeoff.full_configs(profile)
-    others = [run for run in fusion_tradeoff.runs(profile) if getattr(run, "provisional", False)]
+    full = fusion_table3.full_configs(profile)
+    provisional = [run for run in fusion_tradeoff.runs(profile) if getattr(run, "provisional", False)]
+    others = [run for run in provisional if method_of(run.config.adapter) in tradeoff.OTHER_METHODS]
     assert {(method_of(r.config.adapter), r.config.task) for r in others} == {
         (m, t) for m in tradeoff.OTHER_METHODS for t in ("uci_sentiment", "cb_dev_split")}
-    assert all(r.after == tuple(c.run_id for c in full) for r in others)
+    # the rest are Table 3's reduction factors other than Table 1's 16, also only needed on learned tasks
+    assert {(r.config.adapter.reduction_factor, r.config.task) for r in provisional if r not in others} == {
+        (rf, t) for rf in (2, 64) for t in ("uci_sentiment", "cb_dev_split")}
+    assert all(r.after == tuple(c.run_id for c in full) for r in provisional)
     scores = {"uci_sentiment": 99.0, "cb_dev_split": 0.0}  # learned (far above its majority class), and not
     monkeypatch.setattr(store_module, "train_and_evaluate",
                         lambda cfg, save_to, **kw: (save_to.mkdir(parents=True), result(cfg, scores[cfg.task]))[1])

@@ -98,14 +98,15 @@ def test_fusing_adapters_of_different_bases_fails(trained):
 
 
 def test_each_task_is_read_at_the_length_of_its_single_task_runs():
-    """RTE's and CB's premises need 256 tokens (``Task.max_length``): MT-A reads them there, as their ST-A runs do,
-    and the others at the profile's 128. A config without per-task lengths keeps the run id it had before them."""
+    """BoolQ's passages and RTE's and CB's premises need 256 tokens (``Task.max_length``): MT-A reads them there, as
+    their ST-A runs do, and the others at the profile's 128. A config without per-task lengths keeps the run id it had before them."""
     from adapterlib.runner.profiles import get_profile
     from adapterlib.studies.fusion.runs import mt_a_configs
 
     cpu = get_profile("cpu")
     for mt_a in mt_a_configs(cpu):
-        assert mt_a.max_length == 128 and mt_a.task_max_length == {"cb_dev_split": 256, "rte_dev_split": 256}
+        assert mt_a.max_length == 128 and mt_a.task_max_length == {
+            "boolq_offline": 256, "cb_dev_split": 256, "rte_dev_split": 256}
         for task in mt_a.tasks:
             assert mt_a.max_length_of(task) == cpu.run_config(task, "head", role="fusion").max_length
         rows = MultiTaskResult(mt_a.run_id, mt_a.to_dict(), "ok", {}, 1, [], {}, 0.0, 0.0).per_task()
