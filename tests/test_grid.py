@@ -206,6 +206,19 @@ def test_a_roles_training_cap_caps_that_roles_runs_only():
         get_profile("gpu", role_max_train={"tables": 10})
 
 
+def test_a_task_read_shorter_is_read_shorter_in_every_run_of_it_and_nowhere_else():
+    """The cpu profile reads BBC News (a headline task's stand-in) at 64 tokens: title and lead paragraph."""
+    cpu = get_profile("cpu")
+    assert {c.max_length for c in cpu.configs("houlsby_additional", ["bbc_news"], regime=["full", "adapters"])} == {64}
+    assert {c.max_length for c in cpu.configs("houlsby_additional", ["sms_spam"], regime="full")} == {cpu.max_length}
+    assert cpu.run_config("boolq_offline", "full", role="fusion").max_length == 256  # Task.max_length still applies
+    assert get_profile("paper").task_max_length == {}
+    with pytest.raises(ValueError, match=r"task_max_length\['bbc_news'\] must be an int >= 1, got 0"):
+        get_profile("cpu", task_max_length={"bbc_news": 0})
+    with pytest.raises(ValueError, match="task_max_length: unknown task 'bbc'"):
+        get_profile("cpu", task_max_length={"bbc": 64})
+
+
 def test_paper_profile_runs_in_mixed_precision_and_fp32_runs_keep_their_run_ids():
     paper, cpu = get_profile("paper"), get_profile("cpu")
     assert {c.precision for c in paper.configs("houlsby_glue", ["rte"], regime=["full", "adapters"])} == {"auto"}

@@ -1,6 +1,6 @@
 """Named presets of model, tasks, data caps, grids and seeds: the one knob every notebook takes (``profile``):
-``smoke`` (what the tests run), ``cpu`` (the default), ``paper`` and ``gpu``, one row each in docs/PROFILES.md
-(their grids, and why each point: ``scale_grids``).
+``smoke`` (what the tests run), ``cpu`` (the default), ``cpu-long``, ``paper`` and ``gpu``, one row each in
+docs/PROFILES.md (their grids, and why each point: ``scale_grids``).
 
     profile = get_profile("cpu", seeds=(0, 1, 2))          # overrides fail at once if unknown or bad
     configs = profile.configs("houlsby_glue", profile.task_names("glue"), regime=["full", "adapters"])
@@ -32,13 +32,13 @@ class Profile:
     ``models``: role -> model (the papers use BERT-large for Houlsby's GLUE table and SQuAD, BERT-base elsewhere);
     ``grids``: named grids (see ``grid.expand``) for this scale; ``max_length`` applies to every task format but
     span_qa, which uses ``qa_max_length`` and ``doc_stride`` (a task that needs longer inputs, ``Task.max_length``,
-    gets its own). ``role_seeds``: role -> seeds where a role's paper
-    used another number of seeds than ``seeds``; ``role_max_train``: role -> its training-set cap where it is not
-    ``max_train``; ``precision``: every run's (``TrainingSettings.precision``);
-    ``max_eval`` caps validation, ``max_test`` the test splits (None: as ``max_eval``); ``analysis_tasks``: the
-    tasks of Houlsby Figures 4 and 6 (default: the stand-ins of MNLI-m and CoLA, ``houlsby.runs.figure_tasks``);
-    ``curve_tasks``/``curve_sizes``: the learning curve's tasks and training-set sizes (``studies.learning_curve``),
-    none where the profile has no curve."""
+    gets its own; ``task_max_length``: task -> the tokens this profile reads it at, where that differs from both).
+    ``role_seeds``: role -> seeds where a role's paper used another number of seeds than ``seeds``;
+    ``role_max_train``: role -> its training-set cap where it is not ``max_train``; ``precision``: every run's
+    (``TrainingSettings.precision``); ``max_eval`` caps validation, ``max_test`` the test splits (None: as
+    ``max_eval``); ``analysis_tasks``: the tasks of Houlsby Figures 4 and 6 (default: the stand-ins of MNLI-m and
+    CoLA, ``houlsby.runs.figure_tasks``); ``curve_tasks``/``curve_sizes``: the learning curve's tasks and training-set
+    sizes (``studies.learning_curve``), none where the profile has no curve."""
 
     name: str
     description: str
@@ -56,6 +56,7 @@ class Profile:
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     role_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     role_max_train: Mapping[str, int | None] = field(default_factory=dict)
+    task_max_length: Mapping[str, int] = field(default_factory=dict)
     precision: str = "fp32"
     max_test: int | None = None
     analysis_tasks: tuple[str, ...] = ()
@@ -74,9 +75,9 @@ class Profile:
         for key, value in caps.items():
             if value is not None and not (is_int(value) and value >= 1):
                 problems.append(f"{key} must be None or an int >= 1, got {value!r}")
-        for key in ("max_length", "qa_max_length", "doc_stride", "batch_size"):
-            if not (is_int(getattr(self, key)) and getattr(self, key) >= 1):
-                problems.append(f"{key} must be an int >= 1, got {getattr(self, key)!r}")
+        sizes = {**{key: getattr(self, key) for key in ("max_length", "qa_max_length", "doc_stride", "batch_size")},
+                 **{f"task_max_length[{task!r}]": n for task, n in self.task_max_length.items()}}
+        problems += [f"{key} must be an int >= 1, got {n!r}" for key, n in sizes.items() if not (is_int(n) and n >= 1)]
         if not self.doc_stride < self.qa_max_length:
             problems.append(f"doc_stride ({self.doc_stride}) must be below qa_max_length ({self.qa_max_length})")
         for role, seeds in {None: self.seeds, **self.role_seeds}.items():
@@ -98,19 +99,19 @@ class Profile:
             unknown = unknown_grid_keys(grid)
             if unknown:
                 problems.append(f"grid {grid_name!r}: {unknown}")
-        trainable = {t for role in ("glue", "additional") if role in self.suites and role in self.tasks
-                     for t in self.tasks[role]} | {t.name for role in ("glue", "additional") if role in self.suites
-                                                   and role not in self.tasks for t in list_tasks(self.suites[role])}
+        trainable = {t for role in ("glue", "additional") if role in self.suites  # as _role_tasks reads them
+                     for t in self.tasks.get(role) or [task.name for task in list_tasks(self.suites[role])]}
         problems += [f"analysis task {t!r} is not a task of the glue or additional role" for t in self.analysis_tasks
                      if t not in trainable]
-        problems += [f"curve size {n!r} is not an int >= 1" for n in self.curve_sizes if not is_int(n) or n < 1]
+        problems += [f"curve size {n!r} is not an int >= 1" for n in self.curve_sizes if not (is_int(n) and n >= 1)]
         if list(self.curve_sizes) != sorted(set(self.curve_sizes)):
             problems.append(f"curve_sizes must be distinct and ascending, got {list(self.curve_sizes)}")
-        for task in self.curve_tasks:
+        for task, where in {**dict.fromkeys(self.curve_tasks, "curve task"),
+                            **dict.fromkeys(self.task_max_length, "task_max_length")}.items():
             try:
                 get_task(task)
             except ValueError as err:
-                problems.append(f"curve task: {err}")
+                problems.append(f"{where}: {err}")
         if problems:
             raise ValueError(f"bad profile {self.name!r}: " + "; ".join(problems))
 
@@ -195,9 +196,9 @@ class Profile:
 
     def _defaults(self, task: str, role: str | None) -> dict[str, Any]:
         spec = get_task(task)
-        # a task whose inputs need more tokens than the profile's max_length to keep what decides the answer
-        # (BoolQ passages, RTE and CB premises: ``Task.max_length``) gets its own
+        # ``Task.max_length``: a task that needs more tokens to keep what decides its answer (BoolQ passages) gets them
         length = self.qa_max_length if spec.format == "span_qa" else max(self.max_length, spec.max_length or 0)
+        length = self.task_max_length.get(task, length)
         role = self._role(task, role)
         return {"model": self.models.get(role, self.models["glue"]), **self.caps_for(role),
                 "batch_size": self.batch_size, "max_length": length, "doc_stride": self.doc_stride,
@@ -227,6 +228,9 @@ PROFILES: dict[str, Profile] = {
         # the noise (docs/BUDGET.md); without native bf16 it is emulated and slower: {"precision": "fp32"}.
         max_test=1000, precision="bf16",
         analysis_tasks=("bbc_news", "sst2_dev_split"),  # Figs. 4 and 6: SNLI (MNLI's place) is not learned at 256
+        # BBC News stands for a headline task: 64 tokens keep the title and the lead paragraph (35 tokens at the median,
+        # 43 at the 90th percentile) at half the cost of 128; its 15-odd runs took 8 of the 90 minutes at 128.
+        task_max_length={"bbc_news": 64},
         # The learning curve: SNLI and SocialIQA go from the floor at 256 to learned at 2,000 (../shared/OFFLINE.md),
         # the IMDB stand-in is learned at 256; 4,000 and CommonsenseQA (five answers) are cpu-long's (docs/BUDGET.md).
         curve_tasks=("snli", "social_i_qa_offline", "uci_sentiment"), curve_sizes=(256, 1000),
@@ -250,17 +254,14 @@ PROFILES: dict[str, Profile] = {
         precision="auto"),  # bf16 autocast where the GPU supports it, TF32 matmuls (runner.loop)
 }
 # What does not fit the cpu profile's 90 minutes (docs/BUDGET.md): the curve's 4,000 point, a second seed for both
-# Tables 1 (AdapterFusion's means draw seeds too: ``statistics.mean_difference_interval``), and Houlsby Table 1's
-# learning rate chosen on dev per task and method from the paper's {3e-5, 3e-4, 3e-3}.
+# Tables 1 (AdapterFusion's means draw seeds too) and Houlsby Table 1's learning rate chosen on dev.
 PROFILES["cpu-long"] = dataclasses.replace(
     PROFILES["cpu"], name="cpu-long", description="the cpu profile plus the learning curve at 4,000 examples, a "
     "second seed for Houlsby's and AdapterFusion's Table 1 and Table 1's learning rate chosen on dev: about 7 hours "
     "on 2 CPU cores", grids={**CPU_GRIDS, "houlsby_glue": {**CPU_GRIDS["houlsby_glue"], "lr": [3e-5, 3e-4, 3e-3]}},
     curve_tasks=("snli", "social_i_qa_offline", "uci_sentiment", "commonsense_qa_offline"),
     curve_sizes=(256, 1000, 4000), role_seeds={"glue": (0, 1), "fusion": (0, 1)})
-# The papers on one GPU in a day: the paper profile on BERT-base, one seed, the grids thinned (``GPU_GRIDS``: why each
-# point stays), and the training sets capped where a grid point on all of them costs hours: Table 2's (and so Figs. 4
-# and 6's MNLI), AdapterFusion's (ST-A's 30 epochs on all 15 are 7 A100-hours). GLUE and SQuAD train on all of theirs.
+# The papers on one GPU in a day: why each grid point stays in ``GPU_GRIDS``, why the training-set caps in docs/PROFILES.md
 PROFILES["gpu"] = dataclasses.replace(
     PROFILES["paper"], name="gpu", description="the papers on one GPU in a day: BERT-base, the hub suites, one seed, "
     "thinned grids, Table 2's and AdapterFusion's training sets capped at 10,000", grids=GPU_GRIDS, seeds=(0,),

@@ -56,11 +56,14 @@ def on_learned_tasks(profile: Profile, configs: Sequence[RunConfig],
                      kept: Callable[[RunConfig], bool] = lambda cfg: False) -> list[RunConfig | PlannedRun]:
     """``configs`` on the fusion tasks full fine-tuning learned, and those ``kept`` anywhere: on a floor task every
     method sits at the majority class, and a floor task is out of every mean. Known once Table 1's full runs are
-    stored; until then every config is listed, provisional (an upper bound)."""
-    learned = learned_fusion_tasks(profile)
+    stored (those of the configs' tasks); until then every config is listed, provisional (an upper bound)."""
+    tasks = sorted({cfg.task for cfg in configs})
+    if not tasks:
+        return []
+    learned = learned_fusion_tasks(profile, tasks)
     if learned is not None:
         return [cfg for cfg in configs if kept(cfg) or cfg.task in learned]
-    after = tuple(cfg.run_id for cfg in full_configs(profile))
+    after = tuple(cfg.run_id for cfg in full_configs(profile, tasks))
     return [cfg if kept(cfg) else PlannedRun(cfg, after, provisional=True) for cfg in configs]
 
 
