@@ -229,7 +229,7 @@ PROFILES: dict[str, Profile] = {
         max_test=1000, precision="bf16",
         analysis_tasks=("bbc_news", "sst2_dev_split"),  # Figs. 4 and 6: SNLI (MNLI's place) is not learned at 256
         # BBC News stands for a headline task: 64 tokens keep the title and the lead paragraph (35 tokens at the median,
-        # 43 at the 90th percentile) at half the cost of 128; its 15-odd runs took 8 of the 90 minutes at 128.
+        # 43 at the 90th percentile): its 18 runs took 8.7 minutes at 128, its 16 took 3.9 at 64 on a slower machine.
         task_max_length={"bbc_news": 64},
         # The learning curve: SNLI and SocialIQA go from the floor at 256 to learned at 2,000 (../shared/OFFLINE.md),
         # the IMDB stand-in is learned at 256; 4,000 and CommonsenseQA (five answers) are cpu-long's (docs/BUDGET.md).
