@@ -112,6 +112,34 @@ def test_run_overhead_summary_takes_ratios_within_pairs():
     assert (summary.low == summary["median"]).all() and (summary.pairs == 2).all()
 
 
+def test_run_times_compare_the_runs_both_stores_trained(tmp_path):
+    """The machine's speed between two timed runs: only shared run ids count, a run only one side trained does not;
+    a store exported to CSV compares as the store itself."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import compare_run_times as crt
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    for name, times in (("new", {"a": 12.0, "b": 30.0, "c": 9.0, "only_new": 500.0}),
+                        ("old", {"a": 10.0, "b": 20.0, "c": 9.0, "only_old": 1.0})):
+        for run_id, wall in times.items():
+            (tmp_path / name / run_id).mkdir(parents=True)
+            (tmp_path / name / run_id / "record.json").write_text(json.dumps({"run_id": run_id, "wall_time": wall}))
+    crt.main([str(tmp_path / "new"), "--export", str(tmp_path / "new.csv")])
+    from_store = crt.compare(crt.wall_times(tmp_path / "new"), crt.wall_times(tmp_path / "old"))
+    from_csv = crt.compare(crt.wall_times(tmp_path / "new.csv"), crt.wall_times(tmp_path / "old"))
+    assert from_store == pytest.approx(from_csv)
+    assert from_store["shared_runs"] == 3
+    assert from_store["ratio_of_sums"] == pytest.approx(51 / 39)
+    assert from_store["median_ratio"] == pytest.approx(1.2)
+    assert (from_store["min_ratio"], from_store["max_ratio"]) == pytest.approx((1.0, 1.5))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no run records"):
+        crt.wall_times(tmp_path / "empty")
+    with pytest.raises(SystemExit, match="share no run id"):
+        crt.compare(crt.wall_times(tmp_path / "new"), pd.Series({"x": 1.0}))
+
+
 class FakeWorker:
     """Answers the driver's commands with fixed step times: ``speed`` scales every step of this library."""
 
