@@ -214,11 +214,15 @@ def prepare_offline_data(profile: Profile) -> None:
             print(f"adapterlib: {err}", file=sys.stderr)
 
 
-def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False) -> int:
-    """Train every to-do run of the plan (see the module docstring); returns how many were trained."""
+def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: bool = False, workers: int = 1) -> int:
+    """Train every to-do run of the plan (see the module docstring); returns how many were trained. ``workers`` > 1
+    trains each round's runs that many at a time, each in a process of its own (``runner.workers``)."""
     from adapterlib.runner.loop import process_state
+    from adapterlib.runner.workers import check_workers, train_at_once
 
     state, store, trained = process_state(), profile.store(), 0
+    if check_workers(workers) > 1 and state.num_processes > 1:
+        raise ValueError(f"fill --workers {workers} under a launcher: each run already takes all its processes")
     with state.main_process_first():  # the data cache is built once, then read by the other processes
         prepare_offline_data(profile)
     while True:
@@ -233,12 +237,13 @@ def fill(profile: Profile, only: Sequence[str] | None = None, *, keep_weights: b
             if pending and state.is_main_process:
                 print(f"fill: {len(pending)} runs left that wait on runs not in the store", file=sys.stderr)
             return trained
-        # the data cache is built once, then read by the other processes; it holds whole datasets (a run's caps
-        # only subsample what it loads), so no caps here
+        # built once, then read by the other processes: whole datasets (a run's caps subsample what it loads)
         with state.main_process_first():
             for task in sorted({task for run in ready for task in run_tasks(run.config)}):
                 load_task(task)
-        for run in ready:
+        if workers > 1:
+            trained += train_at_once(store, [run.config for run in ready], workers, keep_weights=keep_weights)
+        for run in ready if workers == 1 else ():
             store.run(run.config, keep_weights=keep_weights, progress=state.is_main_process)
             trained += 1
 
@@ -255,6 +260,8 @@ def add_plan_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="Profile fields over the profile's, as JSON or @file.json (as for reproduce)")
         p.add_argument("--keep-weights", action="store_true",
                        help="also keep the weights of full, top-k, LayerNorm and head runs (no study reads them)")
+        if name == "fill":
+            p.add_argument("--workers", type=int, default=1, help="runs at once, each in a process of cores/N threads")
         if name == "plan":
             p.add_argument("--verbose", action="store_true", help="every unreachable dataset on its own line, with "
                            "its whole cause and the offline task to load in its place; each task's sequence length "
@@ -287,6 +294,7 @@ def _plan_command(args: argparse.Namespace) -> int:
 
 def _fill_command(args: argparse.Namespace) -> int:
     with pinned_output_dirs(runs=args.runs_dir):
-        trained = fill(get_profile(args.profile, **args.overrides), args.only, keep_weights=args.keep_weights)
+        trained = fill(get_profile(args.profile, **args.overrides), args.only, keep_weights=args.keep_weights,
+                       workers=args.workers)
     print(f"fill: {trained} runs trained", file=sys.stderr)
     return 0

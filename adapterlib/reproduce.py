@@ -9,7 +9,8 @@ task are *not measured: data not available*, ``run_info.json`` and ``SUMMARY.md`
 the run ends with a line saying it is incomplete and exit status ``INCOMPLETE`` (3; 0 when complete). Runs are
 shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption (or after a copy of a
 refused file was put where its line says), only trains what is missing; ``run_info.json`` records the git revision,
-package versions and each notebook's wall time.
+package versions and each notebook's wall time. On a CPU-only machine the runs are first trained two at a time, one
+thread each (``--workers``, ``runner.workers``: about 1.4x sooner on 2 cores), and the notebooks read them.
 ``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
 
 The notebooks run in the project's Jupyter kernel, ``adapterlib`` (``make setup`` registers it in the virtualenv;
@@ -31,10 +32,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from adapterlib import progress
 from adapterlib.paths import notebooks_root, pinned_output_dirs, project_root, results_root
-from adapterlib.runner.profiles import PROFILES, get_profile, profile_overrides
+from adapterlib.runner.profiles import PROFILES, Profile, get_profile, profile_overrides
 from adapterlib.reporting.outputs import results_dir
 from adapterlib.reporting.predictions import save_predictions
 from adapterlib.reporting.summary import read_run_info, write_run_info, write_summary
+from adapterlib.runner.workers import check_workers, cpu_cores, default_workers
 
 if TYPE_CHECKING:
     from adapterlib.plan import NotebookPlan
@@ -66,16 +68,19 @@ def notebooks() -> list[str]:
 def run_notebooks(
     profile: str, only: list[str] | None = None, *, kernel: str = KERNEL, notebooks_dir: str | Path | None = None,
     results: str | Path | None = None, runs: str | Path | None = None, overrides: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> Reproduction:
     """Execute the notebooks (all, or ``only``) of ``notebooks_dir`` with ``profile``, record run information,
     write SUMMARY.md and return the executed copies with the tasks left out. ``results``/``runs`` move the results
     and the run store (for this call and its kernels). ``overrides``: Profile fields every notebook applies
-    (``get_profile``), checked here first. Offline profiles build their task data first (cached, so at most once)."""
+    (``get_profile``), checked here first. Offline profiles build their task data first (cached, so at most once).
+    ``workers`` > 1: the runs are trained that many at a time before the notebooks (``_fill_first``)."""
     names = notebooks()
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; available: {', '.join(names)}")
     get_profile(profile, **(overrides or {}))  # a bad profile or override fails here, before anything runs
+    check_workers(workers)
     check_kernel(kernel)
     source = Path(notebooks_dir or notebooks_root()).resolve()
     selected = [n for n in names if not only or n in only]
@@ -84,7 +89,8 @@ def run_notebooks(
         raise ValueError(f"{source} has no notebook {', '.join(missing)}: run from the project directory or pass "
                          f"--notebooks-dir")
     with pinned_output_dirs(results, runs):
-        return _execute(profile, selected, source, kernel, partial=bool(only), overrides=overrides or {})
+        return _execute(profile, selected, source, kernel, partial=bool(only), overrides=overrides or {},
+                        workers=workers)
 
 
 def check_kernel(name: str) -> dict[str, str]:
@@ -131,15 +137,31 @@ def portable_metadata(executed: Path, notebook: Path, kernelspec: dict[str, str]
     executed.write_text(text + "\n", encoding="utf-8")
 
 
+def _fill_first(profile: Profile, selected: list[str], workers: int) -> dict[str, Any] | None:
+    """With ``workers`` > 1, train the notebooks' runs that many at a time before the first notebook starts
+    (``plan.fill``, ``runner.workers``); the notebooks then read them from the run store. Returns what the run
+    information records of it (workers, runs, seconds), or None with one worker: the notebooks train their runs."""
+    from adapterlib.plan import fill
+
+    if workers == 1:
+        return None
+    start = time.perf_counter()
+    trained = fill(profile, selected, workers=workers)
+    seconds = round(time.perf_counter() - start, 1)
+    progress.echo(f"fill: {trained} runs in {seconds / 60:.1f} min, {workers} at once")
+    return {"workers": workers, "runs": trained, "seconds": seconds}
+
+
 def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, partial: bool,
-             overrides: dict[str, Any]) -> Reproduction:
+             overrides: dict[str, Any], workers: int = 1) -> Reproduction:
     import papermill
 
     from adapterlib.data.tasks.check import by_cause
     from adapterlib.plan import prepare_offline_data
     from adapterlib.runner.store import environment
 
-    prepare_offline_data(get_profile(profile, **overrides))
+    chosen = get_profile(profile, **overrides)
+    prepare_offline_data(chosen)
     plans = check_plan(profile, selected, overrides or {})
     left_out = {task: why for plan in plans for task, why in plan.left_out.items()}
     out_dir = results_dir(profile)
@@ -148,6 +170,7 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
     recorded = {**info.get("left_out", {}), **left_out} if partial else left_out  # as the notebooks not rerun had it
     written = []
     kernelspec = check_kernel(kernel)
+    filled = _fill_first(chosen, selected, workers)
     each = progress.iterate(selected, desc=f"notebooks ({profile})", unit="nb")  # in this process's mode
     saved_env = {key: os.environ.get(key) for key in progress.kernel_environment()}
     os.environ.update(progress.kernel_environment())  # the kernels started below inherit it
@@ -176,13 +199,15 @@ def _execute(profile: str, selected: list[str], source: Path, kernel: str, *, pa
                 os.environ[key] = value
     env = environment()
     write_run_info(profile, {"profile": profile, **({"overrides": overrides} if overrides else {}), "git_revision": env["git_revision"], "versions": env["versions"],
-                             "machine": f"{platform.machine()}, {_cpus()} CPUs, {platform.system()}",
+                             "machine": f"{platform.machine()}, {cpu_cores()} CPUs, {platform.system()}",
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             **({"fill": filled} if filled else {}),
                              "notebooks": {n: times[n] for n in notebooks() if n in times},
                              **({"left_out": recorded} if recorded else {})})
     summary = write_summary(profile)
     predictions = save_predictions(profile)  # so intervals can be recomputed from the results without training
-    print(f"{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}; "
+    fill_text = f"{filled['runs']} runs filled in {filled['seconds'] / 60:.1f} min, " if filled else ""
+    print(f"{fill_text}{len(written)} notebooks in {sum(times[n] for n in selected) / 60:.1f} min; summary: {summary}; "
           f"predictions: {predictions}")
     if left_out:  # the last line, so that a log's tail says it
         print(f"adapterlib: incomplete run: {len(left_out)} task(s) left out, their claims not measured "
@@ -204,10 +229,6 @@ def check_plan(profile: str, selected: list[str], overrides: dict[str, Any]) -> 
     return plans
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reproduce", help="run every notebook for a profile (default: cpu), then SUMMARY.md")
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES))
@@ -220,12 +241,15 @@ def add_reproduce_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overrides", type=profile_overrides, metavar="JSON",
                    help='Profile fields over the profile\'s, as JSON or @file.json, e.g. \'{"max_train": 1000}\' '
                         '(grids merge key by key: \'{"grids": {"squad": {"epochs": [1]}}}\')')
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="runs trained at once before the notebooks, each in a process of cores/N threads (default: "
+                        "2 on a CPU-only machine of 2 or more cores, else 1: the notebooks train their runs)")
     p.set_defaults(func=_reproduce_command)
 
 
 def _reproduce_command(args: argparse.Namespace) -> int:
     """0 for a complete run, ``INCOMPLETE`` where tasks were left out (errors: 2, from ``cli.main``)."""
     done = run_notebooks(args.profile, args.only, notebooks_dir=args.notebooks_dir, results=args.results_dir,
-                         runs=args.runs_dir, overrides=args.overrides)
+                         runs=args.runs_dir, overrides=args.overrides, workers=args.workers)
     return 0 if done.complete else INCOMPLETE
 

@@ -181,6 +181,33 @@ def test_two_processes_under_accelerate_launch_fill_the_store_each_run_once(tiny
     assert all(not plan.todo for plan in plans)  # reproduce then trains nothing
 
 
+def test_two_workers_fill_every_round_with_runs_of_one_thread_each(tiny_smoke, monkeypatch):
+    """``fill --workers 2``: spawned processes train each round's runs (fusions after their ST-A and MT-A sources),
+    each run once, recorded by its worker with the threads it trained with."""
+    from adapterlib.runner import workers
+
+    monkeypatch.setattr(workers, "cpu_cores", lambda: 2)
+    trained = plan_module.fill(tiny_smoke, NOTEBOOKS, workers=2)
+    plans = plan_module.make_plan(tiny_smoke, NOTEBOOKS)
+    planned = {run.config.run_id for plan in plans for run in plan.runs}
+    store = tiny_smoke.store()
+    assert trained == len(planned) == 13 and set(store.run_ids()) == planned
+    assert not [p for p in Path(store.root).iterdir() if p.name.startswith(".")]
+    records = [json.loads((store.run_dir(run_id) / "record.json").read_text()) for run_id in planned]
+    assert all(r["status"] == "ok" and r["processes"] == 1 and r["threads"] == 1 for r in records)
+    assert all(not plan.todo for plan in plans)
+    assert plan_module.fill(tiny_smoke, NOTEBOOKS, workers=2) == 0  # nothing left: no worker is started
+
+
+@pytest.mark.parametrize("asked, message", [(0, "at least 1"), (3, "more than this machine's 2 cores")])
+def test_a_worker_count_the_machine_cannot_run_is_one_line(monkeypatch, asked, message):
+    from adapterlib.runner import workers
+
+    monkeypatch.setattr(workers, "cpu_cores", lambda: 2)
+    with pytest.raises(ValueError, match=message):
+        workers.check_workers(asked)
+
+
 def test_the_paper_plan_says_which_hub_tasks_it_reads_from_their_registry_copies(monkeypatch):
     from adapterlib.data.tasks import hub
 

@@ -73,7 +73,8 @@ def git_revision(repo: Path | None = None) -> str | None:
 
 @cache
 def environment() -> dict[str, Any]:
-    """Library versions and the git revision (``git_revision``), for the record."""
+    """Library versions, the git revision (``git_revision``) and the CPU threads a run trains with, for the record
+    (on a CPU the thread count splits a matrix product's float sums: ``runner.workers``)."""
     import accelerate
     import datasets
     import transformers
@@ -81,7 +82,8 @@ def environment() -> dict[str, Any]:
     versions = {"adapterlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__, "accelerate": accelerate.__version__,
                 "python": platform.python_version()}
-    return {"versions": versions, "git_revision": git_revision(), "host": platform.node()}
+    return {"versions": versions, "git_revision": git_revision(), "host": platform.node(),
+            "threads": torch.get_num_threads()}
 
 
 class RunStore:
