@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from adapterlib import progress
 from adapterlib.costs import run_cost
 from adapterlib.runner.settings import MultiTaskConfig, RunConfig
 from adapterlib.runner.store import RunStore
@@ -60,10 +61,10 @@ def _train(root: Path, config: RunConfig | MultiTaskConfig, keep_weights: bool) 
 
 def train_at_once(
     store: RunStore, configs: Sequence[RunConfig | MultiTaskConfig], workers: int, *, keep_weights: bool = False,
-    report: Callable[[str], None] = print,
+    report: Callable[[str], None] = progress.echo,
 ) -> int:
     """Train ``configs`` (none needing another) in ``workers`` processes, longest first; ``report`` gets one line
-    per finished run. The first run to fail stops the others (what they finished is kept) and raises its error."""
+    per finished run (flushed, so that a log file shows it as it happens). The first run to fail stops the others (what they finished is kept) and raises its error."""
     threads = max(1, cpu_cores() // workers)
     order = sorted(configs, key=lambda c: run_cost(c, keep_weights=keep_weights).gpu_hours or 0.0, reverse=True)
     environment = {k: v for k, v in os.environ.items() if k.startswith(("ADAPTERLIB_", "HF_"))}
