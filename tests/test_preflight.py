@@ -63,13 +63,18 @@ def test_recorded_runs_of_this_machine_give_the_rate(tmp_path):
     config = SMOKE.run_config(GLUE[0], "full", role="glue")
     flops = run_cost(config).gpu_hours * 3600 * PEAK_FLOPS["fp32" if config.precision == "fp32" else "mixed"] \
         * UTILISATION
-    for host, seconds in ((platform.node(), 10.0), ("elsewhere", 1.0)):
-        run = tmp_path / f"{config.run_id}-{host}"
+    threads = torch.get_num_threads()
+    for name, host, seconds, extra in (("here", platform.node(), 10.0, {}),
+                                       ("here_same_threads", platform.node(), 30.0, {"threads": threads}),
+                                       ("here_other_threads", platform.node(), 99.0, {"threads": threads + 1}),
+                                       ("elsewhere", "elsewhere", 1.0, {})):
+        run = tmp_path / f"{config.run_id}-{name}"
         run.mkdir()
         (run / "record.json").write_text(json.dumps({"host": host, "status": "ok", "wall_time": seconds,
-                                                     "config": config.to_dict()}))
+                                                     "config": config.to_dict(), **extra}))
     rate, n = recorded_rate(tmp_path, platform.node())
-    assert n == 1 and rate == pytest.approx(flops / 10.0)
+    # a run trained on other threads (a fill worker's, beside another) is not this process's speed
+    assert n == 2 and rate == pytest.approx(2 * flops / 40.0)
     assert recorded_rate(tmp_path, "nowhere") is None
 
 

@@ -43,7 +43,11 @@ def machine_rate(profile: Profile, precision: str) -> tuple[float, str]:
 
 def recorded_rate(store_root: Path, host: str, limit: int = CALIBRATION_RUNS) -> tuple[float, int] | None:
     """(training FLOPs per second of wall time, runs) over the ``limit`` latest records of ``host`` under
-    ``store_root`` with a known size, or None if there are none."""
+    ``store_root`` with a known size, or None if there are none. Only runs trained with this process's CPU threads
+    count (a record without ``threads`` predates it and counts): a run that ``fill --workers`` trained on one thread
+    beside another took about 1.7x the wall time a notebook's run, on every core, takes (``runner.workers``)."""
+    import torch
+
     from adapterlib.costs import run_cost
     from adapterlib.runner.settings import MULTITASK, MultiTaskConfig, RunConfig
 
@@ -53,7 +57,8 @@ def recorded_rate(store_root: Path, host: str, limit: int = CALIBRATION_RUNS) ->
     for path in records:
         try:
             record = json.loads(path.read_text())
-            if record.get("host") != host or record.get("status", "ok") != "ok" or not record.get("wall_time"):
+            if (record.get("host") != host or record.get("status", "ok") != "ok" or not record.get("wall_time")
+                    or record.get("threads", torch.get_num_threads()) != torch.get_num_threads()):
                 continue
             config = (MultiTaskConfig if record.get("kind") == MULTITASK else RunConfig).from_dict(record["config"])
             work = training_flops(config, run_cost(config).gpu_hours)
