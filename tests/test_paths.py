@@ -69,8 +69,9 @@ def test_pinned_output_dirs_are_absolute_while_inside_and_restored_after(project
 def test_reproduce_options_reach_the_notebook_run(project, monkeypatch):
     seen = {}
 
-    def execute(profile, selected, source, kernel, *, partial, overrides):
-        seen.update({key: os.environ.get(key) for key in ENV}, source=source, selected=selected, overrides=overrides)
+    def execute(profile, selected, source, kernel, *, partial, overrides, workers):
+        seen.update({key: os.environ.get(key) for key in ENV}, source=source, selected=selected, overrides=overrides,
+                    workers=workers)
         return Reproduction([source], {})
 
     monkeypatch.setattr("adapterlib.reproduce._execute", execute)
@@ -78,11 +79,11 @@ def test_reproduce_options_reach_the_notebook_run(project, monkeypatch):
     notebooks.mkdir()
     (notebooks / "benchmarks.ipynb").write_text("{}")
     argv = ["reproduce", "--profile", "smoke", "--only", "benchmarks", "--notebooks-dir", "mine",
-            "--results-dir", "res", "--runs-dir", "store", "--overrides", '{"seeds": [1, 2]}']
+            "--results-dir", "res", "--runs-dir", "store", "--overrides", '{"seeds": [1, 2]}', "--workers", "1"]
     assert main(argv) == 0
     assert seen == {paths.PROJECT_ENV: str(project), paths.RESULTS_ENV: str(project / "res"),
                     paths.RUNS_ENV: str(project / "store"), "source": notebooks, "selected": ["benchmarks"],
-                    "overrides": {"seeds": [1, 2]}}
+                    "overrides": {"seeds": [1, 2]}, "workers": 1}
     assert all(key not in os.environ for key in ENV)
 
 
