@@ -10,7 +10,7 @@ the run ends with a line saying it is incomplete and exit status ``INCOMPLETE`` 
 shared through the run store (``runs/<profile>/``), so a rerun, or a rerun after an interruption (or after a copy of a
 refused file was put where its line says), only trains what is missing; ``run_info.json`` records the git revision,
 package versions and each notebook's wall time. On a CPU-only machine the runs are first trained two at a time, one
-thread each (``--workers``, ``runner.workers``: about 1.4x sooner on 2 cores), and the notebooks read them.
+thread each (``--workers``, ``runner.workers``: about 1.2x sooner on 2 cores), and the notebooks read them.
 ``notebooks/``, ``results/`` and ``runs/`` are under the project root (the working directory), see ``paths``.
 
 The notebooks run in the project's Jupyter kernel, ``adapterlib`` (``make setup`` registers it in the virtualenv;

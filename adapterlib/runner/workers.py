@@ -3,8 +3,10 @@
 A run of the cpu profile's size (MiniLM, batches of 32 short sequences) is made of small matrix products, and two
 threads on one run keep the two cores of this project's machine busy only part of the time. Measured there
 (2026-12-07, bf16, the same three size-64 adapter runs on MRPC back to back): 9.7-10.1 s of training with 2 threads,
-13.9-14.9 s with 1. So two runs side by side, one thread each, finish in about 70% of the time the two take one
-after the other with two threads each. ``benchmarks/compare_run_times.py`` compares whole timed runs.
+13.9-14.9 s with 1. So two runs side by side, one thread each, finish sooner than the two one after the other
+with two threads each, if by less than that ratio suggests (two processes share the memory bandwidth): the first
+8 runs of Houlsby Table 1, one by one and then two at once in the same minutes (``benchmarks/workers_speed.py``),
+took 91.5 s against 74.7 s, 1.22x sooner.
 
 Each worker is a process of its own (spawned, so no thread pool is inherited) that trains whole runs with
 ``cores // workers`` threads and records them as a notebook would (``RunStore.run``: a run is committed by one
