@@ -73,8 +73,7 @@ def git_revision(repo: Path | None = None) -> str | None:
 
 @cache
 def environment() -> dict[str, Any]:
-    """Library versions, the git revision (``git_revision``) and the CPU threads a run trains with, for the record
-    (on a CPU the thread count splits a matrix product's float sums: ``runner.workers``)."""
+    """Library versions and the git revision (``git_revision``), for the record."""
     import accelerate
     import datasets
     import transformers
@@ -82,8 +81,7 @@ def environment() -> dict[str, Any]:
     versions = {"adapterlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__, "accelerate": accelerate.__version__,
                 "python": platform.python_version()}
-    return {"versions": versions, "git_revision": git_revision(), "host": platform.node(),
-            "threads": torch.get_num_threads()}
+    return {"versions": versions, "git_revision": git_revision(), "host": platform.node()}
 
 
 class RunStore:
@@ -178,7 +176,8 @@ class RunStore:
         if any(examples.values()):
             (tmp / PREDICTIONS).write_text(json.dumps(examples, separators=(",", ":")) + "\n")
         files = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
-        record = {"schema": SCHEMA, **fields, "files": files, **environment(),
+        # threads: read per run, not cached with the rest (on a CPU they split a product's float sums: runner.workers)
+        record = {"schema": SCHEMA, **fields, "files": files, **environment(), "threads": torch.get_num_threads(),
                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (tmp / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         final = self.run_dir(result.run_id)
